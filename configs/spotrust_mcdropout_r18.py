@@ -1,0 +1,16 @@
+# Backbone swap by config alone: MC dropout on ResNet-18 V1c (dilated-free,
+# four stages at strides 4-32) instead of HRNetV2-W18. ImageNet weights:
+# backbone.init_cfg = dict(type='Pretrained', checkpoint='/path/r18v1c.pth').
+_base_ = './spotrust_mcdropout.py'
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='ResNetV1c',
+        depth=18,
+        num_stages=4,
+        out_indices=(0, 1, 2, 3),
+        norm_cfg=dict(type='BN', requires_grad=True),
+        norm_eval=False,
+        style='pytorch',
+        init_cfg=None),
+    decode_head=dict(in_channels=[64, 128, 256, 512], channels=256))

@@ -1,0 +1,26 @@
+from setuptools import find_packages, setup
+
+setup(
+    name='spotrust_mm',
+    version='0.1.0',
+    description='Bayesian corrosion segmentation with pixel-wise uncertainty '
+    '(MC dropout, variational, deep ensemble) as MMSegmentation plugins',
+    long_description=open('README.md', encoding='utf-8').read(),
+    long_description_content_type='text/markdown',
+    packages=find_packages(include=['spotrust_mm', 'spotrust_mm.*']),
+    python_requires='>=3.8',
+    # Open ranges for users; requirements/dev.txt pins the tested stack.
+    install_requires=[
+        'torch>=2.1',
+        'mmengine>=0.10,<1.0',
+        'mmcv-lite>=2.0.0rc4,<2.2.0',
+        'mmsegmentation>=1.2,<2.0',
+        'ftfy',  # imported by mmseg, not declared by it
+        'regex',  # idem
+        'numpy',
+        'opencv-python-headless',
+        'matplotlib',
+        'tqdm',
+    ],
+    extras_require={'mmpretrain': ['mmpretrain>=1.2']},
+)

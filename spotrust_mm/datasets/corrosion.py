@@ -1,0 +1,89 @@
+import os.path as osp
+from typing import List
+
+import cv2
+from mmseg.datasets import BaseSegDataset
+from mmseg.registry import DATASETS
+
+from .mask_check import normalise_corrosion_mask
+from .synthetic import ensure_synthetic_dataset
+
+
+@DATASETS.register_module()
+class CorrosionDataset(BaseSegDataset):
+    """Binary corrosion segmentation dataset (background / corrosion).
+
+    The layout is mmseg's: ``img_dir/<split>/<name><img_suffix>`` with
+    ``ann_dir/<split>/<name><seg_map_suffix>``. Masks hold 0 (background)
+    and 1 (corrosion), optionally ``ignore_index``; 0/255 masks are mapped
+    to 0/1. With ``check_masks`` every mask is read once at start-up, so a
+    bad mask fails before training, with an error naming the file.
+
+    Args:
+        img_suffix (str): Image suffix. Defaults to '.png'.
+        seg_map_suffix (str): Mask suffix. Defaults to '.png'.
+        check_masks (bool): Check every mask at start-up. Defaults to True.
+        **kwargs: :class:`BaseSegDataset` arguments.
+    """
+    METAINFO = dict(
+        classes=('background', 'corrosion'), palette=[[0, 0, 0], [255, 0,
+                                                                  0]])
+
+    def __init__(self,
+                 img_suffix: str = '.png',
+                 seg_map_suffix: str = '.png',
+                 check_masks: bool = True,
+                 **kwargs):
+        self.check_masks = check_masks
+        super().__init__(
+            img_suffix=img_suffix,
+            seg_map_suffix=seg_map_suffix,
+            reduce_zero_label=False,
+            **kwargs)
+
+    def load_data_list(self) -> List[dict]:
+        img_dir = self.data_prefix.get('img_path', '')
+        if not osp.isdir(img_dir):
+            raise FileNotFoundError(f'{img_dir}: image folder does not exist')
+        data_list = super().load_data_list()
+        if not data_list:
+            raise FileNotFoundError(
+                f'{img_dir}: no images ending in {self.img_suffix}')
+        if self.data_prefix.get('seg_map_path'):
+            for info in data_list:
+                self._check_mask(info)
+        return data_list
+
+    def _check_mask(self, info: dict) -> None:
+        path = info['seg_map_path']
+        if not osp.isfile(path):
+            raise FileNotFoundError(
+                f"{info['img_path']}: its mask {path} does not exist")
+        if self.check_masks:
+            mask = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+            if mask is None:
+                raise ValueError(f'{path}: not a readable image')
+            normalise_corrosion_mask(mask, path, self.ignore_index)
+
+
+@DATASETS.register_module()
+class SyntheticCorrosionDataset(CorrosionDataset):
+    """:class:`CorrosionDataset` on the embedded synthetic data.
+
+    Generates the seeded synthetic set (:func:`generate_synthetic_dataset`)
+    into ``data_root`` if it is not there yet, then reads it like any
+    corrosion dataset. Nothing is downloaded.
+
+    Args:
+        synthetic (dict): Arguments of :func:`ensure_synthetic_dataset`
+            besides the root, e.g. ``dict(num_images=dict(train=48, val=16),
+            size=128, seed=0)``.
+        **kwargs: :class:`CorrosionDataset` arguments; ``data_root`` is
+            required.
+    """
+
+    def __init__(self, synthetic: dict = None, **kwargs):
+        if not kwargs.get('data_root'):
+            raise ValueError('SyntheticCorrosionDataset needs a data_root')
+        ensure_synthetic_dataset(kwargs['data_root'], **(synthetic or {}))
+        super().__init__(**kwargs)

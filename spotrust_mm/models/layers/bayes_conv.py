@@ -1,0 +1,149 @@
+"""Bayes-by-backprop convolution (Blundell et al., 2015; Shridhar et al.,
+2019) with the local reparameterisation trick (Kingma et al., 2015)."""
+import math
+from typing import Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+from torch.nn.modules.utils import _pair
+
+
+def gaussian_kl(mu_q: Tensor, sigma_q: Tensor, mu_p: float,
+                sigma_p: float) -> Tensor:
+    """KL(N(mu_q, sigma_q^2) || N(mu_p, sigma_p^2)), summed over elements.
+
+    ``log(sigma_p / sigma_q) + (sigma_q^2 + (mu_q - mu_p)^2) / (2 sigma_p^2)
+    - 1/2`` for each element.
+
+    Args:
+        mu_q (Tensor): Posterior means.
+        sigma_q (Tensor): Posterior standard deviations (> 0).
+        mu_p (float): Prior mean.
+        sigma_p (float): Prior standard deviation (> 0).
+
+    Returns:
+        Tensor: Scalar KL divergence.
+    """
+    var_ratio = (sigma_q / sigma_p)**2
+    mean_term = ((mu_q - mu_p) / sigma_p)**2
+    return 0.5 * (var_ratio + mean_term - 1.0 - torch.log(var_ratio)).sum()
+
+
+class BayesConv2d(nn.Module):
+    """Convolution with a factorised Gaussian posterior over its weights.
+
+    Each weight (and bias) has a mean ``mu`` and a standard deviation
+    ``softplus(rho)``. When sampling, the layer uses the local
+    reparameterisation trick: it computes the mean and variance of the
+    pre-activations and draws one Gaussian sample per output activation,
+    which is equivalent in distribution to sampling the weights but has
+    lower-variance gradients. When not sampling it uses the mean weights.
+
+    The layer samples in training mode and, in eval mode, only while
+    :attr:`sample` is True (see :func:`set_sampling`).
+
+    Args:
+        in_channels (int): Input channels.
+        out_channels (int): Output channels.
+        kernel_size (int | tuple[int]): Kernel size.
+        stride (int | tuple[int]): Stride. Defaults to 1.
+        padding (int | tuple[int]): Zero padding. Defaults to 0.
+        dilation (int | tuple[int]): Dilation. Defaults to 1.
+        bias (bool): Whether to learn a Bayesian bias. Defaults to True.
+        prior_mu (float): Mean of the Gaussian prior. Defaults to 0.
+        prior_sigma (float): Std of the Gaussian prior. Defaults to 0.1, as
+            in the SpotRust paper's code.
+        posterior_rho_init (float): Initial ``rho``; the initial std is
+            ``softplus(rho)`` (-5 gives about 0.0067). Defaults to -5.
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 out_channels: int,
+                 kernel_size: Union[int, tuple],
+                 stride: Union[int, tuple] = 1,
+                 padding: Union[int, tuple] = 0,
+                 dilation: Union[int, tuple] = 1,
+                 bias: bool = True,
+                 prior_mu: float = 0.0,
+                 prior_sigma: float = 0.1,
+                 posterior_rho_init: float = -5.0):
+        super().__init__()
+        if prior_sigma <= 0:
+            raise ValueError(f'prior_sigma must be > 0, got {prior_sigma}')
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = _pair(kernel_size)
+        self.stride = _pair(stride)
+        self.padding = _pair(padding)
+        self.dilation = _pair(dilation)
+        self.prior_mu = prior_mu
+        self.prior_sigma = prior_sigma
+        self.posterior_rho_init = posterior_rho_init
+        self.sample = False
+        shape = (out_channels, in_channels, *self.kernel_size)
+        self.weight_mu = nn.Parameter(torch.empty(shape))
+        self.weight_rho = nn.Parameter(torch.empty(shape))
+        if bias:
+            self.bias_mu = nn.Parameter(torch.empty(out_channels))
+            self.bias_rho = nn.Parameter(torch.empty(out_channels))
+        else:
+            self.register_parameter('bias_mu', None)
+            self.register_parameter('bias_rho', None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Kaiming-uniform means (as ``nn.Conv2d``), small initial stds."""
+        nn.init.kaiming_uniform_(self.weight_mu, a=math.sqrt(5))
+        nn.init.constant_(self.weight_rho, self.posterior_rho_init)
+        if self.bias_mu is not None:
+            fan_in = self.in_channels * self.kernel_size[0] * \
+                self.kernel_size[1]
+            bound = 1 / math.sqrt(fan_in)
+            nn.init.uniform_(self.bias_mu, -bound, bound)
+            nn.init.constant_(self.bias_rho, self.posterior_rho_init)
+
+    @property
+    def weight_sigma(self) -> Tensor:
+        """Posterior std of the weights, ``softplus(rho)``."""
+        return F.softplus(self.weight_rho)
+
+    @property
+    def bias_sigma(self) -> Tensor:
+        """Posterior std of the bias, ``softplus(rho)``."""
+        return F.softplus(self.bias_rho)
+
+    @property
+    def stochastic(self) -> bool:
+        """Whether the next forward pass draws a sample."""
+        return self.training or self.sample
+
+    def _conv(self, x: Tensor, weight: Tensor, bias) -> Tensor:
+        return F.conv2d(x, weight, bias, self.stride, self.padding,
+                        self.dilation)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Mean-weight convolution, or one local-reparameterised sample."""
+        mean = self._conv(x, self.weight_mu, self.bias_mu)
+        if not self.stochastic:
+            return mean
+        bias_var = self.bias_sigma**2 if self.bias_mu is not None else None
+        var = self._conv(x * x, self.weight_sigma**2, bias_var)
+        return mean + torch.sqrt(var.clamp_min(1e-16)) * torch.randn_like(
+            mean)
+
+    def kl(self) -> Tensor:
+        """KL divergence of the posterior to the prior, summed."""
+        kl = gaussian_kl(self.weight_mu, self.weight_sigma, self.prior_mu,
+                         self.prior_sigma)
+        if self.bias_mu is not None:
+            kl = kl + gaussian_kl(self.bias_mu, self.bias_sigma,
+                                  self.prior_mu, self.prior_sigma)
+        return kl
+
+    def extra_repr(self) -> str:
+        return (f'{self.in_channels}, {self.out_channels}, '
+                f'kernel_size={self.kernel_size}, padding={self.padding}, '
+                f'prior=N({self.prior_mu}, {self.prior_sigma}^2)')

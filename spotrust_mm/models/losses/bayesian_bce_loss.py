@@ -1,0 +1,162 @@
+"""Bayesian binary cross-entropy with learned aleatoric variance (Kendall
+and Gal, 2017; Eqn. 1 of the SpotRust paper)."""
+from typing import Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmseg.registry import MODELS
+from torch import Tensor
+
+
+def bayesian_bce_loss(logit: Tensor,
+                      log_var: Tensor,
+                      label: Tensor,
+                      weight: Optional[Tensor] = None,
+                      class_weight: Optional[Sequence[float]] = None,
+                      ignore_index: Optional[int] = 255,
+                      log_var_range: Tuple[float, float] = (-10.0, 10.0),
+                      reduction: str = 'mean') -> Tensor:
+    """Per-pixel ``0.5 * exp(-s) * BCE(logit, y) + 0.5 * s``, reduced.
+
+    ``s`` is the predicted log variance, clamped to ``log_var_range`` (no
+    gradient flows to ``s`` where it is clamped). ``BCE`` is the binary
+    cross-entropy of ``sigmoid(logit)`` against the 0/1 label.
+
+    Args:
+        logit (Tensor): Corrosion logits, shape (N, H, W).
+        log_var (Tensor): Predicted log variance ``s``, shape (N, H, W).
+        label (Tensor): Labels in {0, 1} or ``ignore_index``, (N, H, W).
+        weight (Tensor, optional): Per-pixel weights, shape (N, H, W).
+        class_weight (Sequence[float], optional): ``[w_background,
+            w_corrosion]``; each pixel's BCE is scaled by the weight of its
+            label. The paper's code used ``[1.0, 7.035]``.
+        ignore_index (int, optional): Label value that is left out of the
+            loss and of the mean. Defaults to 255.
+        log_var_range (tuple[float, float]): Clamp range for ``s``.
+        reduction (str): 'mean' (over non-ignored pixels), 'sum' or 'none'
+            (per-pixel map, zero at ignored pixels).
+
+    Returns:
+        Tensor: The loss.
+    """
+    if reduction not in ('mean', 'sum', 'none'):
+        raise ValueError(f'reduction must be mean, sum or none: {reduction}')
+    if ignore_index is None:
+        valid = torch.ones_like(label, dtype=torch.bool)
+    else:
+        valid = label != ignore_index
+    target = torch.where(valid, label, torch.zeros_like(label)).to(logit)
+    bce = F.binary_cross_entropy_with_logits(logit, target, reduction='none')
+    if class_weight is not None:
+        w_bg, w_fg = (float(w) for w in class_weight)
+        bce = bce * (w_bg + (w_fg - w_bg) * target)
+    s = log_var.clamp(*log_var_range)
+    loss = 0.5 * torch.exp(-s) * bce + 0.5 * s
+    if weight is not None:
+        loss = loss * weight
+    loss = torch.where(valid, loss, torch.zeros_like(loss))
+    if reduction == 'none':
+        return loss
+    if reduction == 'sum':
+        return loss.sum()
+    return loss.sum() / valid.sum().clamp_min(1)
+
+
+@MODELS.register_module()
+class BayesianBCELoss(nn.Module):
+    """Bayesian BCE loss for heads that predict a logit and a log variance.
+
+    The prediction is the two-channel output of the SpotRust heads:
+    channel 0 is the corrosion logit, channel 1 the log variance ``s``.
+    For the variational head a KL term is added:
+    ``kl_weight * KL / num_train_pixels``. With ``num_train_pixels`` set to
+    the number of labelled pixels in the training set, the total is the
+    negative ELBO per pixel (the data term is a per-pixel mean); left as
+    None, the batch's own valid pixel count is used, which weights the
+    prior more strongly (by the number of batches per epoch).
+
+    Args:
+        loss_weight (float): Weight of the data term. Defaults to 1.0.
+        class_weight (Sequence[float], optional): ``[w_background,
+            w_corrosion]`` BCE weights. Defaults to None.
+        log_var_range (tuple[float, float]): Clamp range for ``s``.
+            Defaults to (-10, 10).
+        kl_weight (float): Weight of the KL term. Defaults to 1.0.
+        num_train_pixels (float, optional): KL normaliser, see above.
+        reduction (str): 'mean', 'sum' or 'none'. Defaults to 'mean'.
+        loss_name (str): Name in the log; must start with ``loss_``.
+    """
+
+    def __init__(self,
+                 loss_weight: float = 1.0,
+                 class_weight: Optional[Sequence[float]] = None,
+                 log_var_range: Tuple[float, float] = (-10.0, 10.0),
+                 kl_weight: float = 1.0,
+                 num_train_pixels: Optional[float] = None,
+                 reduction: str = 'mean',
+                 loss_name: str = 'loss_bayes_bce'):
+        super().__init__()
+        if class_weight is not None and len(class_weight) != 2:
+            raise ValueError('class_weight must be [w_background, '
+                             f'w_corrosion], got {class_weight}')
+        if log_var_range[0] >= log_var_range[1]:
+            raise ValueError(f'log_var_range {log_var_range} is empty')
+        if num_train_pixels is not None and num_train_pixels <= 0:
+            raise ValueError(
+                f'num_train_pixels must be > 0, got {num_train_pixels}')
+        if not loss_name.startswith('loss_'):
+            raise ValueError(f'loss_name must start with loss_: {loss_name}')
+        self.loss_weight = loss_weight
+        self.class_weight = class_weight
+        self.log_var_range = tuple(log_var_range)
+        self.kl_weight = kl_weight
+        self.num_train_pixels = num_train_pixels
+        self.reduction = reduction
+        self._loss_name = loss_name
+
+    def kl_term(self, kl: Tensor, num_valid_pixels: int) -> Tensor:
+        """The scaled KL term added to the data term."""
+        normaliser = self.num_train_pixels or max(int(num_valid_pixels), 1)
+        return self.kl_weight * kl / normaliser
+
+    def forward(self,
+                pred: Tensor,
+                target: Tensor,
+                weight: Optional[Tensor] = None,
+                ignore_index: Optional[int] = 255,
+                kl: Optional[Tensor] = None,
+                **kwargs) -> Tensor:
+        """Compute the loss.
+
+        Args:
+            pred (Tensor): (N, 2, H, W): logit and log variance.
+            target (Tensor): (N, H, W) labels.
+            weight (Tensor, optional): Per-pixel weights (N, H, W).
+            ignore_index (int, optional): Ignored label. Defaults to 255.
+            kl (Tensor, optional): Summed KL of the Bayesian layers.
+
+        Returns:
+            Tensor: Scalar loss (per-pixel map if reduction is 'none').
+        """
+        if pred.dim() != 4 or pred.shape[1] != 2:
+            raise ValueError('BayesianBCELoss expects (N, 2, H, W) '
+                             f'[logit, log variance], got {tuple(pred.shape)}')
+        loss = self.loss_weight * bayesian_bce_loss(
+            pred[:, 0],
+            pred[:, 1],
+            target,
+            weight=weight,
+            class_weight=self.class_weight,
+            ignore_index=ignore_index,
+            log_var_range=self.log_var_range,
+            reduction=self.reduction)
+        if kl is not None:
+            valid = target.numel() if ignore_index is None else int(
+                (target != ignore_index).sum())
+            loss = loss + self.kl_term(kl, valid)
+        return loss
+
+    @property
+    def loss_name(self) -> str:
+        return self._loss_name

@@ -1,0 +1,171 @@
+"""Maths and the shared predict path of the uncertainty segmentors."""
+from contextlib import contextmanager
+from typing import Iterator, List, Optional, Tuple
+
+import torch
+from mmengine.structures import PixelData
+from mmseg.models.segmentors import EncoderDecoder
+from mmseg.models.utils import resize
+from mmseg.structures import SegDataSample
+from mmseg.utils import OptSampleList, SampleList
+from torch import Tensor
+
+#: Channels of the summary tensor that the uncertainty segmentors return
+#: from ``encode_decode``: mean probability, epistemic std, aleatoric var.
+UNCERTAINTY_FIELDS = ('seg_logits', 'epistemic_uncertainty',
+                      'aleatoric_uncertainty')
+
+
+def summarize_samples(logits: Tensor,
+                      log_vars: Tensor,
+                      log_var_range: Tuple[float, float] = (-10.0, 10.0)
+                      ) -> Tensor:
+    """Reduce S stochastic outputs to prediction and uncertainties.
+
+    SpotRust paper, Sec. 3.3: the prediction is the mean corrosion
+    probability over the samples, the epistemic uncertainty is the standard
+    deviation of that probability over the samples (population std, so a
+    single sample gives exactly 0), and the aleatoric uncertainty is the
+    mean predicted variance ``exp(s)`` (in logit units) over the samples.
+
+    Args:
+        logits (Tensor): Corrosion logits, shape (S, N, H, W).
+        log_vars (Tensor): Log variances ``s``, shape (S, N, H, W).
+        log_var_range (tuple[float, float]): ``s`` is clamped to this range
+            before ``exp``, as in the loss. Defaults to (-10, 10).
+
+    Returns:
+        Tensor: (N, 3, H, W): mean probability, epistemic std, aleatoric
+        variance.
+    """
+    if logits.shape != log_vars.shape or logits.dim() != 4:
+        raise ValueError('logits and log_vars must both be (S, N, H, W), got '
+                         f'{tuple(logits.shape)} and {tuple(log_vars.shape)}')
+    probs = torch.sigmoid(logits)
+    mean = probs.mean(0)
+    epistemic = (probs - mean).pow(2).mean(0).sqrt()
+    aleatoric = torch.exp(log_vars.clamp(*log_var_range)).mean(0)
+    return torch.stack([mean, epistemic, aleatoric], dim=1)
+
+
+@contextmanager
+def seeded(seed: Optional[int], device: torch.device) -> Iterator[None]:
+    """Run a block with torch's RNG seeded, then restore the RNG state.
+
+    With ``seed=None`` the block uses (and advances) the global RNG.
+    """
+    if seed is None:
+        yield
+        return
+    devices = [device] if device.type == 'cuda' else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+def _restore_original_shape(field: Tensor, img_meta: dict,
+                            align_corners: bool) -> Tensor:
+    """Undo padding and flip, resize (1, C, H, W) to ``ori_shape``."""
+    padding = img_meta.get('img_padding_size',
+                           img_meta.get('padding_size', [0] * 4))
+    left, right, top, bottom = padding
+    h, w = field.shape[2:]
+    field = field[:, :, top:h - bottom, left:w - right]
+    if img_meta.get('flip', False):
+        dim = 3 if img_meta.get('flip_direction') == 'horizontal' else 2
+        field = field.flip(dims=(dim, ))
+    return resize(
+        field,
+        size=img_meta['ori_shape'],
+        mode='bilinear',
+        align_corners=align_corners,
+        warning=False)
+
+
+class UncertaintyPredictorMixin:
+    """Predict path shared by :class:`BayesianEncoderDecoder` and
+    :class:`EnsembleSegmentor`.
+
+    A subclass implements :meth:`sample_outputs`, returning S stochastic
+    (or member) logits and log variances at the input's size. This mixin
+    reduces them with :func:`summarize_samples` in ``encode_decode``, so
+    mmseg's whole-image and sliding-window inference both carry the three
+    fields, and writes them into each :class:`SegDataSample`:
+
+    - ``seg_logits``: mean corrosion probability (not a logit);
+    - ``pred_sem_seg``: ``seg_logits > threshold`` (0/1);
+    - ``epistemic_uncertainty``: std of the probability over samples;
+    - ``aleatoric_uncertainty``: mean predicted variance ``exp(s)``.
+
+    The subclass sets ``threshold``, ``seed``, ``log_var_range``,
+    ``align_corners``, ``test_cfg`` and ``out_channels = 3``.
+    """
+
+    # mmseg's inference modes only need ``encode_decode``, ``test_cfg`` and
+    # ``out_channels``: reuse them rather than copy them.
+    inference = EncoderDecoder.inference
+    slide_inference = EncoderDecoder.slide_inference
+    whole_inference = EncoderDecoder.whole_inference
+
+    def sample_outputs(self, inputs: Tensor,
+                       batch_img_metas: List[dict]) -> Tuple[Tensor, Tensor]:
+        """Return logits and log variances, each (S, N, H, W)."""
+        raise NotImplementedError
+
+    def encode_decode(self, inputs: Tensor,
+                      batch_img_metas: List[dict]) -> Tensor:
+        """(N, 3, H, W) summary: mean probability, epistemic, aleatoric."""
+        logits, log_vars = self.sample_outputs(inputs, batch_img_metas)
+        return summarize_samples(logits, log_vars, self.log_var_range)
+
+    def predict(self,
+                inputs: Tensor,
+                data_samples: OptSampleList = None) -> SampleList:
+        """Predict corrosion and its uncertainty, seeded if ``seed`` is set.
+
+        Args:
+            inputs (Tensor): Images, (N, C, H, W).
+            data_samples (list[SegDataSample], optional): With metainfo.
+
+        Returns:
+            list[SegDataSample]: With the four fields described above.
+        """
+        if data_samples is not None:
+            batch_img_metas = [ds.metainfo for ds in data_samples]
+        else:
+            batch_img_metas = [
+                dict(
+                    ori_shape=inputs.shape[2:],
+                    img_shape=inputs.shape[2:],
+                    pad_shape=inputs.shape[2:],
+                    padding_size=[0, 0, 0, 0])
+            ] * inputs.shape[0]
+        with seeded(self.seed, inputs.device):
+            summary = self.inference(inputs, batch_img_metas)
+        return self.postprocess_result(summary, data_samples)
+
+    def postprocess_result(self,
+                           summary: Tensor,
+                           data_samples: OptSampleList = None) -> SampleList:
+        """Write the (N, 3, H, W) summary into :class:`SegDataSample`s."""
+        if data_samples is None:
+            data_samples = [SegDataSample() for _ in range(len(summary))]
+            metas = [None] * len(summary)
+        else:
+            metas = [ds.metainfo for ds in data_samples]
+        for data_sample, field, meta in zip(data_samples, summary, metas):
+            field = field[None]
+            if meta is not None:
+                field = _restore_original_shape(field, meta,
+                                                self.align_corners)
+            field = field[0]
+            prob = field[0:1]
+            data_sample.set_data({
+                name: PixelData(data=field[i:i + 1])
+                for i, name in enumerate(UNCERTAINTY_FIELDS)
+            })
+            data_sample.set_data({
+                'pred_sem_seg':
+                PixelData(data=(prob > self.threshold).long())
+            })
+        return data_samples

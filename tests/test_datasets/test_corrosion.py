@@ -1,0 +1,111 @@
+import os
+import os.path as osp
+
+import cv2
+import numpy as np
+import pytest
+from mmseg.registry import DATASETS
+
+from spotrust_mm.datasets import (ensure_synthetic_dataset,
+                                  generate_synthetic_dataset,
+                                  normalise_corrosion_mask, render_image)
+
+
+def test_mask_values_are_checked_and_0_255_mapped():
+    m01 = np.array([[0, 1], [1, 0]], np.uint8)
+    assert np.array_equal(normalise_corrosion_mask(m01, 'a.png'), m01)
+    assert np.array_equal(normalise_corrosion_mask(m01 * 255, 'a.png'), m01)
+    ign = np.array([[0, 1], [255, 0]], np.uint8)  # 255 beside 1: ignored
+    assert np.array_equal(normalise_corrosion_mask(ign, 'a.png'), ign)
+    with pytest.raises(ValueError, match=r'bad\.png: mask values \[2, 7\]'):
+        normalise_corrosion_mask(np.array([[0, 2, 7]], np.uint8), 'bad.png')
+    rgb = np.stack([m01] * 3, -1)
+    assert np.array_equal(normalise_corrosion_mask(rgb, 'a.png'), m01)
+    rgb[0, 0, 1] = 1
+    with pytest.raises(ValueError, match='a.png: mask has 3 channels'):
+        normalise_corrosion_mask(rgb, 'a.png')
+
+
+def test_synthetic_images_are_seeded_and_non_trivial():
+    a_img, a_mask = render_image(np.random.default_rng(3), 64)
+    b_img, b_mask = render_image(np.random.default_rng(3), 64)
+    assert np.array_equal(a_img, b_img) and np.array_equal(a_mask, b_mask)
+    masks = [render_image(np.random.default_rng(i), 64)[1] for i in range(8)]
+    frac = np.mean([m.mean() for m in masks])
+    assert 0.02 < frac < 0.5  # corrosion present but not everywhere
+    ood, ood_mask = render_image(np.random.default_rng(0), 64, 'ood')
+    assert ood.shape == (64, 64, 3) and ood_mask.max() == 0
+
+
+def _write_set(root, masks):
+    for sub in ('img_dir/train', 'ann_dir/train'):
+        os.makedirs(osp.join(root, sub), exist_ok=True)
+    for i, mask in enumerate(masks):
+        cv2.imwrite(osp.join(root, 'img_dir/train', f'{i}.png'),
+                    np.zeros(mask.shape + (3, ), np.uint8))
+        cv2.imwrite(osp.join(root, 'ann_dir/train', f'{i}.png'), mask)
+
+
+def _dataset(root, **kw):
+    return DATASETS.build(
+        dict(
+            type='CorrosionDataset',
+            data_root=str(root),
+            data_prefix=dict(
+                img_path='img_dir/train', seg_map_path='ann_dir/train'),
+            pipeline=[
+                dict(type='LoadImageFromFile'),
+                dict(type='LoadCorrosionAnnotations'),
+                dict(type='PackSegInputs')
+            ],
+            **kw))
+
+
+def test_dataset_reads_0_255_masks_as_corrosion(tmp_path):
+    mask = np.zeros((8, 8), np.uint8)
+    mask[2:5, 2:5] = 255
+    _write_set(tmp_path, [mask])
+    ds = _dataset(tmp_path)
+    assert ds.metainfo['classes'] == ('background', 'corrosion')
+    gt = ds[0]['data_samples'].gt_sem_seg.data
+    assert gt.unique().tolist() == [0, 1] and int(gt.sum()) == 9
+
+
+def test_dataset_rejects_bad_mask_naming_the_file(tmp_path):
+    _write_set(tmp_path, [np.zeros((8, 8), np.uint8), np.full((8, 8), 3,
+                                                                np.uint8)])
+    with pytest.raises(ValueError, match=r'ann_dir/train/1\.png: mask values'):
+        _dataset(tmp_path)
+
+
+def test_dataset_missing_mask_and_empty_folder(tmp_path):
+    _write_set(tmp_path, [np.zeros((8, 8), np.uint8)])
+    os.remove(osp.join(tmp_path, 'ann_dir/train/0.png'))
+    with pytest.raises(FileNotFoundError, match='0.png: its mask'):
+        _dataset(tmp_path)
+    with pytest.raises(FileNotFoundError, match='image folder does not'):
+        _dataset(tmp_path / 'nowhere')
+
+
+def test_ensure_synthetic_generates_once_and_never_overwrites(tmp_path):
+    root = str(tmp_path / 'syn')
+    args = dict(num_images=dict(train=2, val=1), size=32, seed=1)
+    assert ensure_synthetic_dataset(root, **args) is True
+    first = cv2.imread(osp.join(root, 'img_dir/train/0000.png'))
+    assert ensure_synthetic_dataset(root, **args) is False
+    with pytest.raises(FileExistsError, match='made with'):
+        ensure_synthetic_dataset(root, **dict(args, seed=2))
+    assert np.array_equal(
+        cv2.imread(osp.join(root, 'img_dir/train/0000.png')), first)
+    other = tmp_path / 'user_data'
+    other.mkdir()
+    (other / 'keep.txt').write_text('mine')
+    with pytest.raises(FileExistsError, match='not a SpotRust synthetic'):
+        ensure_synthetic_dataset(str(other), **args)
+    assert (other / 'keep.txt').read_text() == 'mine'
+    assert [p for p in os.listdir(tmp_path) if p.startswith('.')] == []
+
+
+def test_generated_layout_is_readable_by_the_dataset(tmp_path):
+    generate_synthetic_dataset(str(tmp_path), dict(train=3), size=32)
+    assert len(_dataset(tmp_path)) == 3

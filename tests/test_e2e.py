@@ -1,0 +1,134 @@
+"""End-to-end: MMSeg's workflow through our tools, on the embedded data."""
+import json
+import os.path as osp
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from mmseg.apis import inference_model, init_model
+from mmseg.registry import MODELS
+
+from spotrust_mm.datasets import render_image
+
+from .conftest import REPO, tiny_hrnet_model
+
+pytestmark = pytest.mark.slow
+FIELDS = ('seg_logits', 'pred_sem_seg', 'epistemic_uncertainty',
+          'aleatoric_uncertainty')
+QUICK = [
+    'train_cfg.max_epochs=1', 'train_dataloader.dataset.indices=2',
+    'train_dataloader.batch_size=2', 'val_dataloader.dataset.indices=1', 'train_dataloader.num_workers=0',
+    'train_dataloader.persistent_workers=False',
+    'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
+    'model.num_samples=4'
+]
+
+
+def _run(args, cwd):
+    proc = subprocess.run([sys.executable, *args], cwd=cwd, text=True,
+                          capture_output=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    """Train each paper variant for one short epoch with tools/train.py."""
+    root = tmp_path_factory.mktemp('e2e')
+    out = {}
+    for name in ('mcdropout', 'variational', 'ensemble'):
+        work = root / f'work_{name}'
+        _run([
+            osp.join(REPO, 'tools/train.py'),
+            osp.join(REPO, f'configs/spotrust_{name}.py'), '--work-dir',
+            str(work), '--cfg-options', *QUICK
+        ], cwd=root)
+        out[name] = str(work / 'epoch_1.pth')
+        assert osp.isfile(out[name])
+    return root, out
+
+
+@pytest.mark.parametrize('name', ['mcdropout', 'variational', 'ensemble'])
+def test_train_checkpoint_init_model_inference_model(trained, name):
+    root, ckpts = trained
+    model = init_model(
+        osp.join(REPO, f'configs/spotrust_{name}.py'), ckpts[name],
+        device='cpu', cfg_options={'model.num_samples': 4})
+    assert model.dataset_meta['classes'] == ('background', 'corrosion')
+    img = str(root / 'data/spotrust_synthetic/img_dir/val/0000.png')
+    result = inference_model(model, img)
+    for field in FIELDS:
+        assert result.get(field).data.shape == (1, 128, 128)
+    epi = result.epistemic_uncertainty.data
+    if name == 'ensemble':  # one deterministic member: exactly 0
+        assert epi.abs().max() == 0
+    else:
+        assert epi.max() > 0
+
+
+def test_infer_tool_writes_figure_set(trained, tmp_path):
+    root, ckpts = trained
+    data = root / 'data/spotrust_synthetic'
+    _run([
+        osp.join(REPO, 'tools/infer.py'),
+        osp.join(REPO, 'configs/spotrust_variational.py'),
+        ckpts['variational'],
+        str(data / 'img_dir/val'), '--out-dir',
+        str(tmp_path), '--gt-dir',
+        str(data / 'ann_dir/val'), '--num-samples', '3'
+    ], cwd=root)
+    for suffix in ('_detection.png', '_accuracy.png', '_epistemic.png',
+                   '_aleatoric.png', '.npz', '.json'):
+        assert (tmp_path / f'0000{suffix}').is_file(), suffix
+    maps = np.load(tmp_path / '0000.npz')
+    assert maps['epistemic'].shape == (128, 128)
+    summary = json.loads((tmp_path / 'summary.json').read_text())
+    assert len(summary) == 16 and 'needs_review' in summary['0000']
+
+
+def test_ensemble_of_trained_members(trained):
+    root, ckpts = trained
+    member = osp.join(REPO, 'configs/spotrust_ensemble.py')
+    cfg = osp.join(REPO, 'configs/spotrust_ensemble_infer.py')
+    members = [dict(config=member, checkpoint=ckpts['ensemble']),
+               dict(config=osp.join(REPO, 'configs/spotrust_mcdropout.py'),
+                    checkpoint=ckpts['mcdropout'])]
+    model = init_model(cfg, None, device='cpu',
+                       cfg_options={'model.members': members})
+    img = str(root / 'data/spotrust_synthetic/img_dir/val/0001.png')
+    result = inference_model(model, img)
+    for field in FIELDS:
+        assert result.get(field).data.shape == (1, 128, 128)
+    assert result.epistemic_uncertainty.data.max() > 0  # members disagree
+    with pytest.raises(FileNotFoundError, match='member 0: checkpoint'):
+        init_model(cfg, None, device='cpu')  # the template's paths
+
+
+def test_training_loss_falls_on_embedded_data():
+    torch.manual_seed(0)
+    cfg = tiny_hrnet_model('MCDropoutHRHead')
+    cfg['decode_head']['loss_decode']['class_weight'] = [1.0, 7.035]
+    model = MODELS.build(cfg).train()
+    imgs, masks = zip(*[
+        render_image(np.random.default_rng(i), 64) for i in range(4)
+    ])
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+    samples = []
+    for m in masks:
+        ds = SegDataSample(metainfo=dict(img_shape=(64, 64)))
+        ds.gt_sem_seg = PixelData(data=torch.from_numpy(m)[None].long())
+        samples.append(ds)
+    x = torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2).float()
+    x = (x - 128) / 64
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(40):
+        loss = model.loss(x, samples)['decode.loss_bayes_bce']
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert np.mean(losses[-5:]) < np.mean(losses[:5]) - 0.1

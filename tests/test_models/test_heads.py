@@ -1,0 +1,104 @@
+import pytest
+import torch
+from mmengine.structures import PixelData
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+
+from spotrust_mm.models.layers import BayesConv2d, MCDropout, sampling
+
+CH = [4, 8, 8, 8]
+
+
+def _inputs(batch=2):
+    torch.manual_seed(0)
+    return [
+        torch.randn(batch, c, 16 // 2**i, 16 // 2**i)
+        for i, c in enumerate(CH)
+    ]
+
+
+def _head(head_type, **kw):
+    cfg = dict(
+        type=head_type,
+        in_channels=CH,
+        in_index=(0, 1, 2, 3),
+        channels=sum(CH),
+        norm_cfg=dict(type='BN'),
+        loss_decode=dict(type='BayesianBCELoss'))
+    cfg.update(kw)
+    return MODELS.build(cfg)
+
+
+def _samples(batch=2, size=32):
+    out = []
+    for _ in range(batch):
+        ds = SegDataSample()
+        ds.gt_sem_seg = PixelData(
+            data=torch.randint(0, 2, (1, size, size), dtype=torch.long))
+        out.append(ds)
+    return out
+
+
+@pytest.mark.parametrize(
+    'head_type', ['AleatoricHRHead', 'MCDropoutHRHead', 'VariationalHRHead'])
+def test_head_outputs_logit_and_log_variance(head_type):
+    head = _head(head_type).eval()
+    out = head(_inputs())
+    assert out.shape == (2, 2, 16, 16)  # logit, s at branch 0's size
+
+
+def test_branch_layers_are_the_variant():
+    assert all(
+        isinstance(m, MCDropout)
+        for m in _head('MCDropoutHRHead').branch_layers)
+    assert [
+        m.in_channels for m in _head('VariationalHRHead').branch_layers
+        if isinstance(m, BayesConv2d)
+    ] == CH
+    assert _head('AleatoricHRHead').kl() is None
+
+
+@pytest.mark.parametrize('head_type', ['MCDropoutHRHead', 'VariationalHRHead'])
+def test_stochastic_heads_vary_only_when_sampling(head_type):
+    head = _head(head_type).eval()
+    x = _inputs()
+    assert torch.equal(head(x), head(x))
+    with sampling(head):
+        assert not torch.allclose(head(x), head(x))
+
+
+def test_variational_loss_contains_kl_and_gradients_flow():
+    head = _head(
+        'VariationalHRHead',
+        loss_decode=dict(type='BayesianBCELoss', num_train_pixels=1e3)).train()
+    x = _inputs()
+    losses = head.loss_by_feat(head(x), _samples())
+    assert set(losses) == {'loss_bayes_bce', 'acc_seg', 'kl'}
+    kl = head.kl().item()
+    assert losses['kl'].item() == pytest.approx(kl)
+    assert kl > 0
+    losses['loss_bayes_bce'].backward()
+    conv = head.branch_layers[0]
+    assert conv.weight_mu.grad.abs().sum() > 0
+    assert conv.weight_rho.grad.abs().sum() > 0
+    assert head.conv_log_var.weight.grad.abs().sum() > 0  # reaches s
+
+
+def test_kl_enters_the_loss_value():
+    head = _head('VariationalHRHead').train()
+    x = _inputs()
+    torch.manual_seed(1)
+    with_kl = head.loss_by_feat(head(x), _samples())['loss_bayes_bce']
+    head.loss_decode.kl_weight = 0.0
+    torch.manual_seed(1)
+    without = head.loss_by_feat(head(x), _samples())['loss_bayes_bce']
+    # default normaliser: the batch's 2 * 32 * 32 valid pixels
+    assert (with_kl - without).item() == pytest.approx(
+        head.kl().item() / 2048, rel=1e-4)
+
+
+def test_head_rejects_multiclass_and_other_transforms():
+    with pytest.raises(ValueError, match='binary'):
+        _head('AleatoricHRHead', num_classes=3, out_channels=3)
+    with pytest.raises(ValueError, match='resize_concat'):
+        _head('AleatoricHRHead', input_transform='multiple_select')

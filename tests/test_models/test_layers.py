@@ -1,0 +1,85 @@
+import math
+
+import pytest
+import torch
+
+from spotrust_mm.models.layers import (BayesConv2d, MCDropout, gaussian_kl,
+                                       sampling, set_sampling)
+
+
+def test_gaussian_kl_matches_closed_form_by_hand():
+    # KL(N(0.5, 0.2^2) || N(0, 0.1^2))
+    # = log(0.1/0.2) + (0.2^2 + 0.5^2) / (2 * 0.1^2) - 1/2
+    # = -0.693147 + 0.29 / 0.02 - 0.5 = 13.306853
+    kl = gaussian_kl(torch.tensor([0.5]), torch.tensor([0.2]), 0.0, 0.1)
+    assert kl.item() == pytest.approx(13.306853, abs=1e-5)
+    # identical distributions: 0, and elements are summed
+    same = gaussian_kl(torch.zeros(3), torch.full((3, ), 0.1), 0.0, 0.1)
+    assert same.item() == pytest.approx(0.0, abs=1e-7)
+
+
+def test_bayes_conv_kl_sums_weights_and_bias():
+    conv = BayesConv2d(2, 3, 3, prior_sigma=0.1)
+    with torch.no_grad():
+        conv.weight_mu.fill_(0.5)
+        conv.bias_mu.fill_(0.0)
+        # softplus(rho) = 0.2  <=>  rho = log(exp(0.2) - 1)
+        conv.weight_rho.fill_(math.log(math.exp(0.2) - 1))
+        conv.bias_rho.fill_(math.log(math.exp(0.1) - 1))
+    # 54 weights at 13.306853 each, 3 biases equal to the prior: 0 each
+    assert conv.kl().item() == pytest.approx(54 * 13.306853, rel=1e-5)
+
+
+def test_bayes_conv_samples_differ_and_mean_is_deterministic():
+    torch.manual_seed(0)
+    conv = BayesConv2d(3, 4, 3, padding=1, posterior_rho_init=-2).eval()
+    x = torch.randn(2, 3, 8, 8)
+    # sampling off: the mean-weight conv, identical every time
+    ref = torch.nn.functional.conv2d(x, conv.weight_mu, conv.bias_mu,
+                                     padding=1)
+    assert torch.equal(conv(x), ref)
+    assert torch.equal(conv(x), conv(x))
+    with sampling(conv):
+        a, b = conv(x), conv(x)
+    assert not torch.allclose(a, b)
+    assert conv.sample is False  # restored
+
+
+def test_bayes_conv_local_reparameterisation_moments():
+    # Output mean = conv(x, mu); output var = conv(x^2, sigma^2) + sigma_b^2
+    torch.manual_seed(0)
+    conv = BayesConv2d(1, 1, 1, posterior_rho_init=0.0).train()
+    with torch.no_grad():
+        conv.weight_mu.fill_(2.0)
+        conv.bias_mu.fill_(1.0)
+    x = torch.full((20000, 1, 1, 1), 3.0)
+    out = conv(x).flatten()
+    sp = math.log(2.0)  # softplus(0)
+    assert out.mean().item() == pytest.approx(7.0, abs=0.05)
+    assert out.var().item() == pytest.approx(9 * sp**2 + sp**2, rel=0.05)
+
+
+def test_gradients_reach_mu_and_rho():
+    conv = BayesConv2d(2, 2, 3, padding=1).train()
+    loss = conv(torch.randn(1, 2, 5, 5)).pow(2).sum() + conv.kl()
+    loss.backward()
+    for p in (conv.weight_mu, conv.weight_rho, conv.bias_mu, conv.bias_rho):
+        assert p.grad is not None and p.grad.abs().sum() > 0
+
+
+def test_mc_dropout_on_only_when_training_or_sampling():
+    drop = MCDropout(0.5).eval()
+    x = torch.ones(4, 100)
+    assert torch.equal(drop(x), x)
+    set_sampling(drop, True)
+    a, b = drop(x), drop(x)
+    assert not torch.equal(a, b)
+    assert set(a.unique().tolist()) <= {0.0, 2.0}  # inverted dropout
+    set_sampling(drop, False)
+    assert torch.equal(drop(x), x)
+    assert not torch.equal(drop.train()(x), x)
+
+
+def test_bayes_conv_rejects_bad_prior():
+    with pytest.raises(ValueError, match='prior_sigma'):
+        BayesConv2d(1, 1, 1, prior_sigma=0)

@@ -1,0 +1,101 @@
+import math
+
+import pytest
+import torch
+
+from spotrust_mm.models.losses import (BayesianBCELoss, bayesian_bce_loss,
+                                       binary_accuracy)
+
+LOG2 = math.log(2)
+
+
+def _px(logit, s, y, **kw):
+    t = torch.tensor
+    return bayesian_bce_loss(
+        t([[[logit]]]), t([[[s]]]), t([[[y]]]), reduction='none',
+        **kw).item()
+
+
+def test_single_pixels_by_hand():
+    # logit 0, s 0, y 1: BCE = log 2; 0.5 * 1 * log 2 + 0 = 0.346574
+    assert _px(0.0, 0.0, 1) == pytest.approx(0.5 * LOG2)
+    # s = log 2, y 0: 0.5 * 0.5 * log 2 + 0.5 * log 2 = 0.519860
+    assert _px(0.0, LOG2, 0) == pytest.approx(0.519860, abs=1e-6)
+    # logit 2, s -1, y 1: BCE = log(1 + e^-2) = 0.126928;
+    # 0.5 * e * 0.126928 - 0.5 = -0.327487
+    assert _px(2.0, -1.0, 1) == pytest.approx(-0.327487, abs=1e-6)
+
+
+def test_log_variance_is_clamped():
+    # s = 20 clamped to 10: 0.5 * e^-10 * log 2 + 5 = 5.0000157
+    assert _px(0.0, 20.0, 1) == pytest.approx(5.0000157, abs=1e-6)
+    # s = -20 clamped to -3 with a custom range: 0.5 * e^3 * log 2 - 1.5
+    assert _px(0.0, -20.0, 1, log_var_range=(-3.0, 3.0)) == pytest.approx(
+        0.5 * 20.085537 * 0.693147 - 1.5, abs=1e-4)
+    s = torch.tensor([[[20.0]]], requires_grad=True)
+    bayesian_bce_loss(torch.zeros(1, 1, 1), s, torch.ones(1, 1, 1)).backward()
+    assert s.grad.item() == 0.0  # no gradient through the clamp
+
+
+def test_mean_leaves_out_ignore_index():
+    logit = torch.zeros(1, 1, 3)
+    s = torch.zeros(1, 1, 3)
+    label = torch.tensor([[[1, 0, 255]]])
+    # two valid pixels, each 0.5 * log 2; the ignored one counts nowhere
+    loss = bayesian_bce_loss(logit, s, label, ignore_index=255)
+    assert loss.item() == pytest.approx(0.5 * LOG2)
+    per_px = bayesian_bce_loss(logit, s, label, reduction='none')
+    assert per_px[0, 0, 2].item() == 0.0
+    assert bayesian_bce_loss(logit, s, label, reduction='sum').item() == \
+        pytest.approx(LOG2)
+    # all pixels ignored: 0, not NaN
+    assert bayesian_bce_loss(logit, s, torch.full_like(label, 255)).item() \
+        == 0.0
+
+
+def test_class_weight_scales_bce_by_label():
+    logit = torch.zeros(1, 1, 2)
+    s = torch.zeros(1, 1, 2)
+    label = torch.tensor([[[1, 0]]])
+    # corrosion pixel: 3 * 0.5 * log 2; background: 0.5 * log 2; mean = log 2
+    loss = bayesian_bce_loss(logit, s, label, class_weight=[1.0, 3.0])
+    assert loss.item() == pytest.approx(LOG2)
+
+
+def test_module_splits_channels_and_adds_scaled_kl():
+    loss = BayesianBCELoss(kl_weight=2.0, num_train_pixels=100)
+    pred = torch.zeros(1, 2, 2, 2)
+    label = torch.ones(1, 2, 2, dtype=torch.long)
+    base = loss(pred, label)
+    assert base.item() == pytest.approx(0.5 * LOG2)
+    # + 2.0 * 50 / 100 = 1.0
+    with_kl = loss(pred, label, kl=torch.tensor(50.0))
+    assert with_kl.item() == pytest.approx(0.5 * LOG2 + 1.0)
+    # without num_train_pixels, the batch's 4 valid pixels normalise
+    per_batch = BayesianBCELoss()(pred, label, kl=torch.tensor(8.0))
+    assert per_batch.item() == pytest.approx(0.5 * LOG2 + 2.0)
+    assert loss.loss_name.startswith('loss_')
+
+
+def test_gradient_reaches_log_variance():
+    pred = torch.zeros(1, 2, 3, 3, requires_grad=True)
+    BayesianBCELoss()(pred, torch.ones(1, 3, 3, dtype=torch.long)).backward()
+    # d/ds [0.5 e^-s BCE + 0.5 s] at s=0 = 0.5 - 0.5 log 2 per pixel / 9
+    assert pred.grad[0, 1, 0, 0].item() == pytest.approx(
+        (0.5 - 0.5 * LOG2) / 9)
+
+
+def test_module_validates_arguments():
+    with pytest.raises(ValueError, match='class_weight'):
+        BayesianBCELoss(class_weight=[1.0])
+    with pytest.raises(ValueError, match='loss_'):
+        BayesianBCELoss(loss_name='bce')
+    with pytest.raises(ValueError, match=r'\(N, 2, H, W\)'):
+        BayesianBCELoss()(torch.zeros(1, 1, 2, 2), torch.zeros(1, 2, 2))
+
+
+def test_binary_accuracy():
+    logit = torch.tensor([[[5.0, -5.0, 5.0, 0.0]]])
+    label = torch.tensor([[[1, 1, 255, 0]]])
+    # valid: pixel 0 right, pixel 1 wrong, pixel 3 (p = 0.5, not > 0.5) right
+    assert binary_accuracy(logit, label).item() == pytest.approx(200 / 3)

@@ -1,0 +1,106 @@
+import pytest
+import torch
+from mmseg.registry import MODELS
+
+from spotrust_mm.models.segmentors import seeded, summarize_samples
+
+from ..conftest import tiny_hrnet_model
+
+FIELDS = ('seg_logits', 'pred_sem_seg', 'epistemic_uncertainty',
+          'aleatoric_uncertainty')
+
+
+def test_summarize_samples_by_hand():
+    # two samples of one pixel: p = sigmoid(0) = 0.5 and sigmoid(ln 3) = 0.75
+    logits = torch.tensor([0.0, 1.0986123]).view(2, 1, 1, 1)
+    log_vars = torch.tensor([0.0, 0.6931472]).view(2, 1, 1, 1)  # var 1, 2
+    mean, epi, alea = summarize_samples(logits, log_vars)[0, :, 0, 0]
+    assert mean.item() == pytest.approx(0.625)
+    assert epi.item() == pytest.approx(0.125)  # population std of .5, .75
+    assert alea.item() == pytest.approx(1.5)
+    one = summarize_samples(logits[:1], log_vars[:1])
+    assert one[0, 1].item() == 0.0  # a single sample: exactly 0
+    # s is clamped before exp
+    big = summarize_samples(logits[:1], torch.full((1, 1, 1, 1), 50.0),
+                            (-10.0, 10.0))
+    assert big[0, 2].item() == pytest.approx(22026.4658, rel=1e-6)
+
+
+def test_seeded_restores_global_rng():
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    with seeded(123, torch.device('cpu')):
+        a = torch.rand(3)
+    assert torch.equal(torch.rand(3), expected)
+    with seeded(123, torch.device('cpu')):
+        assert torch.equal(torch.rand(3), a)
+
+
+def _model(head='MCDropoutHRHead', **kw):
+    cfg = tiny_hrnet_model(head)
+    cfg.update(kw)
+    return MODELS.build(cfg).eval()
+
+
+def _predict(model, size=(40, 56)):
+    torch.manual_seed(0)
+    img = torch.rand(1, 3, *size)
+    with torch.no_grad():
+        return model.predict(img)[0]
+
+
+@pytest.mark.parametrize(
+    'head', ['MCDropoutHRHead', 'VariationalHRHead', 'AleatoricHRHead'])
+def test_predict_fields_shapes_and_ranges(head):
+    out = _predict(_model(head))
+    for f in FIELDS:
+        assert out.get(f).data.shape == (1, 40, 56), f
+    prob = out.seg_logits.data
+    assert prob.min() >= 0 and prob.max() <= 1
+    assert out.epistemic_uncertainty.data.min() >= 0
+    assert out.aleatoric_uncertainty.data.min() > 0
+    assert torch.equal(out.pred_sem_seg.data, (prob > 0.5).long())
+    if head == 'AleatoricHRHead':
+        assert out.epistemic_uncertainty.data.abs().max() == 0
+    else:
+        assert out.epistemic_uncertainty.data.max() > 0
+
+
+@pytest.mark.parametrize('head', ['MCDropoutHRHead', 'VariationalHRHead'])
+def test_seeded_inference_is_reproducible_and_seeds_differ(head):
+    model = _model(head)
+    a = _predict(model).epistemic_uncertainty.data
+    b = _predict(model).epistemic_uncertainty.data
+    assert torch.equal(a, b)
+    model.seed = 1
+    c = _predict(model).epistemic_uncertainty.data
+    assert not torch.equal(a, c)
+
+
+@pytest.mark.parametrize('num_samples', [1, 5, 24])
+def test_backbone_runs_once_per_image_whatever_n(num_samples):
+    model = _model(num_samples=num_samples, sample_chunk=4)
+    calls = []
+    model.backbone.register_forward_hook(lambda *a: calls.append(1))
+    head_batches = []
+    model.decode_head.conv_log_var.register_forward_hook(
+        lambda m, i, o: head_batches.append(o.shape[0]))
+    _predict(model)
+    assert len(calls) == 1
+    assert sum(head_batches) == num_samples  # all samples from the head
+
+
+def test_slide_mode_gives_all_fields():
+    model = _model(test_cfg=dict(mode='slide', crop_size=(32, 32),
+                                 stride=(24, 24)))
+    out = _predict(model, size=(64, 80))
+    for f in FIELDS:
+        assert out.get(f).data.shape == (1, 64, 80)
+    assert out.epistemic_uncertainty.data.max() > 0
+
+
+def test_sampling_is_off_after_predict():
+    model = _model()
+    _predict(model)
+    assert not any(m.sample for m in model.decode_head.branch_layers)

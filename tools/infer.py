@@ -1,0 +1,111 @@
+"""Write the SpotRust figure set for images or a folder of images.
+
+    python tools/infer.py CONFIG [CHECKPOINT] INPUT [INPUT ...] --out-dir DIR
+        [--gt-dir MASKS] [--num-samples N] [--slide CROP STRIDE]
+
+For each image: detection map, accuracy map (with --gt-dir, masks with the
+same file stem), epistemic and aleatoric maps with colour bars, the raw
+maps (.npz) and a JSON summary. An ensemble inference config needs no
+checkpoint (its members name theirs).
+"""
+import argparse
+import glob
+import json
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+import spotrust_mm  # noqa: E402,F401  (registers plugins, mmcv-lite shim)
+import cv2  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmseg.apis import inference_model, init_model  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from spotrust_mm.datasets import normalise_corrosion_mask  # noqa: E402
+from spotrust_mm.visualization import write_figure_set  # noqa: E402
+
+IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('config')
+    p.add_argument('paths', nargs='+', help='[checkpoint] image(s)/folder(s)')
+    p.add_argument('--out-dir', required=True)
+    p.add_argument('--gt-dir', help='folder of 0/1 (or 0/255) masks')
+    p.add_argument('--device', default='cpu')
+    p.add_argument('--num-samples', type=int, help='override MC samples')
+    p.add_argument('--slide', nargs=2, type=int, metavar=('CROP', 'STRIDE'),
+                   help='sliding-window inference for large photos')
+    p.add_argument('--review-epistemic', type=float, default=0.1,
+                   help='epistemic std that flags an image for review')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return p.parse_args(argv)
+
+
+def list_images(paths):
+    """Expand folders; every path must exist and be an image file."""
+    images = []
+    for path in paths:
+        if osp.isdir(path):
+            found = sorted(
+                f for f in glob.glob(osp.join(path, '*'))
+                if f.lower().endswith(IMAGE_SUFFIXES))
+            if not found:
+                raise FileNotFoundError(f'{path}: no images in folder')
+            images += found
+        elif osp.isfile(path):
+            images.append(path)
+        else:
+            raise FileNotFoundError(f'{path}: no such image or folder')
+    return images
+
+
+def load_gt(gt_dir, img_path):
+    stem = osp.splitext(osp.basename(img_path))[0]
+    for suffix in IMAGE_SUFFIXES:
+        path = osp.join(gt_dir, stem + suffix)
+        if osp.isfile(path):
+            mask = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+            if mask is None:
+                raise ValueError(f'{path}: not a readable image')
+            return normalise_corrosion_mask(mask, path)
+    return None
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    first = args.paths[0]
+    checkpoint = first if first.endswith('.pth') else None
+    images = list_images(args.paths[1:] if checkpoint else args.paths)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.num_samples is not None:
+        cfg.model.num_samples = args.num_samples
+    if args.slide:
+        crop, stride = args.slide
+        cfg.model.test_cfg = dict(
+            mode='slide', crop_size=(crop, crop), stride=(stride, stride))
+    model = init_model(cfg, checkpoint, device=args.device)
+    summaries = {}
+    for path in tqdm(images, desc='images', unit='img'):
+        img = cv2.imread(path)
+        if img is None:
+            raise ValueError(f'{path}: not a readable image')
+        result = inference_model(model, img)
+        gt = load_gt(args.gt_dir, path) if args.gt_dir else None
+        name = osp.splitext(osp.basename(path))[0]
+        summaries[name] = write_figure_set(
+            args.out_dir, name, cv2.cvtColor(img, cv2.COLOR_BGR2RGB), result,
+            gt, args.review_epistemic)
+    os.makedirs(args.out_dir, exist_ok=True)
+    with open(osp.join(args.out_dir, 'summary.json'), 'w') as f:
+        json.dump(summaries, f, indent=2)
+    print(f'wrote figure sets for {len(images)} image(s) to {args.out_dir}')
+    return summaries
+
+
+if __name__ == '__main__':
+    main()
