@@ -75,7 +75,8 @@ def test_infer_tool_writes_figure_set(trained, tmp_path):
         osp.join(REPO, 'tools/infer.py'),
         osp.join(REPO, 'configs/spotrust_variational.py'),
         ckpts['variational'],
-        str(data / 'img_dir/val'), '--out-dir',
+        str(data / 'img_dir/val/0000.png'),
+        str(data / 'img_dir/val/0001.png'), '--out-dir',
         str(tmp_path), '--gt-dir',
         str(data / 'ann_dir/val'), '--num-samples', '3'
     ], cwd=root)
@@ -85,7 +86,8 @@ def test_infer_tool_writes_figure_set(trained, tmp_path):
     maps = np.load(tmp_path / '0000.npz')
     assert maps['epistemic'].shape == (128, 128)
     summary = json.loads((tmp_path / 'summary.json').read_text())
-    assert len(summary) == 16 and 'needs_review' in summary['0000']
+    assert sorted(summary) == ['0000', '0001']
+    assert 'needs_review' in summary['0000']
 
 
 def test_ensemble_of_trained_members(trained):
@@ -132,3 +134,20 @@ def test_training_loss_falls_on_embedded_data():
         opt.step()
         losses.append(loss.item())
     assert np.mean(losses[-5:]) < np.mean(losses[:5]) - 0.1
+
+
+def test_test_tool_evaluates_a_checkpoint(trained):
+    root, ckpts = trained
+    proc = _run([
+        osp.join(REPO, 'tools/test.py'),
+        osp.join(REPO, 'configs/spotrust_mcdropout.py'), ckpts['mcdropout'],
+        '--work-dir',
+        str(root / 'test_mc'), '--cfg-options', *QUICK
+    ], cwd=root)
+    assert 'mIoU' in proc.stdout + proc.stderr
+    missing = subprocess.run(
+        [sys.executable, osp.join(REPO, 'tools/test.py'),
+         osp.join(REPO, 'configs/spotrust_mcdropout.py')],
+        cwd=root, capture_output=True, text=True)
+    assert missing.returncode != 0
+    assert 'a checkpoint is needed' in missing.stderr
