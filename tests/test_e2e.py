@@ -21,7 +21,8 @@ QUICK = [
     'train_cfg.max_epochs=1', 'train_dataloader.dataset.indices=2',
     'train_dataloader.batch_size=2', 'val_dataloader.dataset.indices=1', 'train_dataloader.num_workers=0',
     'train_dataloader.persistent_workers=False',
-    'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
+    'val_dataloader.num_workers=0',
+    'val_dataloader.persistent_workers=False',
     'model.num_samples=4'
 ]
 
