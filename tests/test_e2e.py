@@ -19,7 +19,8 @@ FIELDS = ('seg_logits', 'pred_sem_seg', 'epistemic_uncertainty',
           'aleatoric_uncertainty')
 QUICK = [
     'train_cfg.max_epochs=1', 'train_dataloader.dataset.indices=2',
-    'train_dataloader.batch_size=2', 'val_dataloader.dataset.indices=1', 'train_dataloader.num_workers=0',
+    'train_dataloader.batch_size=2', 'val_dataloader.dataset.indices=1',
+    'train_dataloader.num_workers=0',
     'train_dataloader.persistent_workers=False',
     'val_dataloader.num_workers=0',
     'val_dataloader.persistent_workers=False',
