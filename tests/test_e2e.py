@@ -153,3 +153,20 @@ def test_test_tool_evaluates_a_checkpoint(trained):
         cwd=root, capture_output=True, text=True)
     assert missing.returncode != 0
     assert 'a checkpoint is needed' in missing.stderr
+
+
+def test_train_ensemble_writes_a_working_ensemble_config(tmp_path):
+    _run([
+        osp.join(REPO, 'tools/train_ensemble.py'),
+        osp.join(REPO, 'configs/spotrust_ensemble.py'), '--num-members', '2',
+        '--work-dir',
+        str(tmp_path / 'ens'), '--cfg-options', *QUICK
+    ], cwd=tmp_path)
+    cfg = tmp_path / 'ens' / 'ensemble.py'
+    model = init_model(str(cfg), None, device='cpu')
+    assert len(model.members) == 2
+    img = str(tmp_path / 'data/spotrust_synthetic/img_dir/val/0000.png')
+    result = inference_model(model, img)
+    assert result.aleatoric_uncertainty.data.shape == (1, 128, 128)
+    # two seeds, two different members: they disagree somewhere
+    assert result.epistemic_uncertainty.data.max() > 0

@@ -1,0 +1,88 @@
+"""Train a deep ensemble: K members with different seeds, then write the
+ensemble inference config that points at their checkpoints.
+
+    python tools/train_ensemble.py configs/spotrust_ensemble.py \
+        --num-members 3 [--work-dir work_dirs/spotrust_ensemble] \
+        [--first-seed 0] [--cfg-options k=v ...]
+
+Member k is trained by tools/train.py (one process each) in
+``<work-dir>/member_<k>`` with ``randomness.seed=first_seed + k``. Then
+``<work-dir>/ensemble.py`` is written (atomically): it inherits
+configs/spotrust_ensemble_infer.py and lists each member's resolved config
+(as dumped by the runner) and last checkpoint. Use it with tools/test.py,
+tools/infer.py or mmseg.apis.init_model, without a checkpoint argument.
+"""
+import argparse
+import os
+import os.path as osp
+import subprocess
+import sys
+import tempfile
+
+TOOLS = osp.dirname(osp.abspath(__file__))
+REPO = osp.dirname(TOOLS)
+INFER_BASE = osp.join(REPO, 'configs', 'spotrust_ensemble_infer.py')
+
+
+def last_checkpoint(work_dir: str) -> str:
+    """The checkpoint named in mmengine's ``last_checkpoint`` file."""
+    marker = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(marker):
+        raise FileNotFoundError(f'{marker}: training saved no checkpoint')
+    with open(marker) as f:
+        path = f.read().strip()
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{marker}: names missing checkpoint {path}')
+    return osp.abspath(path)
+
+
+def ensemble_config_text(members) -> str:
+    """Python config text of an ensemble over ``(config, checkpoint)``s."""
+    lines = [f'_base_ = [{INFER_BASE!r}]', 'model = dict(', '    members=[']
+    lines += [
+        f'        dict(config={cfg!r}, checkpoint={ckpt!r}),'
+        for cfg, ckpt in members
+    ]
+    lines += ['    ])', '']
+    return '\n'.join(lines)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('config', help='member config')
+    p.add_argument('--num-members', type=int, default=3)
+    p.add_argument('--work-dir')
+    p.add_argument('--first-seed', type=int, default=0)
+    p.add_argument('--cfg-options', nargs='+', default=[])
+    args = p.parse_args(argv)
+    if args.num_members < 2:
+        raise ValueError(f'--num-members must be >= 2: {args.num_members}')
+    if not osp.isfile(args.config):
+        raise FileNotFoundError(f'{args.config}: config file does not exist')
+    name = osp.splitext(osp.basename(args.config))[0]
+    work_dir = osp.abspath(args.work_dir or osp.join('work_dirs', name))
+    members = []
+    for k in range(args.num_members):
+        member_dir = osp.join(work_dir, f'member_{k}')
+        cmd = [
+            sys.executable,
+            osp.join(TOOLS, 'train.py'), args.config, '--work-dir',
+            member_dir, '--cfg-options',
+            f'randomness.seed={args.first_seed + k}', *args.cfg_options
+        ]
+        print(f'training member {k + 1}/{args.num_members}: seed '
+              f'{args.first_seed + k} -> {member_dir}', flush=True)
+        subprocess.run(cmd, check=True)
+        members.append((osp.join(member_dir, f'{name}.py'),
+                        last_checkpoint(member_dir)))
+    out = osp.join(work_dir, 'ensemble.py')
+    fd, tmp = tempfile.mkstemp(dir=work_dir, suffix='.py')
+    with os.fdopen(fd, 'w') as f:
+        f.write(ensemble_config_text(members))
+    os.replace(tmp, out)
+    print(f'wrote {out}')
+    return out
+
+
+if __name__ == '__main__':
+    main()
