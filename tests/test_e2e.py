@@ -170,3 +170,16 @@ def test_train_ensemble_writes_a_working_ensemble_config(tmp_path):
     assert result.aleatoric_uncertainty.data.shape == (1, 128, 128)
     # two seeds, two different members: they disagree somewhere
     assert result.epistemic_uncertainty.data.max() > 0
+
+
+def test_mmseg_inferencer_unchanged(trained):
+    from mmseg.apis import MMSegInferencer
+    root, ckpts = trained
+    inferencer = MMSegInferencer(
+        model=osp.join(REPO, 'configs/spotrust_mcdropout.py'),
+        weights=ckpts['mcdropout'],
+        device='cpu')
+    img = str(root / 'data/spotrust_synthetic/img_dir/val/0000.png')
+    result = inferencer(img, return_datasamples=True)
+    for field in FIELDS:
+        assert result.get(field).data.shape == (1, 128, 128)

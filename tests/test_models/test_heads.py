@@ -102,3 +102,4 @@ def test_head_rejects_multiclass_and_other_transforms():
         _head('AleatoricHRHead', num_classes=3, out_channels=3)
     with pytest.raises(ValueError, match='resize_concat'):
         _head('AleatoricHRHead', input_transform='multiple_select')
+
