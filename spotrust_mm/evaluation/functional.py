@@ -1,0 +1,163 @@
+"""Pure metric functions for binary corrosion segmentation with uncertainty.
+
+Every metric is computed from small sufficient statistics (confusion
+counts, per-bin sums, histograms) so that a metric class can accumulate
+them image by image and reduce once: the streaming result then equals the
+one-shot result exactly. Inputs are flat arrays of valid pixels.
+
+Empty-denominator convention (no NaN): a ratio whose denominator is 0
+because there was nothing to get wrong is 1.0 (e.g. IoU of corrosion on a
+set with no corrosion predicted or present); recall with no positive pixel
+is 1.0, precision with no predicted positive is 1.0. F1 follows from these.
+"""
+from typing import Dict, Tuple
+
+import numpy as np
+
+
+def _ratio(num: float, den: float) -> float:
+    return float(num) / float(den) if den > 0 else 1.0
+
+
+def binary_confusion(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Counts ``[tp, fp, fn, tn]`` of 0/1 predictions against 0/1 labels."""
+    pred, gt = pred.astype(bool).ravel(), gt.astype(bool).ravel()
+    return np.array([(pred & gt).sum(), (pred & ~gt).sum(),
+                     (~pred & gt).sum(), (~pred & ~gt).sum()], np.int64)
+
+
+def segmentation_scores(confusion: np.ndarray) -> Dict[str, float]:
+    """IoU of each class, mIoU, precision/recall/F1 of corrosion, accuracy.
+
+    Args:
+        confusion (np.ndarray): ``[tp, fp, fn, tn]``.
+    """
+    tp, fp, fn, tn = (int(c) for c in confusion)
+    precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
+    iou_fg, iou_bg = _ratio(tp, tp + fp + fn), _ratio(tn, tn + fp + fn)
+    return dict(
+        iou_background=iou_bg,
+        iou_corrosion=iou_fg,
+        miou=(iou_bg + iou_fg) / 2,
+        precision=precision,
+        recall=recall,
+        f1=_ratio(2 * precision * recall, precision + recall)
+        if tp + fp + fn > 0 else 1.0,
+        accuracy=_ratio(tp + tn, tp + fp + fn + tn))
+
+
+def calibration_stats(prob: np.ndarray, gt: np.ndarray,
+                      num_bins: int = 15) -> np.ndarray:
+    """Per-bin ``[count, sum confidence, sum correct]`` for the ECE.
+
+    The confidence is that of the predicted class, ``max(p, 1 - p)`` in
+    [0.5, 1]; bins are equal-width over [0, 1] (the lower half stays empty
+    for binary tasks) and the top edge belongs to the last bin.
+
+    Returns:
+        np.ndarray: (num_bins, 3) float64.
+    """
+    prob, gt = prob.ravel().astype(np.float64), gt.ravel().astype(bool)
+    conf = np.maximum(prob, 1 - prob)
+    correct = (prob > 0.5) == gt
+    idx = np.minimum((conf * num_bins).astype(np.int64), num_bins - 1)
+    stats = np.zeros((num_bins, 3))
+    np.add.at(stats, idx, np.stack([np.ones_like(conf), conf, correct], 1))
+    return stats
+
+
+def expected_calibration_error(stats: np.ndarray) -> float:
+    """ECE = sum_b (n_b / N) |accuracy_b - confidence_b| (Guo et al., 2017).
+
+    Args:
+        stats (np.ndarray): Summed :func:`calibration_stats`.
+    """
+    count, conf, correct = stats.T
+    total = count.sum()
+    if total == 0:
+        return 0.0
+    return float(np.abs(correct - conf).sum() / total)
+
+
+def brier_nll_sums(prob: np.ndarray, gt: np.ndarray,
+                   eps: float = 1e-7) -> Tuple[float, float, int]:
+    """Sums of squared error and of negative log-likelihood, and the count.
+
+    ``brier = sum (p - y)^2``, ``nll = -sum (y log p + (1-y) log(1-p))``
+    with ``p`` clipped to ``[eps, 1 - eps]``. Divide by the count for means.
+    """
+    p = np.clip(prob.ravel().astype(np.float64), eps, 1 - eps)
+    y = gt.ravel().astype(np.float64)
+    nll = -(y * np.log(p) + (1 - y) * np.log(1 - p))
+    return float(((p - y)**2).sum()), float(nll.sum()), int(p.size)
+
+
+def uncertainty_confusion(uncertainty: np.ndarray, accurate: np.ndarray,
+                          threshold: float) -> np.ndarray:
+    """Counts ``[n_ac, n_au, n_ic, n_iu]`` (Mukhoti and Gal, 2018).
+
+    A pixel is certain if its uncertainty is below ``threshold``; a/i:
+    accurate/inaccurate, c/u: certain/uncertain.
+    """
+    certain = uncertainty.ravel() < threshold
+    acc = accurate.ravel().astype(bool)
+    return np.array([(acc & certain).sum(), (acc & ~certain).sum(),
+                     (~acc & certain).sum(), (~acc & ~certain).sum()],
+                    np.int64)
+
+
+def pavpu_scores(counts: np.ndarray) -> Dict[str, float]:
+    """PAvPU, p(accurate | certain) and p(uncertain | inaccurate).
+
+    ``PAvPU = (n_ac + n_iu) / N``. Empty denominators give 1.0 (see module
+    docstring).
+    """
+    n_ac, n_au, n_ic, n_iu = (int(c) for c in counts)
+    return dict(
+        pavpu=_ratio(n_ac + n_iu, n_ac + n_au + n_ic + n_iu),
+        p_accurate_given_certain=_ratio(n_ac, n_ac + n_ic),
+        p_uncertain_given_inaccurate=_ratio(n_iu, n_ic + n_iu))
+
+
+def score_histograms(scores: np.ndarray, positive: np.ndarray,
+                     edges: np.ndarray) -> np.ndarray:
+    """(2, bins) histograms of ``scores`` for positives and negatives.
+
+    Scores outside the edges are counted in the first or last bin.
+    """
+    idx = np.clip(np.searchsorted(edges, scores.ravel(), side='right') - 1,
+                  0, len(edges) - 2)
+    pos = positive.ravel().astype(bool)
+    bins = len(edges) - 1
+    return np.stack([np.bincount(idx[pos], minlength=bins),
+                     np.bincount(idx[~pos], minlength=bins)]).astype(np.int64)
+
+
+def auroc_from_histograms(hist: np.ndarray) -> float:
+    """AUROC of a score at ranking positives above negatives.
+
+    Scores in the same bin count as ties (half). 0.5 if either class is
+    empty (no ranking to judge).
+    """
+    pos, neg = hist.astype(np.float64)
+    if pos.sum() == 0 or neg.sum() == 0:
+        return 0.5
+    neg_below = np.cumsum(neg) - neg
+    return float((pos * (neg_below + 0.5 * neg)).sum() /
+                 (pos.sum() * neg.sum()))
+
+
+def aupr_from_histograms(hist: np.ndarray) -> float:
+    """Area under precision-recall (average precision), positives = 1.
+
+    Thresholds sweep the bin edges from high to low scores. 1.0 if there
+    is no positive.
+    """
+    pos, neg = hist.astype(np.float64)
+    if pos.sum() == 0:
+        return 1.0
+    tp = np.cumsum(pos[::-1])
+    fp = np.cumsum(neg[::-1])
+    precision = tp / np.maximum(tp + fp, 1)
+    recall_step = pos[::-1] / pos.sum()
+    return float((precision * recall_step).sum())

@@ -1,0 +1,93 @@
+import numpy as np
+import pytest
+
+from spotrust_mm.evaluation import (aupr_from_histograms,
+                                    auroc_from_histograms, binary_confusion,
+                                    brier_nll_sums, calibration_stats,
+                                    expected_calibration_error, pavpu_scores,
+                                    score_histograms, segmentation_scores,
+                                    uncertainty_confusion)
+
+EDGES = np.linspace(0, 1, 11)
+A = np.array
+
+
+def test_confusion_and_scores_by_hand():
+    conf = binary_confusion(A([1, 1, 0, 0]), A([1, 0, 1, 0]))
+    assert conf.tolist() == [1, 1, 1, 1]  # tp fp fn tn
+    s = segmentation_scores(conf)
+    assert s['precision'] == s['recall'] == s['f1'] == s['accuracy'] == 0.5
+    assert s['iou_corrosion'] == s['iou_background'] == s['miou'] == 1 / 3
+
+
+def test_empty_class_conventions_no_nan():
+    none = segmentation_scores(binary_confusion(A([0, 0]), A([0, 0])))
+    assert all(v == 1.0 for v in none.values())
+    missed = segmentation_scores(binary_confusion(A([0, 0]), A([1, 0])))
+    assert missed['precision'] == 1.0 and missed['recall'] == 0.0
+    assert missed['f1'] == 0.0 and missed['iou_corrosion'] == 0.0
+    assert missed['iou_background'] == 0.5
+
+
+def test_ece_calibrated_always_wrong_and_mixed():
+    calibrated = calibration_stats(A([.75] * 4), A([1, 1, 1, 0]))
+    assert expected_calibration_error(calibrated) == pytest.approx(0.0)
+    wrong = calibration_stats(A([1.0, 0.0]), A([0, 1]))
+    assert expected_calibration_error(wrong) == pytest.approx(1.0)
+    # conf .9 right, conf .6 wrong: (|1 - .9| + |0 - .6|) / 2 = .35
+    mixed = calibration_stats(A([0.9, 0.6]), A([1, 0]))
+    assert expected_calibration_error(mixed) == pytest.approx(0.35)
+    assert expected_calibration_error(np.zeros((15, 3))) == 0.0
+
+
+def test_brier_and_nll_sums_by_hand():
+    brier, nll, n = brier_nll_sums(A([0.5, 0.8]), A([1, 0]))
+    assert n == 2
+    assert brier == pytest.approx(0.25 + 0.64)
+    assert nll == pytest.approx(0.693147 + 1.609438, abs=1e-6)
+
+
+def test_pavpu_by_hand_and_all_uncertain():
+    counts = uncertainty_confusion(A([.1, .9, .1, .9]), A([1, 1, 0, 0]), .5)
+    assert counts.tolist() == [1, 1, 1, 1]
+    assert pavpu_scores(counts) == dict(
+        pavpu=0.5, p_accurate_given_certain=0.5,
+        p_uncertain_given_inaccurate=0.5)
+    all_unc = pavpu_scores(uncertainty_confusion(A([1., 1.]), A([1, 0]), .5))
+    assert all_unc == dict(pavpu=0.5, p_accurate_given_certain=1.0,
+                           p_uncertain_given_inaccurate=1.0)
+
+
+def test_auroc_and_aupr_by_hand():
+    def hist(pos, neg):
+        return score_histograms(A(pos + neg),
+                                A([1] * len(pos) + [0] * len(neg)), EDGES)
+
+    assert auroc_from_histograms(hist([.9, .8], [.1, .2])) == 1.0
+    assert auroc_from_histograms(hist([.1, .2], [.9, .8])) == 0.0
+    assert auroc_from_histograms(hist([.55], [.52])) == 0.5  # same bin: tie
+    # pairs (.9>.5) (.9>.1) (.3<.5) (.3>.1): 3 of 4
+    assert auroc_from_histograms(hist([.9, .3], [.5, .1])) == 0.75
+    assert auroc_from_histograms(hist([.9], [])) == 0.5
+    assert aupr_from_histograms(hist([.9, .8], [.1])) == 1.0
+    # the negative ranks first: precision 0, then 1/2 at recall 1
+    assert aupr_from_histograms(hist([.3], [.9])) == 0.5
+    assert aupr_from_histograms(hist([], [.9])) == 1.0
+
+
+def test_streaming_equals_one_shot():
+    rng = np.random.default_rng(0)
+    prob = rng.random(1000)
+    gt = rng.random(1000) < prob  # calibrated-ish labels
+    unc = rng.random(1000)
+    wrong = (prob > 0.5) != gt
+    chunks = np.array_split(np.arange(1000), 7)
+    cal = sum(calibration_stats(prob[c], gt[c]) for c in chunks)
+    assert np.allclose(cal, calibration_stats(prob, gt))
+    conf = sum(binary_confusion(prob[c] > .5, gt[c]) for c in chunks)
+    assert np.array_equal(conf, binary_confusion(prob > .5, gt))
+    hist = sum(score_histograms(unc[c], wrong[c], EDGES) for c in chunks)
+    assert auroc_from_histograms(hist) == auroc_from_histograms(
+        score_histograms(unc, wrong, EDGES))
+    sums = np.sum([brier_nll_sums(prob[c], gt[c]) for c in chunks], 0)
+    assert np.allclose(sums, brier_nll_sums(prob, gt))
