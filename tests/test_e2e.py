@@ -146,7 +146,10 @@ def test_test_tool_evaluates_a_checkpoint(trained):
         '--work-dir',
         str(root / 'test_mc'), '--cfg-options', *QUICK
     ], cwd=root)
-    assert 'mIoU' in proc.stdout + proc.stderr
+    log = proc.stdout + proc.stderr
+    for name in ('mIoU', 'ece', 'brier', 'nll', 'epistemic/pavpu',
+                 'aleatoric/auroc_error', 'predictive/aupr_error'):
+        assert name in log, name
     missing = subprocess.run(
         [sys.executable, osp.join(REPO, 'tools/test.py'),
          osp.join(REPO, 'configs/spotrust_mcdropout.py')],

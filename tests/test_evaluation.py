@@ -91,3 +91,48 @@ def test_streaming_equals_one_shot():
         score_histograms(unc, wrong, EDGES))
     sums = np.sum([brier_nll_sums(prob[c], gt[c]) for c in chunks], 0)
     assert np.allclose(sums, brier_nll_sums(prob, gt))
+
+
+def _sample(prob, gt, epistemic=None):
+    import torch
+
+    def px(a, dtype=torch.float32):
+        return dict(data=torch.tensor([a], dtype=dtype))
+
+    s = dict(
+        seg_logits=px(prob),
+        pred_sem_seg=px([[int(p > .5) for p in row] for row in prob],
+                        torch.long),
+        gt_sem_seg=px(gt, torch.long))
+    if epistemic is not None:
+        s['epistemic_uncertainty'] = px(epistemic)
+    return s
+
+
+def test_uncertainty_metric_by_hand():
+    from spotrust_mm.evaluation import UncertaintyMetric
+    metric = UncertaintyMetric()
+    # valid pixels: right (1/1), wrong (1/0), right (0/0); one ignored.
+    # Epistemic std 0.5 (normalised 1) only on the wrong pixel.
+    metric.process(None, [
+        _sample([[.9, .9, .1, .1]], [[1, 0, 0, 255]], [[0, .5, 0, .5]])
+    ])
+    m = metric.compute_metrics(metric.results)
+    assert m['iou_corrosion'] == m['iou_background'] == 0.5
+    assert m['f1'] == pytest.approx(2 / 3)  # precision 1/2, recall 1
+    assert m['brier'] == pytest.approx((.01 + .81 + .01) / 3)
+    assert m['epistemic/auroc_error'] == 1.0
+    assert m['epistemic/pavpu'] == 1.0
+    assert m['epistemic/p_uncertain_given_inaccurate'] == 1.0
+    assert 'aleatoric/pavpu' not in m  # the model gave none
+    assert 0 <= m['predictive/auroc_error'] <= 1
+    assert m['epistemic/pavpu@0.9'] == 1.0
+
+
+def test_uncertainty_metric_set_without_corrosion():
+    from spotrust_mm.evaluation import UncertaintyMetric
+    metric = UncertaintyMetric()
+    metric.process(None, [_sample([[.1, .2]], [[0, 0]], [[0, 0]])])
+    m = metric.compute_metrics(metric.results)
+    assert m['iou_corrosion'] == 1.0 and m['f1'] == 1.0  # documented
+    assert not any(np.isnan(v) for v in m.values())

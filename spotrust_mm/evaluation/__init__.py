@@ -10,3 +10,7 @@ __all__ = [
     'pavpu_scores', 'score_histograms', 'auroc_from_histograms',
     'aupr_from_histograms'
 ]
+from .uncertainty_metric import (  # noqa: E402
+    UncertaintyMetric, normalised_uncertainties)
+
+__all__ += ['UncertaintyMetric', 'normalised_uncertainties']

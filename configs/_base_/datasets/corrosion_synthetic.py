@@ -48,4 +48,5 @@ val_dataloader = dict(
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU', 'mFscore'])
-test_evaluator = val_evaluator
+# The test also scores calibration and uncertainty (docs/metrics.md).
+test_evaluator = [val_evaluator, dict(type='UncertaintyMetric')]

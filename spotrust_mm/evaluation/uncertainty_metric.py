@@ -1,0 +1,131 @@
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+from mmengine.evaluator import BaseMetric
+from mmseg.registry import METRICS
+
+from .functional import (aupr_from_histograms, auroc_from_histograms,
+                         binary_confusion, brier_nll_sums, calibration_stats,
+                         expected_calibration_error, pavpu_scores,
+                         score_histograms, segmentation_scores,
+                         uncertainty_confusion)
+
+HIST_EDGES = np.linspace(0.0, 1.0, 201)
+
+
+def normalised_uncertainties(prob: np.ndarray, epistemic: Optional[np.ndarray],
+                             aleatoric: Optional[np.ndarray]
+                             ) -> Dict[str, np.ndarray]:
+    """Each uncertainty the model gives, mapped to [0, 1].
+
+    - ``predictive``: binary entropy of the mean probability / ln 2;
+    - ``epistemic``: std over samples / 0.5 (the largest possible std of a
+      probability);
+    - ``aleatoric``: ``v / (1 + v)`` for the predicted variance ``v``.
+    """
+    p = np.clip(prob, 1e-7, 1 - 1e-7)
+    out = dict(predictive=-(p * np.log(p) + (1 - p) * np.log(1 - p)) /
+               np.log(2))
+    if epistemic is not None:
+        out['epistemic'] = np.clip(epistemic / 0.5, 0, 1)
+    if aleatoric is not None:
+        out['aleatoric'] = aleatoric / (1 + aleatoric)
+    return out
+
+
+@METRICS.register_module()
+class UncertaintyMetric(BaseMetric):
+    """Accuracy, calibration and uncertainty quality for binary corrosion.
+
+    ``process`` keeps small per-image statistics (confusion counts, ECE bin
+    sums, Brier/NLL sums, uncertainty histograms and PAvPU counts), never
+    whole images; ``compute_metrics`` reduces them once over the whole set,
+    so the scores are over all pixels, not averages of per-image scores.
+    Uncertainties are normalised to [0, 1] (:func:`normalised_uncertainties`)
+    so one threshold grid serves all kinds. See docs/metrics.md.
+
+    Args:
+        num_bins (int): ECE bins. Defaults to 15.
+        uncertainty_threshold (float): Normalised threshold for PAvPU and
+            the conditional probabilities. Defaults to 0.5.
+        threshold_sweep (Sequence[float]): Thresholds for which PAvPU is
+            also reported. Defaults to 0.1, 0.2, ..., 0.9.
+        ignore_index (int): Label left out. Defaults to 255.
+        **kwargs: :class:`BaseMetric` arguments.
+    """
+
+    def __init__(self,
+                 num_bins: int = 15,
+                 uncertainty_threshold: float = 0.5,
+                 threshold_sweep: Sequence[float] = tuple(
+                     np.round(np.arange(0.1, 1.0, 0.1), 2)),
+                 ignore_index: int = 255,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.num_bins = num_bins
+        self.thresholds = [float(uncertainty_threshold)] + [
+            float(t) for t in threshold_sweep
+        ]
+        self.ignore_index = ignore_index
+
+    @staticmethod
+    def _field(sample: dict, name: str) -> Optional[np.ndarray]:
+        field = sample.get(name)
+        return None if field is None else \
+            field['data'].squeeze(0).cpu().numpy()
+
+    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+        for sample in data_samples:
+            gt = self._field(sample, 'gt_sem_seg')
+            valid = gt != self.ignore_index
+            y = gt[valid] == 1
+            prob = self._field(sample, 'seg_logits')
+            if prob.ndim != 2:
+                raise ValueError(
+                    'UncertaintyMetric needs one-channel probabilities in '
+                    f'seg_logits (a SpotRust segmentor), got {prob.shape}')
+            pred = self._field(sample, 'pred_sem_seg')[valid].astype(bool)
+            p = prob[valid]
+            unc = normalised_uncertainties(
+                p, *(None if (f := self._field(sample, n)) is None else
+                     f[valid] for n in ('epistemic_uncertainty',
+                                        'aleatoric_uncertainty')))
+            wrong = pred != y
+            self.results.append(
+                dict(
+                    confusion=binary_confusion(pred, y),
+                    calibration=calibration_stats(p, y, self.num_bins),
+                    brier_nll=np.array(brier_nll_sums(p, y)),
+                    hist={k: score_histograms(u, wrong, HIST_EDGES)
+                          for k, u in unc.items()},
+                    pavpu={
+                        k: np.stack([
+                            uncertainty_confusion(u, ~wrong, t)
+                            for t in self.thresholds
+                        ])
+                        for k, u in unc.items()
+                    }))
+
+    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+        total = {
+            key: sum(r[key] for r in results)
+            for key in ('confusion', 'calibration', 'brier_nll')
+        }
+        metrics = segmentation_scores(total['confusion'])
+        brier, nll, count = total['brier_nll']
+        metrics.update(
+            ece=expected_calibration_error(total['calibration']),
+            brier=brier / max(count, 1),
+            nll=nll / max(count, 1))
+        kinds = [k for k in results[0]['hist']
+                 if all(k in r['hist'] for r in results)]
+        for kind in kinds:
+            hist = sum(r['hist'][kind] for r in results)
+            counts = sum(r['pavpu'][kind] for r in results)
+            metrics[f'{kind}/auroc_error'] = auroc_from_histograms(hist)
+            metrics[f'{kind}/aupr_error'] = aupr_from_histograms(hist)
+            for name, value in pavpu_scores(counts[0]).items():
+                metrics[f'{kind}/{name}'] = value
+            for t, c in zip(self.thresholds[1:], counts[1:]):
+                metrics[f'{kind}/pavpu@{t:g}'] = pavpu_scores(c)['pavpu']
+        return metrics
