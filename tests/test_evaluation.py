@@ -27,6 +27,10 @@ def test_empty_class_conventions_no_nan():
     assert missed['precision'] == 1.0 and missed['recall'] == 0.0
     assert missed['f1'] == 0.0 and missed['iou_corrosion'] == 0.0
     assert missed['iou_background'] == 0.5
+    # all wrong (tp 0, fp 1, fn 1): P = R = 0, so F1 is 0, not the 1.0 of
+    # the empty-denominator rule
+    wrong = segmentation_scores(binary_confusion(A([1, 0]), A([0, 1])))
+    assert wrong['f1'] == 0.0 and wrong['precision'] == 0.0
 
 
 def test_ece_calibrated_always_wrong_and_mixed():

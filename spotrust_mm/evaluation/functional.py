@@ -41,8 +41,7 @@ def segmentation_scores(confusion: np.ndarray) -> Dict[str, float]:
         miou=(iou_bg + iou_fg) / 2,
         precision=precision,
         recall=recall,
-        f1=_ratio(2 * precision * recall, precision + recall)
-        if tp + fp + fn > 0 else 1.0,
+        f1=_ratio(2 * tp, 2 * tp + fp + fn),  # = 2PR / (P + R)
         accuracy=_ratio(tp + tn, tp + fp + fn + tn))
 
 
