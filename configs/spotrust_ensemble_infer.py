@@ -14,7 +14,7 @@ model = dict(
         dict(
             config=member_config,
             checkpoint=f'work_dirs/spotrust_ensemble/member_{k}/'
-            'last_checkpoint.pth') for k in range(3)
+            'epoch_100.pth') for k in range(3)
     ],
     threshold=0.5,
     test_cfg=dict(mode='whole'))

@@ -48,3 +48,15 @@ def load_runner_config(args) -> Config:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     return cfg
+
+
+def last_checkpoint(work_dir: str) -> str:
+    """The checkpoint named in mmengine's ``last_checkpoint`` file."""
+    marker = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(marker):
+        raise FileNotFoundError(f'{marker}: training saved no checkpoint')
+    with open(marker) as f:
+        path = f.read().strip()
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{marker}: names missing checkpoint {path}')
+    return osp.abspath(path)

@@ -22,18 +22,8 @@ import tempfile
 TOOLS = osp.dirname(osp.abspath(__file__))
 REPO = osp.dirname(TOOLS)
 INFER_BASE = osp.join(REPO, 'configs', 'spotrust_ensemble_infer.py')
-
-
-def last_checkpoint(work_dir: str) -> str:
-    """The checkpoint named in mmengine's ``last_checkpoint`` file."""
-    marker = osp.join(work_dir, 'last_checkpoint')
-    if not osp.isfile(marker):
-        raise FileNotFoundError(f'{marker}: training saved no checkpoint')
-    with open(marker) as f:
-        path = f.read().strip()
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'{marker}: names missing checkpoint {path}')
-    return osp.abspath(path)
+sys.path.insert(0, TOOLS)
+from mmseg_cli import last_checkpoint  # noqa: E402
 
 
 def ensemble_config_text(members) -> str:

@@ -3,14 +3,11 @@ from .functional import (aupr_from_histograms, auroc_from_histograms,
                          expected_calibration_error, pavpu_scores,
                          score_histograms, segmentation_scores,
                          uncertainty_confusion)
+from .uncertainty_metric import UncertaintyMetric, normalised_uncertainties
 
 __all__ = [
     'binary_confusion', 'segmentation_scores', 'calibration_stats',
     'expected_calibration_error', 'brier_nll_sums', 'uncertainty_confusion',
     'pavpu_scores', 'score_histograms', 'auroc_from_histograms',
-    'aupr_from_histograms'
+    'aupr_from_histograms', 'UncertaintyMetric', 'normalised_uncertainties'
 ]
-from .uncertainty_metric import (  # noqa: E402
-    UncertaintyMetric, normalised_uncertainties)
-
-__all__ += ['UncertaintyMetric', 'normalised_uncertainties']
