@@ -138,24 +138,82 @@ def test_training_loss_falls_on_embedded_data():
     assert np.mean(losses[-5:]) < np.mean(losses[:5]) - 0.1
 
 
-def test_test_tool_evaluates_a_checkpoint(trained):
+SUB_SCORES = ('auroc_error', 'aupr_error', 'pavpu',
+              'p_accurate_given_certain', 'p_uncertain_given_inaccurate',
+              'pavpu@0.1', 'pavpu@0.9')
+SCORES = ('miou', 'iou_background', 'iou_corrosion', 'f1', 'precision',
+          'recall', 'accuracy', 'ece', 'brier', 'nll', 'mIoU')
+
+
+def _test_args(root, ckpts, name):
+    """tools/test.py arguments for a variant; the ensemble gets a config
+    naming two trained members."""
+    if name != 'ensemble':
+        return [osp.join(REPO, f'configs/spotrust_{name}.py'), ckpts[name],
+                '--cfg-options', 'model.num_samples=4']
+    cfg = root / 'ensemble_members.py'
+    cfg.write_text(
+        f"_base_ = [{osp.join(REPO, 'configs/spotrust_ensemble_infer.py')!r}]"
+        '\nmodel = dict(members=[' + ', '.join(
+            f'dict(config={c!r}, checkpoint={ckpts[n]!r})' for c, n in [
+                (osp.join(REPO, 'configs/spotrust_ensemble.py'), 'ensemble'),
+                (osp.join(REPO, 'configs/spotrust_mcdropout.py'),
+                 'mcdropout')
+            ]) + '])\n')
+    return [str(cfg)]
+
+
+@pytest.mark.parametrize('name', ['mcdropout', 'variational', 'ensemble'])
+def test_test_tool_prints_every_metric(trained, name):
     root, ckpts = trained
+    work = root / f'test_{name}'
     proc = _run([
-        osp.join(REPO, 'tools/test.py'),
-        osp.join(REPO, 'configs/spotrust_mcdropout.py'), ckpts['mcdropout'],
-        '--work-dir',
-        str(root / 'test_mc'), '--cfg-options', *QUICK
+        osp.join(REPO, 'tools/test.py'), *_test_args(root, ckpts, name),
+        '--work-dir', str(work), '--json', str(work / 'metrics.json'),
+        '--show-dir', str(work / 'figs')
     ], cwd=root)
-    log = proc.stdout + proc.stderr
-    for name in ('mIoU', 'ece', 'brier', 'nll', 'epistemic/pavpu',
-                 'aleatoric/auroc_error', 'predictive/aupr_error'):
-        assert name in log, name
+    table = proc.stdout[proc.stdout.index('test metrics:'):]
+    metrics = json.loads((work / 'metrics.json').read_text())
+    for key in SCORES:
+        assert key in metrics and f'\n{key} ' in table, key
+    header = next(line for line in table.splitlines() if 'predictive' in line)
+    for kind in ('predictive', 'epistemic', 'aleatoric'):
+        assert kind in header, kind
+        for sub in SUB_SCORES:
+            assert f'{kind}/{sub}' in metrics, (kind, sub)
+            assert f'\n{sub} ' in table, sub
+    assert all(np.isfinite(v) for v in metrics.values())
+    for png in ('reliability_diagram.png', 'uncertainty_vs_error.png'):
+        assert (work / 'plots' / png).is_file(), png
+    figs = json.loads((work / 'figs' / 'summary.json').read_text())
+    assert len(figs) == 16 and (work / 'figs' / '0000_accuracy.png').is_file()
+
+
+def test_test_tool_needs_a_checkpoint(trained):
+    root, _ = trained
     missing = subprocess.run(
         [sys.executable, osp.join(REPO, 'tools/test.py'),
          osp.join(REPO, 'configs/spotrust_mcdropout.py')],
         cwd=root, capture_output=True, text=True)
     assert missing.returncode != 0
     assert 'a checkpoint is needed' in missing.stderr
+
+
+def test_ood_tool_scores_embedded_ood_set(trained):
+    root, ckpts = trained
+    out = root / 'ood.json'
+    proc = _run([
+        osp.join(REPO, 'tools/eval_ood.py'),
+        osp.join(REPO, 'configs/spotrust_variational.py'),
+        ckpts['variational'], '--num-samples', '3', '--json', str(out)
+    ], cwd=root)
+    scores = json.loads(out.read_text())
+    assert (scores['num_in_dist'], scores['num_ood']) == (16, 16)
+    for kind in ('predictive', 'epistemic', 'aleatoric'):
+        assert 0 <= scores[f'{kind}/auroc'] <= 1
+    assert 'auroc' in proc.stdout and 'epistemic' in proc.stdout
+    assert (root / 'data/spotrust_synthetic_ood/img_dir/ood/0000.png'
+            ).is_file()
 
 
 def test_train_ensemble_writes_a_working_ensemble_config(tmp_path):

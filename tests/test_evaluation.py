@@ -140,3 +140,86 @@ def test_uncertainty_metric_set_without_corrosion():
     m = metric.compute_metrics(metric.results)
     assert m['iou_corrosion'] == 1.0 and m['f1'] == 1.0  # documented
     assert not any(np.isnan(v) for v in m.values())
+
+
+def test_exact_histograms_give_mann_whitney_auroc_and_ap():
+    from spotrust_mm.evaluation import exact_histograms
+    # pairs (pos, neg): .9>.1, .9>.8, .8>.1, .8=.8 (half) -> 3.5 / 4
+    hist = exact_histograms(A([.9, .8]), A([.1, .8]))
+    assert auroc_from_histograms(hist) == pytest.approx(0.875)
+    # ranked: .9 (pos), then .8 pos and neg tied: precision 1 at recall
+    # 1/2, then 2/3 at recall 1 -> AP = (1 + 2/3) / 2
+    assert aupr_from_histograms(hist) == pytest.approx(5 / 6)
+    assert auroc_from_histograms(exact_histograms(A([3.]), A([1., 2.]))) \
+        == 1.0
+    with pytest.raises(ValueError, match='finite'):
+        exact_histograms(A([np.nan]), A([1.]))
+
+
+def test_image_uncertainty_scores_by_hand():
+    from spotrust_mm.evaluation import image_uncertainty_scores
+    s = image_uncertainty_scores(A([[.5, 1.]]), A([[.5, 0.]]), A([[1., 3.]]))
+    # entropy/ln2: 1 and ~0; std/0.5: 1 and 0; v/(1+v): 1/2 and 3/4
+    assert s['predictive'] == pytest.approx(0.5, abs=1e-5)
+    assert s['epistemic'] == pytest.approx(0.5)
+    assert s['aleatoric'] == pytest.approx(0.625)
+    assert sorted(image_uncertainty_scores(A([[.2]]))) == ['predictive']
+
+
+def test_ood_detection_scores_separation_and_errors():
+    from spotrust_mm.evaluation import ood_detection_scores
+    ind = [dict(predictive=.1, epistemic=.3), dict(predictive=.2,
+                                                   epistemic=.3)]
+    ood = [dict(predictive=.7, epistemic=.3), dict(predictive=.9)]
+    s = ood_detection_scores(ind, ood)
+    assert s['predictive/auroc'] == 1.0 and s['predictive/aupr'] == 1.0
+    assert s['predictive/mean_ood'] == pytest.approx(.8)
+    assert 'epistemic/auroc' not in s  # one OoD image lacks it
+    assert (s['num_in_dist'], s['num_ood']) == (2, 2)
+    flipped = ood_detection_scores(ood, ind)
+    assert flipped['predictive/auroc'] == 0.0
+    with pytest.raises(ValueError, match='at least one'):
+        ood_detection_scores(ind, [])
+
+
+def test_metrics_table_lists_every_metric():
+    from spotrust_mm.evaluation import metrics_table
+    table = metrics_table({'miou': .5, 'num': 3, 'mIoU': np.float32(50.),
+                           'epistemic/pavpu': .25, 'aleatoric/auroc': 1.0,
+                           'aleatoric/pavpu': .75})
+    lines = table.splitlines()
+    assert 'miou' in table and '0.5000' in table and '50.0000' in table
+    row = next(line for line in lines if line.startswith('pavpu'))
+    assert row.split()[1:] == ['0.2500', '0.7500']  # epistemic, aleatoric
+    auroc = next(line for line in lines if line.startswith('auroc'))
+    assert auroc.split()[1:] == ['-', '1.0000']
+    assert next(line for line in lines if line.startswith('num')).split() \
+        == ['num', '3']
+
+
+def test_uncertainty_metric_writes_plots(tmp_path):
+    import cv2
+
+    from spotrust_mm.evaluation import UncertaintyMetric
+    metric = UncertaintyMetric(plot_dir=str(tmp_path / 'plots'))
+    metric.process(None, [
+        _sample([[.9, .6, .2, .05]], [[1, 0, 0, 0]], [[0, .3, .1, 0]])
+    ])
+    metric.compute_metrics(metric.results)
+    for name in ('reliability_diagram.png', 'uncertainty_vs_error.png'):
+        img = cv2.imread(str(tmp_path / 'plots' / name))
+        assert img is not None and img.shape[0] > 100, name
+    assert sorted(p.name for p in (tmp_path / 'plots').iterdir()) == [
+        'reliability_diagram.png', 'uncertainty_vs_error.png'
+    ]  # no temporary file left behind
+
+
+def test_plots_reject_bad_bins_and_handle_empty_stats(tmp_path):
+    from spotrust_mm.visualization import (reliability_diagram,
+                                           uncertainty_error_plot)
+    reliability_diagram(np.zeros((15, 3)), str(tmp_path / 'r.png'))
+    assert (tmp_path / 'r.png').is_file()
+    with pytest.raises(ValueError, match='do not merge'):
+        uncertainty_error_plot({'predictive': np.ones((2, 30))},
+                               str(tmp_path / 'u.png'))
+    assert not (tmp_path / 'u.png').exists()

@@ -9,23 +9,22 @@ maps (.npz) and a JSON summary. An ensemble inference config needs no
 checkpoint (its members name theirs).
 """
 import argparse
-import glob
-import json
-import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import spotrust_mm  # noqa: E402,F401  (registers plugins, mmcv-lite shim)
 import cv2  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
 from mmseg.apis import inference_model, init_model  # noqa: E402
+from mmseg_cli import (IMAGE_SUFFIXES, list_images,  # noqa: E402
+                       load_inference_config)
 from tqdm import tqdm  # noqa: E402
 
 from spotrust_mm.datasets import normalise_corrosion_mask  # noqa: E402
+from spotrust_mm.fileio import write_json  # noqa: E402
 from spotrust_mm.visualization import write_figure_set  # noqa: E402
-
-IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
 
 
 def parse_args(argv=None):
@@ -42,24 +41,6 @@ def parse_args(argv=None):
                    help='epistemic std that flags an image for review')
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
     return p.parse_args(argv)
-
-
-def list_images(paths):
-    """Expand folders; every path must exist and be an image file."""
-    images = []
-    for path in paths:
-        if osp.isdir(path):
-            found = sorted(
-                f for f in glob.glob(osp.join(path, '*'))
-                if f.lower().endswith(IMAGE_SUFFIXES))
-            if not found:
-                raise FileNotFoundError(f'{path}: no images in folder')
-            images += found
-        elif osp.isfile(path):
-            images.append(path)
-        else:
-            raise FileNotFoundError(f'{path}: no such image or folder')
-    return images
 
 
 def load_gt(gt_dir, img_path):
@@ -79,11 +60,8 @@ def main(argv=None):
     first = args.paths[0]
     checkpoint = first if first.endswith('.pth') else None
     images = list_images(args.paths[1:] if checkpoint else args.paths)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.num_samples is not None:
-        cfg.model.num_samples = args.num_samples
+    cfg = load_inference_config(args.config, checkpoint, args.cfg_options,
+                                args.num_samples)
     if args.slide:
         crop, stride = args.slide
         cfg.model.test_cfg = dict(
@@ -100,9 +78,7 @@ def main(argv=None):
         summaries[name] = write_figure_set(
             args.out_dir, name, cv2.cvtColor(img, cv2.COLOR_BGR2RGB), result,
             gt, args.review_epistemic)
-    os.makedirs(args.out_dir, exist_ok=True)
-    with open(osp.join(args.out_dir, 'summary.json'), 'w') as f:
-        json.dump(summaries, f, indent=2)
+    write_json(osp.join(args.out_dir, 'summary.json'), summaries)
     print(f'wrote figure sets for {len(images)} image(s) to {args.out_dir}')
     return summaries
 

@@ -1,6 +1,7 @@
 """Arguments and config handling shared by tools/train.py and tools/test.py,
 as in mmseg's own tools."""
 import argparse
+import glob
 import os
 import os.path as osp
 
@@ -60,3 +61,53 @@ def last_checkpoint(work_dir: str) -> str:
     if not osp.isfile(path):
         raise FileNotFoundError(f'{marker}: names missing checkpoint {path}')
     return osp.abspath(path)
+
+
+IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
+
+
+def list_images(paths):
+    """Expand folders; every path must exist and be an image file."""
+    images = []
+    for path in paths:
+        if osp.isdir(path):
+            found = sorted(
+                f for f in glob.glob(osp.join(path, '*'))
+                if f.lower().endswith(IMAGE_SUFFIXES))
+            if not found:
+                raise FileNotFoundError(f'{path}: no images in folder')
+            images += found
+        elif osp.isfile(path):
+            images.append(path)
+        else:
+            raise FileNotFoundError(f'{path}: no such image or folder')
+    return images
+
+
+def check_checkpoint(cfg: Config, checkpoint, config_path: str) -> None:
+    """A checkpoint must exist if given, and is needed unless ``cfg`` is an
+    ensemble (whose members name their own)."""
+    if checkpoint is not None and not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'{checkpoint}: checkpoint not found')
+    if checkpoint is None and cfg.model.type != 'EnsembleSegmentor':
+        raise ValueError(f'{config_path}: a checkpoint is needed for '
+                         f'{cfg.model.type} (only ensembles go without)')
+
+
+def load_inference_config(config_path: str, checkpoint=None,
+                          cfg_options=None, num_samples=None) -> Config:
+    """The config for ``init_model``, with ``--cfg-options`` and an
+    optional number of MC samples applied, checked against ``checkpoint``.
+    """
+    if not osp.isfile(config_path):
+        raise FileNotFoundError(f'{config_path}: config file does not exist')
+    cfg = Config.fromfile(config_path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if num_samples is not None:
+        if cfg.model.type == 'EnsembleSegmentor':
+            raise ValueError(f'{config_path}: the number of samples is set '
+                             'in the member configs of an ensemble')
+        cfg.model.num_samples = num_samples
+    check_checkpoint(cfg, checkpoint, config_path)
+    return cfg

@@ -1,10 +1,15 @@
 """Test (and evaluate) a SpotRust-MM segmentor: mmseg's tools/test.py.
 
     python tools/test.py CONFIG [CHECKPOINT] [--work-dir DIR] [--out DIR]
-        [--show] [--show-dir DIR] [--cfg-options k=v ...] [--launcher ...]
+        [--json FILE] [--plot-dir DIR] [--show] [--show-dir DIR]
+        [--cfg-options k=v ...] [--launcher ...]
 
 CHECKPOINT may be left out for an ensemble inference config, whose members
-name their own checkpoints.
+name their own checkpoints. After the test it prints a table of every
+metric (docs/metrics.md), writes them as JSON with ``--json``, and the
+reliability diagram and uncertainty-vs-error plot (PNG) into
+``--plot-dir`` (default ``<work_dir>/plots``). ``--show-dir`` writes the
+figure set of every test image (as tools/infer.py).
 """
 import argparse
 import os.path as osp
@@ -15,8 +20,11 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import spotrust_mm  # noqa: E402,F401  (registers plugins, mmcv-lite shim)
 from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
-from mmseg_cli import (add_runner_args, load_runner_config,  # noqa: E402
-                       parse_runner_args)
+from mmseg_cli import (add_runner_args, check_checkpoint,  # noqa: E402
+                       load_runner_config, parse_runner_args)
+
+from spotrust_mm.evaluation import metrics_table  # noqa: E402
+from spotrust_mm.fileio import write_json  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -29,10 +37,16 @@ def parse_args(argv=None):
         '--work-dir', help='dir for the evaluation results as json')
     parser.add_argument(
         '--out', help='dir to save predictions for offline evaluation')
+    parser.add_argument('--json', help='write all metrics to this JSON file')
+    parser.add_argument(
+        '--plot-dir',
+        help='dir for reliability_diagram.png and uncertainty_vs_error.png '
+        '(default: <work_dir>/plots)')
     parser.add_argument(
         '--show', action='store_true', help='show prediction results')
     parser.add_argument(
-        '--show-dir', help='dir where painted images will be saved')
+        '--show-dir',
+        help='dir where the figure set of every image will be saved')
     parser.add_argument(
         '--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument(
@@ -41,38 +55,48 @@ def parse_args(argv=None):
     return parse_runner_args(parser, argv)
 
 
+def _evaluators(cfg: Config) -> list:
+    evaluator = cfg.test_evaluator
+    return list(evaluator) if isinstance(evaluator, (list, tuple)) \
+        else [evaluator]
+
+
 def build_test_config(args) -> Config:
     """The config mmseg's test.py would run for these arguments."""
-    if args.checkpoint is not None and not osp.isfile(args.checkpoint):
-        raise FileNotFoundError(f'{args.checkpoint}: checkpoint not found')
     cfg = load_runner_config(args)
-    if args.checkpoint is None and cfg.model.type != 'EnsembleSegmentor':
-        raise ValueError(f'{args.config}: a checkpoint is needed for '
-                         f'{cfg.model.type} (only ensembles go without)')
+    check_checkpoint(cfg, args.checkpoint, args.config)
     cfg.load_from = args.checkpoint
-    if args.show or args.show_dir:
+    if args.show:
         hook = cfg.default_hooks.get('visualization')
         if hook is None:
             raise RuntimeError('VisualizationHook must be in default_hooks')
-        hook['draw'] = True
-        if args.show:
-            hook['show'] = True
-            hook['wait_time'] = args.wait_time
-        if args.show_dir:
-            cfg.visualizer['save_dir'] = args.show_dir
+        hook.update(draw=True, show=True, wait_time=args.wait_time)
+    if args.show_dir:
+        cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
+            dict(type='UncertaintyFigureHook', out_dir=args.show_dir)
+        ]
     if args.tta:
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
-    if args.out is not None:
-        cfg.test_evaluator['output_dir'] = args.out
-        cfg.test_evaluator['keep_results'] = True
+    plot_dir = args.plot_dir or osp.join(cfg.work_dir, 'plots')
+    for metric in _evaluators(cfg):
+        if metric['type'] == 'UncertaintyMetric':
+            metric['plot_dir'] = plot_dir
+        if metric['type'] == 'IoUMetric' and args.out is not None:
+            metric.update(output_dir=args.out, keep_results=True)
     return cfg
 
 
 def main(argv=None):
-    runner = Runner.from_cfg(build_test_config(parse_args(argv)))
-    return runner.test()
+    args = parse_args(argv)
+    runner = Runner.from_cfg(build_test_config(args))
+    metrics = runner.test()
+    print(metrics_table(metrics, f'test metrics: {args.config}'))
+    if args.json:
+        write_json(args.json, {k: float(v) for k, v in metrics.items()})
+        print(f'metrics written to {args.json}')
+    return metrics
 
 
 if __name__ == '__main__':

@@ -1,13 +1,17 @@
 from .functional import (aupr_from_histograms, auroc_from_histograms,
                          binary_confusion, brier_nll_sums, calibration_stats,
-                         expected_calibration_error, pavpu_scores,
-                         score_histograms, segmentation_scores,
-                         uncertainty_confusion)
+                         exact_histograms, expected_calibration_error,
+                         pavpu_scores, score_histograms,
+                         segmentation_scores, uncertainty_confusion)
+from .ood import image_uncertainty_scores, ood_detection_scores
+from .report import metrics_table
 from .uncertainty_metric import UncertaintyMetric, normalised_uncertainties
 
 __all__ = [
     'binary_confusion', 'segmentation_scores', 'calibration_stats',
     'expected_calibration_error', 'brier_nll_sums', 'uncertainty_confusion',
     'pavpu_scores', 'score_histograms', 'auroc_from_histograms',
-    'aupr_from_histograms', 'UncertaintyMetric', 'normalised_uncertainties'
+    'aupr_from_histograms', 'exact_histograms', 'UncertaintyMetric',
+    'normalised_uncertainties', 'image_uncertainty_scores',
+    'ood_detection_scores', 'metrics_table'
 ]

@@ -160,3 +160,22 @@ def aupr_from_histograms(hist: np.ndarray) -> float:
     precision = tp / np.maximum(tp + fp, 1)
     recall_step = pos[::-1] / pos.sum()
     return float((precision * recall_step).sum())
+
+
+def exact_histograms(positive_scores: np.ndarray,
+                     negative_scores: np.ndarray) -> np.ndarray:
+    """:func:`score_histograms` with one bin per distinct score value.
+
+    With these, :func:`auroc_from_histograms` is the exact Mann-Whitney
+    AUROC (equal scores count half) and :func:`aupr_from_histograms` the
+    exact average precision; meant for small sets such as one score per
+    image.
+    """
+    pos = np.asarray(positive_scores, np.float64).ravel()
+    neg = np.asarray(negative_scores, np.float64).ravel()
+    scores = np.concatenate([pos, neg])
+    if not np.isfinite(scores).all():
+        raise ValueError('scores must be finite')
+    edges = np.append(np.unique(scores), np.inf)
+    positive = np.arange(scores.size) < pos.size
+    return score_histograms(scores, positive, edges)

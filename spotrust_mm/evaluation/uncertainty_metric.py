@@ -1,3 +1,4 @@
+import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -51,6 +52,10 @@ class UncertaintyMetric(BaseMetric):
         threshold_sweep (Sequence[float]): Thresholds for which PAvPU is
             also reported. Defaults to 0.1, 0.2, ..., 0.9.
         ignore_index (int): Label left out. Defaults to 255.
+        plot_dir (str, optional): If given, ``compute_metrics`` also writes
+            ``reliability_diagram.png`` and ``uncertainty_vs_error.png``
+            there (:mod:`spotrust_mm.visualization.plots`). Defaults to
+            None.
         **kwargs: :class:`BaseMetric` arguments.
     """
 
@@ -60,6 +65,7 @@ class UncertaintyMetric(BaseMetric):
                  threshold_sweep: Sequence[float] = tuple(
                      np.round(np.arange(0.1, 1.0, 0.1), 2)),
                  ignore_index: int = 255,
+                 plot_dir: Optional[str] = None,
                  **kwargs):
         super().__init__(**kwargs)
         self.num_bins = num_bins
@@ -67,6 +73,7 @@ class UncertaintyMetric(BaseMetric):
             float(t) for t in threshold_sweep
         ]
         self.ignore_index = ignore_index
+        self.plot_dir = plot_dir
 
     @staticmethod
     def _field(sample: dict, name: str) -> Optional[np.ndarray]:
@@ -119,8 +126,8 @@ class UncertaintyMetric(BaseMetric):
             nll=nll / max(count, 1))
         kinds = [k for k in results[0]['hist']
                  if all(k in r['hist'] for r in results)]
-        for kind in kinds:
-            hist = sum(r['hist'][kind] for r in results)
+        hists = {k: sum(r['hist'][k] for r in results) for k in kinds}
+        for kind, hist in hists.items():
             counts = sum(r['pavpu'][kind] for r in results)
             metrics[f'{kind}/auroc_error'] = auroc_from_histograms(hist)
             metrics[f'{kind}/aupr_error'] = aupr_from_histograms(hist)
@@ -128,4 +135,14 @@ class UncertaintyMetric(BaseMetric):
                 metrics[f'{kind}/{name}'] = value
             for t, c in zip(self.thresholds[1:], counts[1:]):
                 metrics[f'{kind}/pavpu@{t:g}'] = pavpu_scores(c)['pavpu']
+        if self.plot_dir is not None:
+            self._plot(total['calibration'], hists)
         return metrics
+
+    def _plot(self, calibration: np.ndarray, hists: dict) -> None:
+        from ..visualization.plots import (reliability_diagram,
+                                           uncertainty_error_plot)
+        reliability_diagram(
+            calibration, osp.join(self.plot_dir, 'reliability_diagram.png'))
+        uncertainty_error_plot(
+            hists, osp.join(self.plot_dir, 'uncertainty_vs_error.png'))

@@ -1,7 +1,10 @@
 from .figures import (accuracy_map, detection_map, summarize_prediction,
                       uncertainty_map, write_figure_set)
+from .hooks import UncertaintyFigureHook
+from .plots import reliability_diagram, uncertainty_error_plot
 
 __all__ = [
     'accuracy_map', 'detection_map', 'uncertainty_map',
-    'summarize_prediction', 'write_figure_set'
+    'summarize_prediction', 'write_figure_set', 'UncertaintyFigureHook',
+    'reliability_diagram', 'uncertainty_error_plot'
 ]

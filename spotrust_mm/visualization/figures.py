@@ -4,14 +4,14 @@ Pure functions of arrays; :func:`write_figure_set` writes them for one
 image. Files are written to a temporary name and renamed into place, so a
 crash never leaves a half-written output.
 """
-import json
 import os
 import os.path as osp
-import tempfile
 from typing import Dict, Optional
 
 import cv2
 import numpy as np
+
+from ..fileio import atomic_write, write_json
 
 #: Accuracy-map colours (RGB), the paper's Figure 3.
 ACCURACY_COLOURS = dict(tp=(255, 255, 255), tn=(0, 0, 0), fp=(0, 255, 255),
@@ -126,26 +126,13 @@ def summarize_prediction(prob: np.ndarray,
         needs_review=bool(max_epi >= review_epistemic))
 
 
-def _atomic_write(path: str, write) -> None:
-    folder = osp.dirname(path) or '.'
-    fd, tmp = tempfile.mkstemp(
-        prefix='.tmp-', suffix=osp.splitext(path)[1], dir=folder)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
-
-
 def _write_png(path: str, rgb: np.ndarray) -> None:
 
     def write(tmp):
         if not cv2.imwrite(tmp, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
             raise OSError(f'{path}: could not write image')
 
-    _atomic_write(path, write)
+    atomic_write(path, write)
 
 
 def write_figure_set(out_dir: str,
@@ -189,15 +176,10 @@ def write_figure_set(out_dir: str,
                    accuracy_map(maps['prediction'], gt))
     _write_png(f'{base}_epistemic.png', uncertainty_map(maps['epistemic']))
     _write_png(f'{base}_aleatoric.png', uncertainty_map(maps['aleatoric']))
-    _atomic_write(f'{base}.npz', lambda tmp: np.savez_compressed(
+    atomic_write(f'{base}.npz', lambda tmp: np.savez_compressed(
         open(tmp, 'wb'), **maps))
     summary = summarize_prediction(maps['probability'], maps['prediction'],
                                    maps['epistemic'], maps['aleatoric'],
                                    review_epistemic)
-
-    def write_json(tmp):
-        with open(tmp, 'w') as f:
-            json.dump(summary, f, indent=2)
-
-    _atomic_write(f'{base}.json', write_json)
+    write_json(f'{base}.json', summary)
     return summary

@@ -50,3 +50,12 @@ test_dataloader = val_dataloader
 val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU', 'mFscore'])
 # The test also scores calibration and uncertainty (docs/metrics.md).
 test_evaluator = [val_evaluator, dict(type='UncertaintyMetric')]
+# Out-of-distribution images for tools/eval_ood.py: synthetic foliage and
+# water scenes, no steel (spotrust_mm.datasets.synthetic, style 'ood').
+ood_dataset = dict(
+    type=dataset_type,
+    data_root='data/spotrust_synthetic_ood',
+    synthetic=dict(num_images=dict(ood=16), size=128, seed=0,
+                   ood_split='ood'),
+    data_prefix=dict(img_path='img_dir/ood', seg_map_path='ann_dir/ood'),
+    pipeline=test_pipeline)

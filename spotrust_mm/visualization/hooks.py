@@ -1,0 +1,58 @@
+import os.path as osp
+from typing import Optional, Sequence
+
+import cv2
+from mmengine.hooks import Hook
+from mmseg.registry import HOOKS
+
+from ..fileio import write_json
+from .figures import write_figure_set
+
+
+@HOOKS.register_module()
+class UncertaintyFigureHook(Hook):
+    """Write the figure set of every test image (``tools/test.py
+    --show-dir``).
+
+    For each prediction: detection, accuracy (when the sample has a
+    ground truth), epistemic and aleatoric maps, the raw maps (``.npz``)
+    and a per-image JSON (:func:`write_figure_set`); after the test a
+    ``summary.json`` of all images.
+
+    Args:
+        out_dir (str): Folder for the figures (created).
+        review_epistemic (float): Epistemic std that flags an image for
+            review (:func:`summarize_prediction`). Defaults to 0.1.
+    """
+
+    priority = 'NORMAL'
+
+    def __init__(self, out_dir: str, review_epistemic: float = 0.1):
+        self.out_dir = out_dir
+        self.review_epistemic = review_epistemic
+        self.summaries = {}
+
+    def before_test(self, runner) -> None:
+        self.summaries = {}
+
+    def after_test_iter(self,
+                        runner,
+                        batch_idx: int,
+                        data_batch: Optional[dict] = None,
+                        outputs: Optional[Sequence] = None) -> None:
+        for sample in outputs or []:
+            path = sample.img_path
+            img = cv2.imread(path)
+            if img is None:
+                raise ValueError(f'{path}: not a readable image')
+            gt = sample.gt_sem_seg.data[0].cpu().numpy() \
+                if 'gt_sem_seg' in sample else None
+            name = osp.splitext(osp.basename(path))[0]
+            self.summaries[name] = write_figure_set(
+                self.out_dir, name, cv2.cvtColor(img, cv2.COLOR_BGR2RGB),
+                sample, gt, self.review_epistemic)
+
+    def after_test(self, runner) -> None:
+        write_json(osp.join(self.out_dir, 'summary.json'), self.summaries)
+        runner.logger.info(f'figure sets of {len(self.summaries)} images '
+                           f'written to {self.out_dir}')

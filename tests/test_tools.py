@@ -1,0 +1,84 @@
+"""The tools' argument and config handling (no model is run here)."""
+import importlib.util
+import os.path as osp
+
+import pytest
+
+from .conftest import REPO
+
+
+def _tool(name):
+    spec = importlib.util.spec_from_file_location(
+        f'tool_{name}', osp.join(REPO, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='module')
+def test_tool():
+    return _tool('test')
+
+
+def _cfg(tool, *argv):
+    return tool.build_test_config(tool.parse_args(list(argv)))
+
+
+def test_test_tool_wires_plots_figures_and_out(test_tool, tmp_path):
+    ckpt = tmp_path / 'model.pth'
+    ckpt.write_bytes(b'')
+    cfg = _cfg(test_tool, osp.join(REPO, 'configs/spotrust_mcdropout.py'),
+               str(ckpt), '--work-dir', str(tmp_path / 'w'), '--show-dir',
+               str(tmp_path / 'figs'), '--out', str(tmp_path / 'preds'))
+    metrics = {m['type']: m for m in cfg.test_evaluator}
+    assert metrics['UncertaintyMetric']['plot_dir'] == str(
+        tmp_path / 'w' / 'plots')
+    assert metrics['IoUMetric']['output_dir'] == str(tmp_path / 'preds')
+    assert dict(type='UncertaintyFigureHook',
+                out_dir=str(tmp_path / 'figs')) in cfg.custom_hooks
+    assert cfg.load_from == str(ckpt)
+    other = _cfg(test_tool, osp.join(REPO, 'configs/spotrust_mcdropout.py'),
+                 str(ckpt), '--plot-dir', str(tmp_path / 'p'))
+    assert {m['type']: m for m in other.test_evaluator}[
+        'UncertaintyMetric']['plot_dir'] == str(tmp_path / 'p')
+
+
+def test_test_tool_checkpoint_errors(test_tool, tmp_path):
+    config = osp.join(REPO, 'configs/spotrust_variational.py')
+    with pytest.raises(ValueError, match='a checkpoint is needed'):
+        _cfg(test_tool, config)
+    with pytest.raises(FileNotFoundError, match='nope.pth: checkpoint not'):
+        _cfg(test_tool, config, str(tmp_path / 'nope.pth'))
+    ensemble = _cfg(test_tool,
+                    osp.join(REPO, 'configs/spotrust_ensemble_infer.py'))
+    assert ensemble.load_from is None  # members name their checkpoints
+
+
+def test_inference_config_and_image_listing(test_tool, tmp_path):
+    import mmseg_cli  # on sys.path once a tool is loaded
+    with pytest.raises(ValueError, match='member configs'):
+        mmseg_cli.load_inference_config(
+            osp.join(REPO, 'configs/spotrust_ensemble_infer.py'),
+            num_samples=3)
+    cfg = mmseg_cli.load_inference_config(
+        osp.join(REPO, 'configs/spotrust_mcdropout.py'),
+        str(test_tool.__file__), num_samples=3)  # any existing file
+    assert cfg.model.num_samples == 3
+    with pytest.raises(FileNotFoundError, match='config file does not'):
+        mmseg_cli.load_inference_config(str(tmp_path / 'none.py'))
+    (tmp_path / 'empty').mkdir()
+    with pytest.raises(FileNotFoundError, match='empty: no images'):
+        mmseg_cli.list_images([str(tmp_path / 'empty')])
+    with pytest.raises(FileNotFoundError, match='gone.png: no such'):
+        mmseg_cli.list_images([str(tmp_path / 'gone.png')])
+    (tmp_path / 'imgs').mkdir()
+    for name in ('b.png', 'a.JPG', 'notes.txt'):
+        (tmp_path / 'imgs' / name).write_bytes(b'')
+    assert [osp.basename(p) for p in mmseg_cli.list_images(
+        [str(tmp_path / 'imgs')])] == ['a.JPG', 'b.png']
+
+
+def test_ood_tool_needs_an_ood_set(tmp_path):
+    tool = _tool('eval_ood')
+    with pytest.raises(ValueError, match='has no ood_dataset'):
+        tool.dataset_images(None, 'ood_dataset', 'my_config.py')
