@@ -1,5 +1,9 @@
 """Where the time of one chunk of sampled heads goes (ms, median of 3).
 
+The head is timed both layer by layer (resize, concat, ConvModule, output
+convs: the training path) and through ``fused_forward``, the equal
+inference path that MC sampling uses.
+
     python benchmarks/profile_mc_head.py [--config ...] [--size 512]
         [--chunk 8]
 """
@@ -50,10 +54,14 @@ def main(argv=None):
         stacked = torch.cat([full] * 3)
         rows = [
             ('backbone, once', lambda: model.extract_feat(x)),
-            (f'branch layers + resize + concat + ConvModule, x{k}',
+            (f'layer by layer: branch layers + resize + concat + '
+             f'ConvModule, x{k}',
              lambda: head.convs(head._transform_inputs(rep))),
-            (f'logit and log-variance convs, x{k}', lambda: torch.cat(
-                [head.cls_seg(feat), head.conv_log_var(feat)], 1)),
+            (f'layer by layer: logit and log-variance convs, x{k}',
+             lambda: torch.cat(
+                 [head.cls_seg(feat), head.conv_log_var(feat)], 1)),
+            (f'fused_forward (all of the above), x{k}',
+             lambda: head.fused_forward(rep)),
             (f'resize outputs to {size}x{size}, x{k}',
              lambda: head.predict_by_feat(out, metas)),
             (f'summarise {3 * k} samples', lambda: summarize_samples(

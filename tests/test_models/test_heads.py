@@ -103,3 +103,48 @@ def test_head_rejects_multiclass_and_other_transforms():
     with pytest.raises(ValueError, match='resize_concat'):
         _head('AleatoricHRHead', input_transform='multiple_select')
 
+
+
+def _layer_by_layer(head, inputs):
+    feats = head.convs(head._transform_inputs(inputs))
+    return torch.cat([head.cls_seg(feats), head.conv_log_var(feats)], 1)
+
+
+@pytest.mark.parametrize('head_type', [
+    'AleatoricHRHead', 'MCDropoutHRHead', 'VariationalHRHead'])
+@pytest.mark.parametrize('channels', [60, 28, 12])
+def test_fused_inference_equals_layer_by_layer(head_type, channels):
+    # widths 4, 8, 16, 32: with channels 60 only the last branch is
+    # convolved at its own resolution, with 28 the last two, with 12 all
+    # three resized ones
+    widths = [4, 8, 16, 32]
+    torch.manual_seed(0)
+    head = _head(head_type, in_channels=widths, channels=channels)
+    bn = head.convs[0].bn
+    bn.running_mean.uniform_(-1, 1)
+    bn.running_var.uniform_(0.5, 2)
+    bn.weight.data.uniform_(0.5, 2)
+    bn.bias.data.uniform_(-1, 1)
+    head.eval()
+    assert head.can_fuse()
+    inputs = [torch.randn(3, c, 24 // 2**i, 24 // 2**i)
+              for i, c in enumerate(widths)]
+    with sampling(head, True):
+        torch.manual_seed(1)
+        fused = head(inputs)
+        torch.manual_seed(1)
+        plain = _layer_by_layer(head, inputs)
+    assert fused.shape == (3, 2, 24, 24)
+    assert torch.allclose(fused, plain, atol=1e-5)
+
+
+def test_fused_path_only_where_it_is_equal():
+    head = _head('AleatoricHRHead')
+    assert not head.can_fuse()  # training: BN uses batch statistics
+    assert head.eval().can_fuse()
+    for kw in (dict(num_convs=2), dict(kernel_size=3),
+               dict(act_cfg=dict(type='LeakyReLU')), dict(dropout_ratio=.1)):
+        other = _head('AleatoricHRHead', **kw).eval()
+        assert not other.can_fuse(), kw
+        inputs = _inputs()
+        assert torch.equal(other(inputs), _layer_by_layer(other, inputs))

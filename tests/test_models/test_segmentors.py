@@ -84,7 +84,7 @@ def test_backbone_runs_once_per_image_whatever_n(num_samples):
     calls = []
     model.backbone.register_forward_hook(lambda *a: calls.append(1))
     head_batches = []
-    model.decode_head.conv_log_var.register_forward_hook(
+    model.decode_head.branch_layers[0].register_forward_hook(
         lambda m, i, o: head_batches.append(o.shape[0]))
     _predict(model)
     assert len(calls) == 1
