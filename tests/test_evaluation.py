@@ -223,3 +223,44 @@ def test_plots_reject_bad_bins_and_handle_empty_stats(tmp_path):
         uncertainty_error_plot({'predictive': np.ones((2, 30))},
                                str(tmp_path / 'u.png'))
     assert not (tmp_path / 'u.png').exists()
+
+
+def test_plain_two_class_model_reports_predictive_only():
+    import torch
+
+    from spotrust_mm.evaluation import UncertaintyMetric
+    # two-class logits (mmseg's usual binary head): softmax p = 1/(1+e^-z)
+    z = np.log(np.array([[9., 1 / 3]]))  # p = 0.9 and 0.25
+    s = _sample([[.9, .25]], [[1, 1]])
+    s['seg_logits'] = dict(
+        data=torch.tensor(np.stack([np.zeros_like(z), z]), dtype=torch.float))
+    metric = UncertaintyMetric()
+    metric.process(None, [s])
+    m = metric.compute_metrics(metric.results)
+    assert m['brier'] == pytest.approx((.01 + .5625) / 2, rel=1e-5)
+    assert m['recall'] == 0.5
+    assert 'predictive/auroc_error' in m
+    assert not any(k.startswith(('epistemic/', 'aleatoric/')) for k in m)
+
+
+def test_all_zero_uncertainty_is_left_out():
+    from spotrust_mm.evaluation import UncertaintyMetric
+    metric = UncertaintyMetric()
+    # a single deterministic model: epistemic exactly 0 everywhere
+    metric.process(None, [_sample([[.9, .2]], [[1, 1]], [[0, 0]]),
+                          _sample([[.7]], [[0]], [[0]])])
+    m = metric.compute_metrics(metric.results)
+    assert not any(k.startswith('epistemic/') for k in m)
+    metric.process(None, [_sample([[.6]], [[1]], [[.1]])])
+    assert 'epistemic/pavpu' in metric.compute_metrics(metric.results)
+
+
+def test_raw_one_channel_logits_are_refused():
+    from spotrust_mm.evaluation import (UncertaintyMetric,
+                                        corrosion_probability)
+    s = _sample([[2.5, -1.0]], [[1, 0]])
+    s['img_path'] = 'plate_07.png'
+    with pytest.raises(ValueError, match='plate_07.png: seg_logits holds'):
+        UncertaintyMetric().process(None, [s])
+    with pytest.raises(ValueError, match=r'got shape \(3, 1, 1\)'):
+        corrosion_probability(np.zeros((3, 1, 1)))

@@ -25,8 +25,9 @@ from mmseg.registry import DATASETS  # noqa: E402
 from mmseg_cli import list_images, load_inference_config  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from spotrust_mm.evaluation import (image_uncertainty_scores,  # noqa: E402
-                                    metrics_table, ood_detection_scores)
+from spotrust_mm.evaluation import (corrosion_probability,  # noqa: E402
+                                    image_uncertainty_scores, metrics_table,
+                                    ood_detection_scores)
 from spotrust_mm.fileio import write_json  # noqa: E402
 
 
@@ -62,16 +63,14 @@ def score_images(model, paths, desc):
     scores = []
     for path in tqdm(paths, desc=desc, unit='img'):
         result = inference_model(model, path)
-        fields = [
+        prob, epistemic, aleatoric = [
             None if result.get(name) is None else
-            result.get(name).data[0].cpu().numpy()
+            result.get(name).data.squeeze(0).cpu().numpy()
             for name in ('seg_logits', 'epistemic_uncertainty',
                          'aleatoric_uncertainty')
         ]
-        if fields[0].ndim != 2:
-            raise ValueError(f'{path}: the model gave no corrosion '
-                             'probability map (not a SpotRust segmentor?)')
-        scores.append(image_uncertainty_scores(*fields))
+        scores.append(image_uncertainty_scores(
+            corrosion_probability(prob, path), epistemic, aleatoric))
     return scores
 
 

@@ -5,7 +5,8 @@ from .functional import (aupr_from_histograms, auroc_from_histograms,
                          segmentation_scores, uncertainty_confusion)
 from .ood import image_uncertainty_scores, ood_detection_scores
 from .report import metrics_table
-from .uncertainty_metric import UncertaintyMetric, normalised_uncertainties
+from .uncertainty_metric import (UncertaintyMetric, corrosion_probability,
+                                 normalised_uncertainties)
 
 __all__ = [
     'binary_confusion', 'segmentation_scores', 'calibration_stats',
@@ -13,5 +14,5 @@ __all__ = [
     'pavpu_scores', 'score_histograms', 'auroc_from_histograms',
     'aupr_from_histograms', 'exact_histograms', 'UncertaintyMetric',
     'normalised_uncertainties', 'image_uncertainty_scores',
-    'ood_detection_scores', 'metrics_table'
+    'ood_detection_scores', 'metrics_table', 'corrosion_probability'
 ]

@@ -34,6 +34,32 @@ def normalised_uncertainties(prob: np.ndarray, epistemic: Optional[np.ndarray],
     return out
 
 
+def corrosion_probability(seg_logits: np.ndarray,
+                          source: Optional[str] = None) -> np.ndarray:
+    """The (H, W) corrosion probability in a sample's ``seg_logits``.
+
+    A SpotRust segmentor stores the mean probability, (H, W) once the
+    channel axis is dropped. A plain two-class mmseg model stores (2, H, W)
+    logits, whose softmax gives it. One channel outside [0, 1] is the raw
+    logit of a one-channel mmseg head, which is refused rather than misread.
+    """
+    where = f'{source}: ' if source else ''
+    if seg_logits.ndim == 3 and seg_logits.shape[0] == 2:
+        z = seg_logits.astype(np.float64)
+        return 1.0 / (1.0 + np.exp(np.clip(z[0] - z[1], -60, 60)))
+    if seg_logits.ndim != 2:
+        raise ValueError(
+            f'{where}UncertaintyMetric is for binary corrosion: seg_logits '
+            f'must be one probability channel or two logits, got shape '
+            f'{seg_logits.shape}')
+    if seg_logits.min() < 0 or seg_logits.max() > 1:
+        raise ValueError(
+            f'{where}seg_logits holds values outside [0, 1], so they are '
+            'not probabilities (a one-channel mmseg head gives raw logits; '
+            'use a SpotRust segmentor)')
+    return seg_logits
+
+
 @METRICS.register_module()
 class UncertaintyMetric(BaseMetric):
     """Accuracy, calibration and uncertainty quality for binary corrosion.
@@ -44,6 +70,12 @@ class UncertaintyMetric(BaseMetric):
     so the scores are over all pixels, not averages of per-image scores.
     Uncertainties are normalised to [0, 1] (:func:`normalised_uncertainties`)
     so one threshold grid serves all kinds. See docs/metrics.md.
+
+    It reports what the model gives: all three kinds for SpotRust
+    segmentors; only the predictive entropy for a plain two-class mmseg
+    model (:func:`corrosion_probability`). An uncertainty that is exactly 0
+    on every pixel of the set (the epistemic of a single deterministic
+    model) is left out, since it cannot single out anything.
 
     Args:
         num_bins (int): ECE bins. Defaults to 15.
@@ -86,11 +118,8 @@ class UncertaintyMetric(BaseMetric):
             gt = self._field(sample, 'gt_sem_seg')
             valid = gt != self.ignore_index
             y = gt[valid] == 1
-            prob = self._field(sample, 'seg_logits')
-            if prob.ndim != 2:
-                raise ValueError(
-                    'UncertaintyMetric needs one-channel probabilities in '
-                    f'seg_logits (a SpotRust segmentor), got {prob.shape}')
+            prob = corrosion_probability(self._field(sample, 'seg_logits'),
+                                         sample.get('img_path'))
             pred = self._field(sample, 'pred_sem_seg')[valid].astype(bool)
             p = prob[valid]
             unc = normalised_uncertainties(
@@ -105,6 +134,8 @@ class UncertaintyMetric(BaseMetric):
                     brier_nll=np.array(brier_nll_sums(p, y)),
                     hist={k: score_histograms(u, wrong, HIST_EDGES)
                           for k, u in unc.items()},
+                    informative={k: bool((u > 0).any())
+                                 for k, u in unc.items()},
                     pavpu={
                         k: np.stack([
                             uncertainty_confusion(u, ~wrong, t)
@@ -124,8 +155,11 @@ class UncertaintyMetric(BaseMetric):
             ece=expected_calibration_error(total['calibration']),
             brier=brier / max(count, 1),
             nll=nll / max(count, 1))
-        kinds = [k for k in results[0]['hist']
-                 if all(k in r['hist'] for r in results)]
+        kinds = [
+            k for k in results[0]['hist']
+            if all(k in r['hist'] for r in results) and any(
+                r['informative'][k] for r in results)
+        ]
         hists = {k: sum(r['hist'][k] for r in results) for k in kinds}
         for kind, hist in hists.items():
             counts = sum(r['pavpu'][kind] for r in results)
