@@ -264,3 +264,19 @@ def test_raw_one_channel_logits_are_refused():
         UncertaintyMetric().process(None, [s])
     with pytest.raises(ValueError, match=r'got shape \(3, 1, 1\)'):
         corrosion_probability(np.zeros((3, 1, 1)))
+
+
+def test_per_image_average_when_asked():
+    from spotrust_mm.evaluation import UncertaintyMetric
+    images = [_sample([[.9, .9]], [[1, 1]]),  # all right: accuracy 1
+              _sample([[.9, .9, .9, .9]], [[0, 0, 0, 1]])]  # 1 of 4 right
+    pixels, per_image = UncertaintyMetric(), UncertaintyMetric(
+        average='images')
+    for metric in (pixels, per_image):
+        metric.process(None, images)
+    assert pixels.compute_metrics(pixels.results)['accuracy'] == 3 / 6
+    m = per_image.compute_metrics(per_image.results)
+    assert m['accuracy'] == pytest.approx((1 + 1 / 4) / 2)
+    assert m['brier'] == pytest.approx((.01 + (3 * .81 + .01) / 4) / 2)
+    with pytest.raises(ValueError, match='average'):
+        UncertaintyMetric(average='batches')

@@ -88,6 +88,9 @@ class UncertaintyMetric(BaseMetric):
             ``reliability_diagram.png`` and ``uncertainty_vs_error.png``
             there (:mod:`spotrust_mm.visualization.plots`). Defaults to
             None.
+        average (str): 'pixels' (default) scores all pixels of the set
+            together; 'images' scores each image alone and reports the mean
+            of the per-image scores (the plots stay over all pixels).
         **kwargs: :class:`BaseMetric` arguments.
     """
 
@@ -98,8 +101,13 @@ class UncertaintyMetric(BaseMetric):
                      np.round(np.arange(0.1, 1.0, 0.1), 2)),
                  ignore_index: int = 255,
                  plot_dir: Optional[str] = None,
+                 average: str = 'pixels',
                  **kwargs):
         super().__init__(**kwargs)
+        if average not in ('pixels', 'images'):
+            raise ValueError(
+                f"average must be 'pixels' or 'images', got {average!r}")
+        self.average = average
         self.num_bins = num_bins
         self.thresholds = [float(uncertainty_threshold)] + [
             float(t) for t in threshold_sweep
@@ -145,6 +153,25 @@ class UncertaintyMetric(BaseMetric):
                     }))
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+        kinds = [
+            k for k in results[0]['hist']
+            if all(k in r['hist'] for r in results) and any(
+                r['informative'][k] for r in results)
+        ]
+        metrics, calibration, hists = self._reduce(results, kinds)
+        if self.average == 'images':
+            per_image = [self._reduce([r], kinds)[0] for r in results]
+            metrics = {
+                k: float(np.mean([m[k] for m in per_image]))
+                for k in metrics
+            }
+        if self.plot_dir is not None:
+            self._plot(calibration, hists)
+        return metrics
+
+    def _reduce(self, results: List[dict], kinds: List[str]):
+        """Scores over all pixels of ``results``; also the summed
+        calibration statistics and histograms (for the plots)."""
         total = {
             key: sum(r[key] for r in results)
             for key in ('confusion', 'calibration', 'brier_nll')
@@ -155,11 +182,6 @@ class UncertaintyMetric(BaseMetric):
             ece=expected_calibration_error(total['calibration']),
             brier=brier / max(count, 1),
             nll=nll / max(count, 1))
-        kinds = [
-            k for k in results[0]['hist']
-            if all(k in r['hist'] for r in results) and any(
-                r['informative'][k] for r in results)
-        ]
         hists = {k: sum(r['hist'][k] for r in results) for k in kinds}
         for kind, hist in hists.items():
             counts = sum(r['pavpu'][kind] for r in results)
@@ -169,9 +191,7 @@ class UncertaintyMetric(BaseMetric):
                 metrics[f'{kind}/{name}'] = value
             for t, c in zip(self.thresholds[1:], counts[1:]):
                 metrics[f'{kind}/pavpu@{t:g}'] = pavpu_scores(c)['pavpu']
-        if self.plot_dir is not None:
-            self._plot(total['calibration'], hists)
-        return metrics
+        return metrics, total['calibration'], hists
 
     def _plot(self, calibration: np.ndarray, hists: dict) -> None:
         from ..visualization.plots import (reliability_diagram,
