@@ -24,7 +24,8 @@ from tqdm import tqdm  # noqa: E402
 
 from spotrust_mm.datasets import normalise_corrosion_mask  # noqa: E402
 from spotrust_mm.fileio import write_json  # noqa: E402
-from spotrust_mm.visualization import write_figure_set  # noqa: E402
+from spotrust_mm.visualization import (read_rgb,  # noqa: E402
+                                       write_figure_set)
 
 
 def parse_args(argv=None):
@@ -69,15 +70,12 @@ def main(argv=None):
     model = init_model(cfg, checkpoint, device=args.device)
     summaries = {}
     for path in tqdm(images, desc='images', unit='img'):
-        img = cv2.imread(path)
-        if img is None:
-            raise ValueError(f'{path}: not a readable image')
-        result = inference_model(model, img)
+        img = read_rgb(path)
+        result = inference_model(model, cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
         gt = load_gt(args.gt_dir, path) if args.gt_dir else None
         name = osp.splitext(osp.basename(path))[0]
-        summaries[name] = write_figure_set(
-            args.out_dir, name, cv2.cvtColor(img, cv2.COLOR_BGR2RGB), result,
-            gt, args.review_epistemic)
+        summaries[name] = write_figure_set(args.out_dir, name, img, result,
+                                           gt, args.review_epistemic)
     write_json(osp.join(args.out_dir, 'summary.json'), summaries)
     print(f'wrote figure sets for {len(images)} image(s) to {args.out_dir}')
     return summaries

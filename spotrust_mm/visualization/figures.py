@@ -126,6 +126,14 @@ def summarize_prediction(prob: np.ndarray,
         needs_review=bool(max_epi >= review_epistemic))
 
 
+def read_rgb(path: str) -> np.ndarray:
+    """(H, W, 3) RGB uint8 image; a clear error if it cannot be read."""
+    img = cv2.imread(path)
+    if img is None:
+        raise ValueError(f'{path}: not a readable image')
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
 def _write_png(path: str, rgb: np.ndarray) -> None:
 
     def write(tmp):
@@ -176,8 +184,7 @@ def write_figure_set(out_dir: str,
                    accuracy_map(maps['prediction'], gt))
     _write_png(f'{base}_epistemic.png', uncertainty_map(maps['epistemic']))
     _write_png(f'{base}_aleatoric.png', uncertainty_map(maps['aleatoric']))
-    atomic_write(f'{base}.npz', lambda tmp: np.savez_compressed(
-        open(tmp, 'wb'), **maps))
+    atomic_write(f'{base}.npz', lambda tmp: np.savez_compressed(tmp, **maps))
     summary = summarize_prediction(maps['probability'], maps['prediction'],
                                    maps['epistemic'], maps['aleatoric'],
                                    review_epistemic)

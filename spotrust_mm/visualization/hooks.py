@@ -1,12 +1,11 @@
 import os.path as osp
 from typing import Optional, Sequence
 
-import cv2
 from mmengine.hooks import Hook
 from mmseg.registry import HOOKS
 
 from ..fileio import write_json
-from .figures import write_figure_set
+from .figures import read_rgb, write_figure_set
 
 
 @HOOKS.register_module()
@@ -42,15 +41,12 @@ class UncertaintyFigureHook(Hook):
                         outputs: Optional[Sequence] = None) -> None:
         for sample in outputs or []:
             path = sample.img_path
-            img = cv2.imread(path)
-            if img is None:
-                raise ValueError(f'{path}: not a readable image')
             gt = sample.gt_sem_seg.data[0].cpu().numpy() \
                 if 'gt_sem_seg' in sample else None
             name = osp.splitext(osp.basename(path))[0]
             self.summaries[name] = write_figure_set(
-                self.out_dir, name, cv2.cvtColor(img, cv2.COLOR_BGR2RGB),
-                sample, gt, self.review_epistemic)
+                self.out_dir, name, read_rgb(path), sample, gt,
+                self.review_epistemic)
 
     def after_test(self, runner) -> None:
         write_json(osp.join(self.out_dir, 'summary.json'), self.summaries)
