@@ -83,7 +83,7 @@ def test_infer_tool_writes_figure_set(trained, tmp_path):
         str(data / 'ann_dir/val'), '--num-samples', '3'
     ], cwd=root)
     for suffix in ('_detection.png', '_accuracy.png', '_epistemic.png',
-                   '_aleatoric.png', '.npz', '.json'):
+                   '_aleatoric.png', '_panel.png', '.npz', '.json'):
         assert (tmp_path / f'0000{suffix}').is_file(), suffix
     maps = np.load(tmp_path / '0000.npz')
     assert maps['epistemic'].shape == (128, 128)
@@ -224,6 +224,8 @@ def test_train_ensemble_writes_a_working_ensemble_config(tmp_path):
         str(tmp_path / 'ens'), '--cfg-options', *QUICK
     ], cwd=tmp_path)
     cfg = tmp_path / 'ens' / 'ensemble.py'
+    # each member's best checkpoint by validation mIoU
+    assert cfg.read_text().count('best_mIoU_epoch_1.pth') == 2
     model = init_model(str(cfg), None, device='cpu')
     assert len(model.members) == 2
     img = str(tmp_path / 'data/spotrust_synthetic/img_dir/val/0000.png')

@@ -82,3 +82,19 @@ def test_ood_tool_needs_an_ood_set(tmp_path):
     tool = _tool('eval_ood')
     with pytest.raises(ValueError, match='has no ood_dataset'):
         tool.dataset_images(None, 'ood_dataset', 'my_config.py')
+
+
+def test_trained_checkpoint_prefers_the_best(test_tool, tmp_path):
+    import os
+    import mmseg_cli
+    with pytest.raises(FileNotFoundError, match='saved no checkpoint'):
+        mmseg_cli.trained_checkpoint(str(tmp_path))
+    last = tmp_path / 'epoch_3.pth'
+    last.write_bytes(b'')
+    (tmp_path / 'last_checkpoint').write_text(str(last))
+    assert mmseg_cli.trained_checkpoint(str(tmp_path)) == str(last)
+    old, new = tmp_path / 'best_mIoU_epoch_1.pth', tmp_path / 'best_f1.pth'
+    for i, path in enumerate((old, new)):
+        path.write_bytes(b'')
+        os.utime(path, (100 + i, 100 + i))
+    assert mmseg_cli.trained_checkpoint(str(tmp_path)) == str(new)

@@ -42,6 +42,14 @@ def test_detection_map_blends_only_predicted_pixels():
     assert out[0, 1].tolist() == [100, 100, 100]
 
 
+def test_figure_panel_puts_white_gaps_between():
+    from spotrust_mm.visualization import figure_panel
+    a, b = np.zeros((2, 1, 3), np.uint8), np.full((2, 3, 3), 7, np.uint8)
+    out = figure_panel([a, b], gap=2)
+    assert out.shape == (2, 6, 3)
+    assert out[:, 1:3].min() == 255 and out[:, 3:].max() == 7
+
+
 def test_uncertainty_map_adds_a_colour_bar():
     out = uncertainty_map(np.zeros((32, 16)))  # all zero: no division error
     assert out.shape == (32, 16 + 24 + 48, 3)
@@ -85,8 +93,11 @@ def test_figure_hook_writes_a_set_per_test_image(tmp_path):
     hook.after_test(runner)
     figs = tmp_path / 'figs'
     for suffix in ('_detection.png', '_accuracy.png', '_epistemic.png',
-                   '_aleatoric.png', '.npz', '.json'):
+                   '_aleatoric.png', '_panel.png', '.npz', '.json'):
         assert (figs / f'plate{suffix}').is_file(), suffix
+    panel = cv2.imread(str(figs / 'plate_panel.png'))
+    # input, detection, accuracy (8 wide), two maps (8 + 24 + 48), 4 gaps
+    assert panel.shape == (6, 3 * 8 + 2 * 80 + 4 * 4, 3)
     acc = cv2.imread(str(figs / 'plate_accuracy.png'))[..., ::-1]
     assert acc[0, 0].tolist() == [255, 255, 255]  # TP
     assert acc[2, 0].tolist() == [0, 255, 255]  # FP

@@ -12,7 +12,7 @@ TOOLS = osp.dirname(osp.abspath(__file__))
 sys.path.insert(0, TOOLS)
 import infer  # noqa: E402
 import train  # noqa: E402
-from mmseg_cli import last_checkpoint  # noqa: E402
+from mmseg_cli import trained_checkpoint  # noqa: E402
 
 
 def main(argv=None):
@@ -27,7 +27,7 @@ def main(argv=None):
     if args.epochs:
         train_args += ['--cfg-options', f'train_cfg.max_epochs={args.epochs}']
     runner = train.main(train_args)
-    checkpoint = last_checkpoint(args.work_dir)  # also after early stop
+    checkpoint = trained_checkpoint(args.work_dir)  # best by val mIoU
     root = runner.cfg.val_dataloader.dataset.data_root
     images = sorted(glob.glob(osp.join(root, 'img_dir', 'val', '*.png')))
     infer.main([

@@ -51,6 +51,17 @@ def load_runner_config(args) -> Config:
     return cfg
 
 
+def trained_checkpoint(work_dir: str) -> str:
+    """The checkpoint to use after training in ``work_dir``: the best one
+    by the validation score (``best_*.pth``, written by CheckpointHook's
+    ``save_best``; the newest if there are several), else the last one.
+    """
+    best = glob.glob(osp.join(work_dir, 'best_*.pth'))
+    if best:
+        return osp.abspath(max(best, key=osp.getmtime))
+    return last_checkpoint(work_dir)
+
+
 def last_checkpoint(work_dir: str) -> str:
     """The checkpoint named in mmengine's ``last_checkpoint`` file."""
     marker = osp.join(work_dir, 'last_checkpoint')

@@ -9,21 +9,23 @@ Member k is trained by tools/train.py (one process each) in
 ``<work-dir>/member_<k>`` with ``randomness.seed=first_seed + k``. Then
 ``<work-dir>/ensemble.py`` is written (atomically): it inherits
 configs/spotrust_ensemble_infer.py and lists each member's resolved config
-(as dumped by the runner) and last checkpoint. Use it with tools/test.py,
+(as dumped by the runner) and checkpoint: the best by validation mIoU,
+else the last. Use it with tools/test.py,
 tools/infer.py or mmseg.apis.init_model, without a checkpoint argument.
 """
 import argparse
-import os
 import os.path as osp
 import subprocess
 import sys
-import tempfile
 
 TOOLS = osp.dirname(osp.abspath(__file__))
 REPO = osp.dirname(TOOLS)
 INFER_BASE = osp.join(REPO, 'configs', 'spotrust_ensemble_infer.py')
 sys.path.insert(0, TOOLS)
-from mmseg_cli import last_checkpoint  # noqa: E402
+sys.path.insert(0, REPO)
+from mmseg_cli import trained_checkpoint  # noqa: E402
+
+from spotrust_mm.fileio import atomic_write  # noqa: E402
 
 
 def ensemble_config_text(members) -> str:
@@ -64,12 +66,15 @@ def main(argv=None):
               f'{args.first_seed + k} -> {member_dir}', flush=True)
         subprocess.run(cmd, check=True)
         members.append((osp.join(member_dir, f'{name}.py'),
-                        last_checkpoint(member_dir)))
+                        trained_checkpoint(member_dir)))
     out = osp.join(work_dir, 'ensemble.py')
-    fd, tmp = tempfile.mkstemp(dir=work_dir, suffix='.py')
-    with os.fdopen(fd, 'w') as f:
-        f.write(ensemble_config_text(members))
-    os.replace(tmp, out)
+    text = ensemble_config_text(members)
+
+    def write(tmp):
+        with open(tmp, 'w') as f:
+            f.write(text)
+
+    atomic_write(out, write)
     print(f'wrote {out}')
     return out
 

@@ -6,7 +6,7 @@ crash never leaves a half-written output.
 """
 import os
 import os.path as osp
-from typing import Dict, Optional
+from typing import Dict, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -126,6 +126,16 @@ def summarize_prediction(prob: np.ndarray,
         needs_review=bool(max_epi >= review_epistemic))
 
 
+def figure_panel(images: Sequence[np.ndarray], gap: int = 4) -> np.ndarray:
+    """Images of equal height side by side, ``gap`` white pixels apart
+    (the layout of the paper's figures: one row per photo)."""
+    spacer = np.full((images[0].shape[0], gap, 3), 255, np.uint8)
+    row = []
+    for i, rgb in enumerate(images):
+        row += [spacer, rgb] if i else [rgb]
+    return np.concatenate(row, 1)
+
+
 def read_rgb(path: str) -> np.ndarray:
     """(H, W, 3) RGB uint8 image; a clear error if it cannot be read."""
     img = cv2.imread(path)
@@ -152,7 +162,9 @@ def write_figure_set(out_dir: str,
     """Write the figure set of one image into ``out_dir``.
 
     Files: ``<name>_detection.png``, ``<name>_accuracy.png`` (if ``gt``),
-    ``<name>_epistemic.png``, ``<name>_aleatoric.png``, ``<name>.npz``
+    ``<name>_epistemic.png``, ``<name>_aleatoric.png``, ``<name>_panel.png``
+    (the input and all of these side by side, :func:`figure_panel`),
+    ``<name>.npz``
     (``probability``, ``prediction``, ``epistemic``, ``aleatoric``) and
     ``<name>.json`` (:func:`summarize_prediction`).
 
@@ -177,13 +189,14 @@ def write_figure_set(out_dir: str,
         raise ValueError(f'{name}: image size {img.shape[:2]} differs from '
                          f"prediction size {maps['prediction'].shape}")
     base = osp.join(out_dir, name)
-    _write_png(f'{base}_detection.png',
-               detection_map(img, maps['prediction']))
+    figures = dict(detection=detection_map(img, maps['prediction']))
     if gt is not None:
-        _write_png(f'{base}_accuracy.png',
-                   accuracy_map(maps['prediction'], gt))
-    _write_png(f'{base}_epistemic.png', uncertainty_map(maps['epistemic']))
-    _write_png(f'{base}_aleatoric.png', uncertainty_map(maps['aleatoric']))
+        figures['accuracy'] = accuracy_map(maps['prediction'], gt)
+    figures['epistemic'] = uncertainty_map(maps['epistemic'])
+    figures['aleatoric'] = uncertainty_map(maps['aleatoric'])
+    for kind, rgb in figures.items():
+        _write_png(f'{base}_{kind}.png', rgb)
+    _write_png(f'{base}_panel.png', figure_panel([img, *figures.values()]))
     atomic_write(f'{base}.npz', lambda tmp: np.savez_compressed(tmp, **maps))
     summary = summarize_prediction(maps['probability'], maps['prediction'],
                                    maps['epistemic'], maps['aleatoric'],

@@ -29,7 +29,9 @@ default_hooks = dict(
         by_epoch=True,
         interval=5,
         max_keep_ckpts=2,
-        save_last=True),
+        save_last=True,
+        save_best='mIoU',  # best_mIoU_epoch_<n>.pth, used by tools/demo.py
+        rule='greater'),  # and tools/train_ensemble.py
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'))
 custom_hooks = [
