@@ -19,10 +19,10 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import spotrust_mm  # noqa: E402,F401  (registers plugins, mmcv-lite shim)
-from mmengine.config import DictAction  # noqa: E402
 from mmseg.apis import inference_model, init_model  # noqa: E402
 from mmseg.registry import DATASETS  # noqa: E402
-from mmseg_cli import list_images, load_inference_config  # noqa: E402
+from mmseg_cli import (add_inference_args, list_images,  # noqa: E402
+                       load_inference_config)
 from tqdm import tqdm  # noqa: E402
 
 from spotrust_mm.evaluation import (corrosion_probability,  # noqa: E402
@@ -43,9 +43,7 @@ def parse_args(argv=None):
                    help='OoD images or folders '
                    '(default: the config ood_dataset)')
     p.add_argument('--json', help='write the scores to this JSON file')
-    p.add_argument('--device', default='cpu')
-    p.add_argument('--num-samples', type=int, help='override MC samples')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction)
+    add_inference_args(p)
     return p.parse_args(argv)
 
 

@@ -16,10 +16,9 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import spotrust_mm  # noqa: E402,F401  (registers plugins, mmcv-lite shim)
 import cv2  # noqa: E402
-from mmengine.config import DictAction  # noqa: E402
 from mmseg.apis import inference_model, init_model  # noqa: E402
-from mmseg_cli import (IMAGE_SUFFIXES, list_images,  # noqa: E402
-                       load_inference_config)
+from mmseg_cli import (IMAGE_SUFFIXES, add_inference_args,  # noqa: E402
+                       list_images, load_inference_config)
 from tqdm import tqdm  # noqa: E402
 
 from spotrust_mm.datasets import normalise_corrosion_mask  # noqa: E402
@@ -34,13 +33,11 @@ def parse_args(argv=None):
     p.add_argument('paths', nargs='+', help='[checkpoint] image(s)/folder(s)')
     p.add_argument('--out-dir', required=True)
     p.add_argument('--gt-dir', help='folder of 0/1 (or 0/255) masks')
-    p.add_argument('--device', default='cpu')
-    p.add_argument('--num-samples', type=int, help='override MC samples')
     p.add_argument('--slide', nargs=2, type=int, metavar=('CROP', 'STRIDE'),
                    help='sliding-window inference for large photos')
     p.add_argument('--review-epistemic', type=float, default=0.1,
                    help='epistemic std that flags an image for review')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction)
+    add_inference_args(p)
     return p.parse_args(argv)
 
 

@@ -1,5 +1,5 @@
-"""Arguments and config handling shared by tools/train.py and tools/test.py,
-as in mmseg's own tools."""
+"""Arguments and config handling shared by the tools (train, test, infer,
+eval_ood, demo, train_ensemble), as in mmseg's own tools."""
 import argparse
 import glob
 import os
@@ -23,6 +23,15 @@ def add_runner_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
+def add_inference_args(parser: argparse.ArgumentParser) -> None:
+    """``--device``, ``--num-samples`` and ``--cfg-options`` of the
+    inference tools (see :func:`load_inference_config`)."""
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument(
+        '--num-samples', type=int, help='override MC samples')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+
+
 def parse_runner_args(parser: argparse.ArgumentParser, argv=None):
     """Parse, and export ``LOCAL_RANK`` as torch's launcher expects."""
     args = parser.parse_args(argv)
@@ -31,16 +40,25 @@ def parse_runner_args(parser: argparse.ArgumentParser, argv=None):
     return args
 
 
+def read_config(config_path: str, cfg_options=None) -> Config:
+    """Load a config file (a clear error if it is missing) and apply
+    ``--cfg-options``."""
+    if not osp.isfile(config_path):
+        raise FileNotFoundError(f'{config_path}: config file does not exist')
+    cfg = Config.fromfile(config_path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
 def load_runner_config(args) -> Config:
     """Load ``args.config``, apply ``--cfg-options``, launcher, work_dir.
 
     The work_dir is, by priority: ``--work-dir``, the config's, then
     ``./work_dirs/<config name>``.
     """
-    if not osp.isfile(args.config):
-        raise FileNotFoundError(f'{args.config}: config file does not exist')
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
+    cfg = read_config(args.config)
+    cfg.launcher = args.launcher  # as mmseg: --cfg-options may override it
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     if args.work_dir is not None:
@@ -110,11 +128,7 @@ def load_inference_config(config_path: str, checkpoint=None,
     """The config for ``init_model``, with ``--cfg-options`` and an
     optional number of MC samples applied, checked against ``checkpoint``.
     """
-    if not osp.isfile(config_path):
-        raise FileNotFoundError(f'{config_path}: config file does not exist')
-    cfg = Config.fromfile(config_path)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    cfg = read_config(config_path, cfg_options)
     if num_samples is not None:
         if cfg.model.type == 'EnsembleSegmentor':
             raise ValueError(f'{config_path}: the number of samples is set '
