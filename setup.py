@@ -21,6 +21,8 @@ setup(
         'opencv-python-headless',
         'matplotlib',
         'tqdm',
+        'scipy',  # reads CrackForest's .mat ground truth
+        'pillow',  # reads palette and 16-bit masks in the converters
     ],
     extras_require={'mmpretrain': ['mmpretrain>=1.2']},
 )

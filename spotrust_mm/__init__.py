@@ -9,6 +9,7 @@ from .compat import allow_mmengine_checkpoint_types, install_mmcv_ext_fallback
 install_mmcv_ext_fallback()
 allow_mmengine_checkpoint_types()
 
-from . import datasets, evaluation, models, visualization  # noqa: E402,F401
+from . import (datasets, engine, evaluation, models,  # noqa: E402,F401
+               visualization)
 
 __version__ = '0.1.0'

@@ -39,3 +39,82 @@ def test_variants_differ_only_in_the_head():
         mcdropout='MCDropoutHRHead',
         variational='VariationalHRHead',
         ensemble='AleatoricHRHead')
+
+
+REAL_CONFIGS = sorted(
+    glob.glob(osp.join(REPO, 'configs', 'crackforest', '*.py')) +
+    glob.glob(osp.join(REPO, 'configs', 'paper', '*.py')) +
+    glob.glob(osp.join(REPO, 'configs', 'photos', '*.py')))
+
+
+@pytest.mark.parametrize('path', REAL_CONFIGS,
+                         ids=lambda p: osp.relpath(p, REPO))
+def test_real_data_configs_build(path):
+    cfg = Config.fromfile(path)
+    if '/paper/' in path:  # keep the test offline: no ImageNet file here
+        cfg.model.backbone.init_cfg = None
+    model = MODELS.build(cfg.model)
+    assert cfg.train_dataloader.dataset.type in ('CrackDataset',
+                                                 'CorrosionDataset')
+    if 'fcn_hr18_baseline' in path:
+        # mmseg's own classes only
+        assert type(model).__module__.startswith('mmseg.')
+        assert type(model.decode_head).__name__ == 'FCNHead'
+        assert list(model.decode_head.loss_decode.class_weight) == list(
+            cfg.class_weight)
+    elif 'classical' not in path:
+        loss = cfg.model.decode_head.loss_decode
+        assert loss.class_weight == cfg.class_weight
+        hooks = [h['type'] for h in cfg.custom_hooks]
+        assert ('KLNormaliserHook' in hooks) == ('variational' in path)
+        if 'variational' in path:
+            assert loss.num_train_pixels == 'auto'
+
+
+def test_crackforest_crops_are_never_padded():
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs/crackforest/fcn_hr18_baseline.py'))
+    resize, crop = cfg.train_pipeline[2], cfg.train_pipeline[3]
+    assert resize.ratio_range[0] >= 1.0
+    w, h = resize.scale
+    assert crop.crop_size[0] <= h and crop.crop_size[1] <= w
+    assert all(s % 32 == 0 for s in (*crop.crop_size, w, h))
+
+
+def test_paper_recipe():
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs/paper/spotrust_mcdropout_hr48.py'))
+    assert cfg.model.backbone.extra.stage4.num_channels == (48, 96, 192, 384)
+    assert cfg.crop_size == (480, 480)
+    assert cfg.optim_wrapper.optimizer.lr == 0.003
+    assert cfg.model.decode_head.loss_decode.class_weight == [1.0, 7.035]
+    assert cfg.param_scheduler[0].type == 'ReduceOnPlateauLR'
+    assert cfg.custom_hooks[0].type == 'EarlyStoppingHook'
+    assert cfg.model.backbone.init_cfg.type == 'Pretrained'
+
+
+def test_w48_imagenet_weights_arrive_through_init_cfg(tmp_path):
+    """A locally made HRNet-W48 checkpoint in the layout of mmseg's
+    'open-mmlab://msra/hrnetv2_w48' file (backbone keys plus the ImageNet
+    classifier's) loads through the paper config's init_cfg."""
+    import torch
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs/paper/spotrust_variational_hr48.py'))
+    backbone_cfg = cfg.model.backbone.copy()
+    backbone_cfg.init_cfg = None
+    source = MODELS.build(backbone_cfg)
+    gen = torch.Generator().manual_seed(0)
+    state = {k: torch.randn(v.shape, generator=gen) if v.is_floating_point()
+             else v for k, v in source.state_dict().items()}
+    state['classifier.weight'] = torch.randn(1000, 2048, generator=gen)
+    path = tmp_path / 'hrnetv2_w48-d2186c55.pth'
+    torch.save(state, path)
+    cfg.model.backbone.init_cfg.checkpoint = str(path)
+    model = MODELS.build(cfg.model)
+    before = model.backbone.conv1.weight.clone()
+    model.init_weights()
+    loaded = model.backbone.state_dict()
+    assert not torch.equal(before, loaded['conv1.weight'])
+    for key in ('conv1.weight', 'stage4.2.branches.3.3.conv2.weight',
+                'layer1.0.bn1.running_mean'):
+        assert torch.equal(loaded[key], state[key]), key

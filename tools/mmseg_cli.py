@@ -7,6 +7,8 @@ import os.path as osp
 
 from mmengine.config import Config, DictAction
 
+from spotrust_mm.datasets.conversion import IMAGE_EXTENSIONS
+
 
 def add_runner_args(parser: argparse.ArgumentParser) -> None:
     """``--cfg-options``, ``--launcher`` and ``--local-rank``."""
@@ -92,7 +94,7 @@ def last_checkpoint(work_dir: str) -> str:
     return osp.abspath(path)
 
 
-IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
+IMAGE_SUFFIXES = IMAGE_EXTENSIONS  # the converters' list
 
 
 def list_images(paths):

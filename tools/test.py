@@ -14,6 +14,7 @@ figure set of every test image (as tools/infer.py).
 import argparse
 import os.path as osp
 import sys
+import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
@@ -91,10 +92,17 @@ def build_test_config(args) -> Config:
 def main(argv=None):
     args = parse_args(argv)
     runner = Runner.from_cfg(build_test_config(args))
+    start = time.perf_counter()
     metrics = runner.test()
+    seconds = time.perf_counter() - start
     print(metrics_table(metrics, f'test metrics: {args.config}'))
     if args.json:
-        write_json(args.json, {k: float(v) for k, v in metrics.items()})
+        out = {k: float(v) for k, v in metrics.items()}
+        num = len(runner.test_dataloader.dataset)
+        # the test loop's wall time (checkpoint load included), per image
+        out.update(test_seconds=seconds, num_test_images=num,
+                   seconds_per_image=seconds / max(num, 1))
+        write_json(args.json, out)
         print(f'metrics written to {args.json}')
     return metrics
 

@@ -20,7 +20,6 @@ import sys
 
 TOOLS = osp.dirname(osp.abspath(__file__))
 REPO = osp.dirname(TOOLS)
-INFER_BASE = osp.join(REPO, 'configs', 'spotrust_ensemble_infer.py')
 sys.path.insert(0, TOOLS)
 sys.path.insert(0, REPO)
 from mmseg_cli import trained_checkpoint  # noqa: E402
@@ -28,9 +27,15 @@ from mmseg_cli import trained_checkpoint  # noqa: E402
 from spotrust_mm.fileio import atomic_write  # noqa: E402
 
 
-def ensemble_config_text(members) -> str:
-    """Python config text of an ensemble over ``(config, checkpoint)``s."""
-    lines = [f'_base_ = [{INFER_BASE!r}]', 'model = dict(', '    members=[']
+def ensemble_config_text(members, work_dir: str) -> str:
+    """Python config text of an ensemble over ``(config, checkpoint)``s,
+    inheriting the first member's config (data, evaluators, runtime)."""
+    lines = [
+        f'_base_ = [{members[0][0]!r}]', f'work_dir = {work_dir!r}',
+        'load_from = None', 'model = dict(', '    _delete_=True,',
+        "    type='EnsembleSegmentor',", '    threshold=0.5,',
+        "    test_cfg=dict(mode='whole'),", '    members=['
+    ]
     lines += [
         f'        dict(config={cfg!r}, checkpoint={ckpt!r}),'
         for cfg, ckpt in members
@@ -68,7 +73,7 @@ def main(argv=None):
         members.append((osp.join(member_dir, f'{name}.py'),
                         trained_checkpoint(member_dir)))
     out = osp.join(work_dir, 'ensemble.py')
-    text = ensemble_config_text(members)
+    text = ensemble_config_text(members, work_dir)
 
     def write(tmp):
         with open(tmp, 'w') as f:

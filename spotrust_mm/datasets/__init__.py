@@ -1,11 +1,12 @@
-from .corrosion import CorrosionDataset, SyntheticCorrosionDataset
+from .corrosion import (CorrosionDataset, CrackDataset,
+                        SyntheticCorrosionDataset)
 from .mask_check import normalise_corrosion_mask
 from .synthetic import (ensure_synthetic_dataset, generate_synthetic_dataset,
                         render_image)
 from .transforms import LoadCorrosionAnnotations
 
 __all__ = [
-    'CorrosionDataset', 'SyntheticCorrosionDataset',
+    'CorrosionDataset', 'CrackDataset', 'SyntheticCorrosionDataset',
     'LoadCorrosionAnnotations', 'normalise_corrosion_mask',
     'generate_synthetic_dataset', 'ensure_synthetic_dataset', 'render_image'
 ]

@@ -1,5 +1,6 @@
+import os
 import os.path as osp
-from typing import List
+from typing import List, Sequence, Union
 
 import cv2
 from mmseg.datasets import BaseSegDataset
@@ -14,13 +15,16 @@ class CorrosionDataset(BaseSegDataset):
     """Binary corrosion segmentation dataset (background / corrosion).
 
     The layout is mmseg's: ``img_dir/<split>/<name><img_suffix>`` with
-    ``ann_dir/<split>/<name><seg_map_suffix>``. Masks hold 0 (background)
+    ``ann_dir/<split>/<name><seg_map_suffix>`` (what the converters in
+    ``tools/dataset_converters`` write). Masks hold 0 (background)
     and 1 (corrosion), optionally ``ignore_index``; 0/255 masks are mapped
     to 0/1. With ``check_masks`` every mask is read once at start-up, so a
     bad mask fails before training, with an error naming the file.
 
     Args:
-        img_suffix (str): Image suffix. Defaults to '.png'.
+        img_suffix (str | Sequence[str]): Image suffix, or several (photos
+            of mixed formats); matched without regard to case when several
+            are given. Defaults to '.png'.
         seg_map_suffix (str): Mask suffix. Defaults to '.png'.
         check_masks (bool): Check every mask at start-up. Defaults to True.
         **kwargs: :class:`BaseSegDataset` arguments.
@@ -30,13 +34,14 @@ class CorrosionDataset(BaseSegDataset):
                                                                   0]])
 
     def __init__(self,
-                 img_suffix: str = '.png',
+                 img_suffix: Union[str, Sequence[str]] = '.png',
                  seg_map_suffix: str = '.png',
                  check_masks: bool = True,
                  **kwargs):
         self.check_masks = check_masks
         super().__init__(
-            img_suffix=img_suffix,
+            img_suffix=img_suffix if isinstance(img_suffix, str) else tuple(
+                s.lower() for s in img_suffix),
             seg_map_suffix=seg_map_suffix,
             reduce_zero_label=False,
             **kwargs)
@@ -45,13 +50,37 @@ class CorrosionDataset(BaseSegDataset):
         img_dir = self.data_prefix.get('img_path', '')
         if not osp.isdir(img_dir):
             raise FileNotFoundError(f'{img_dir}: image folder does not exist')
-        data_list = super().load_data_list()
+        if isinstance(self.img_suffix, str):
+            data_list = super().load_data_list()
+        else:
+            data_list = self._list_any_suffix(img_dir)
         if not data_list:
             raise FileNotFoundError(
                 f'{img_dir}: no images ending in {self.img_suffix}')
         if self.data_prefix.get('seg_map_path'):
             for info in data_list:
                 self._check_mask(info)
+        return data_list
+
+    def _list_any_suffix(self, img_dir: str) -> List[dict]:
+        """mmseg's folder listing for several image suffixes."""
+        ann_dir = self.data_prefix.get('seg_map_path')
+        data_list = []
+        for root, _, files in sorted(os.walk(img_dir)):
+            for name in sorted(files):
+                stem, ext = osp.splitext(name)
+                if ext.lower() not in self.img_suffix:
+                    continue
+                rel = osp.relpath(osp.join(root, stem), img_dir)
+                info = dict(
+                    img_path=osp.join(root, name),
+                    label_map=self.label_map,
+                    reduce_zero_label=self.reduce_zero_label,
+                    seg_fields=[])
+                if ann_dir:
+                    info['seg_map_path'] = osp.join(
+                        ann_dir, rel + self.seg_map_suffix)
+                data_list.append(info)
         return data_list
 
     def _check_mask(self, info: dict) -> None:
@@ -64,6 +93,16 @@ class CorrosionDataset(BaseSegDataset):
             if mask is None:
                 raise ValueError(f'{path}: not a readable image')
             normalise_corrosion_mask(mask, path, self.ignore_index)
+
+
+@DATASETS.register_module()
+class CrackDataset(CorrosionDataset):
+    """:class:`CorrosionDataset` whose defect class is a crack (e.g.
+    CrackForest, written by ``tools/dataset_converters/crackforest.py``):
+    the same binary labels, with the class named for what it is, so that
+    inferencers and figures say 'crack'."""
+    METAINFO = dict(
+        classes=('background', 'crack'), palette=[[0, 0, 0], [255, 0, 0]])
 
 
 @DATASETS.register_module()

@@ -11,7 +11,9 @@ class LoadCorrosionAnnotations(LoadAnnotations):
     As mmseg's :class:`LoadAnnotations`, then
     :func:`normalise_corrosion_mask`: values must be 0/1 (or a 0/255 mask,
     mapped to 0/1), otherwise a ``ValueError`` names the file. If the image
-    is already loaded, its size must match the mask's. Without a
+    is already loaded, its size as loaded (``ori_shape``, before any
+    ``Resize``, which mmseg's test pipelines put before the annotations)
+    must match the mask's. Without a
     ``seg_map_path`` (inference on bare images, as ``inference_model`` does)
     it does nothing.
 
@@ -36,9 +38,11 @@ class LoadCorrosionAnnotations(LoadAnnotations):
         path = results['seg_map_path']
         seg = normalise_corrosion_mask(results['gt_seg_map'], path,
                                        self.ignore_index)
-        img = results.get('img')
-        if img is not None and img.shape[:2] != seg.shape:
+        shape = results.get('ori_shape')
+        if shape is None and results.get('img') is not None:
+            shape = results['img'].shape[:2]
+        if shape is not None and tuple(shape) != seg.shape:
             raise ValueError(
                 f'{path}: mask size {seg.shape} differs from image '
-                f"{results.get('img_path')} size {img.shape[:2]}")
+                f"{results.get('img_path')} size {tuple(shape)}")
         results['gt_seg_map'] = seg

@@ -109,3 +109,52 @@ def test_ensure_synthetic_generates_once_and_never_overwrites(tmp_path):
 def test_generated_layout_is_readable_by_the_dataset(tmp_path):
     generate_synthetic_dataset(str(tmp_path), dict(train=3), size=32)
     assert len(_dataset(tmp_path)) == 3
+
+
+def test_dataset_with_several_image_suffixes(tmp_path):
+    """Converted photos keep their own formats: a list of suffixes reads
+    them all (any case), each with its .png mask."""
+    for split in ('img_dir/train', 'ann_dir/train'):
+        os.makedirs(tmp_path / split)
+    for name in ('a.jpg', 'b.PNG', 'c.tif', 'notes.txt'):
+        path = str(tmp_path / 'img_dir/train' / name)
+        if name.endswith('.txt'):
+            open(path, 'w').close()
+            continue
+        assert cv2.imwrite(path, np.zeros((8, 8, 3), np.uint8))
+        cv2.imwrite(str(tmp_path / 'ann_dir/train' / (name[0] + '.png')),
+                    np.zeros((8, 8), np.uint8))
+    ds = DATASETS.build(
+        dict(type='CrackDataset', data_root=str(tmp_path),
+             img_suffix=['.jpg', '.png', '.tif'],
+             data_prefix=dict(img_path='img_dir/train',
+                              seg_map_path='ann_dir/train'),
+             pipeline=[]))
+    names = [osp.basename(ds.get_data_info(i)['img_path'])
+             for i in range(len(ds))]
+    assert names == ['a.jpg', 'b.PNG', 'c.tif']
+    assert osp.basename(ds.get_data_info(1)['seg_map_path']) == 'b.png'
+    assert ds.metainfo['classes'] == ('background', 'crack')
+
+
+def test_mask_size_is_checked_against_the_loaded_image(tmp_path):
+    """mmseg test pipelines resize before loading the annotations: the mask
+    must match the image as loaded, not as resized."""
+    from mmengine.dataset import Compose
+    img, mask = str(tmp_path / 'i.png'), str(tmp_path / 'm.png')
+    cv2.imwrite(img, np.zeros((20, 30, 3), np.uint8))
+    cv2.imwrite(mask, np.zeros((20, 30), np.uint8))
+    pipeline = Compose([
+        dict(type='LoadImageFromFile'),
+        dict(type='Resize', scale=(60, 40), keep_ratio=True),
+        dict(type='LoadCorrosionAnnotations')
+    ])
+    out = pipeline(dict(img_path=img, seg_map_path=mask, seg_fields=[],
+                        reduce_zero_label=False))
+    assert out['img'].shape[:2] == (40, 60)
+    assert out['gt_seg_map'].shape == (20, 30)
+    cv2.imwrite(mask, np.zeros((20, 31), np.uint8))
+    with pytest.raises(ValueError, match=r'm\.png: mask size \(20, 31\) '
+                       r'differs from image .*i\.png size \(20, 30\)'):
+        pipeline(dict(img_path=img, seg_map_path=mask, seg_fields=[],
+                      reduce_zero_label=False))

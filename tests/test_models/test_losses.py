@@ -99,3 +99,35 @@ def test_binary_accuracy():
     label = torch.tensor([[[1, 1, 255, 0]]])
     # valid: pixel 0 right, pixel 1 wrong, pixel 3 (p = 0.5, not > 0.5) right
     assert binary_accuracy(logit, label).item() == pytest.approx(200 / 3)
+
+
+def test_beta_one_gives_the_logit_the_unattenuated_gradient():
+    # one defect pixel, logit 0, s = 2 (clamp range allows it)
+    label = torch.ones(1, 1, 1, dtype=torch.long)
+    grads = {}
+    for beta in (0.0, 1.0):
+        logit = torch.zeros(1, 1, 1, requires_grad=True)
+        s = torch.full((1, 1, 1), 2.0, requires_grad=True)
+        loss = bayesian_bce_loss(logit, s, label, beta=beta)
+        loss.backward()
+        grads[beta] = (loss.item(), logit.grad.item(), s.grad.item())
+    e2 = math.exp(2.0)
+    # paper: 0.5 e^-2 log2 + 1; d/dlogit = 0.5 e^-2 (sigmoid(0) - 1)
+    assert grads[0.0][0] == pytest.approx(0.5 / e2 * LOG2 + 1.0)
+    assert grads[0.0][1] == pytest.approx(-0.25 / e2)
+    # beta = 1: everything times e^2 (no gradient through the factor)
+    assert grads[1.0][0] == pytest.approx(0.5 * LOG2 + e2)
+    assert grads[1.0][1] == pytest.approx(-0.25)  # plain 0.5 * BCE
+    # ds: e^2 * (-0.5 e^-2 log2 + 0.5): the same zero at s = log(BCE)
+    assert grads[1.0][2] == pytest.approx(e2 * grads[0.0][2])
+    with pytest.raises(ValueError, match='beta'):
+        bayesian_bce_loss(logit, s, label, beta=1.5)
+
+
+def test_auto_kl_normaliser_needs_the_hook():
+    loss = BayesianBCELoss(num_train_pixels='auto')
+    pred = torch.zeros(1, 2, 2, 2)
+    label = torch.ones(1, 2, 2, dtype=torch.long)
+    with pytest.raises(RuntimeError, match='KLNormaliserHook'):
+        loss(pred, label, kl=torch.tensor(1.0))
+    assert loss(pred, label).item() == pytest.approx(0.5 * LOG2)

@@ -1,6 +1,6 @@
 """Bayesian binary cross-entropy with learned aleatoric variance (Kendall
 and Gal, 2017; Eqn. 1 of the SpotRust paper)."""
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -16,8 +16,19 @@ def bayesian_bce_loss(logit: Tensor,
                       class_weight: Optional[Sequence[float]] = None,
                       ignore_index: Optional[int] = 255,
                       log_var_range: Tuple[float, float] = (-10.0, 10.0),
-                      reduction: str = 'mean') -> Tensor:
+                      reduction: str = 'mean',
+                      beta: float = 0.0) -> Tensor:
     """Per-pixel ``0.5 * exp(-s) * BCE(logit, y) + 0.5 * s``, reduced.
+
+    With ``beta > 0`` each pixel's term is multiplied by
+    ``stop_gradient(exp(beta * s))``, the beta-NLL weighting of Seitzer et
+    al. (ICLR 2022). ``beta=0`` is the paper's loss. ``beta=1`` gives the
+    logit the gradient of the unattenuated ``0.5 * w_y * BCE``. ``s`` keeps
+    the same optimum ``log(w_y * BCE)`` for any ``beta``. At its optimum
+    the paper's loss is ``0.5 * log(w_y * BCE) + 0.5`` per pixel. Its
+    gradient then favours the easy pixels (small BCE) over the rare, hard
+    defect ones. ``BayesianWarmupHook`` ramps ``beta`` from 1 to 0 so that
+    the logits learn the defects before the attenuation starts.
 
     ``s`` is the predicted log variance, clamped to ``log_var_range`` (no
     gradient flows to ``s`` where it is clamped). ``BCE`` is the binary
@@ -36,12 +47,16 @@ def bayesian_bce_loss(logit: Tensor,
         log_var_range (tuple[float, float]): Clamp range for ``s``.
         reduction (str): 'mean' (over non-ignored pixels), 'sum' or 'none'
             (per-pixel map, zero at ignored pixels).
+        beta (float): beta-NLL exponent in [0, 1]; 0 (default) is the
+            paper's loss.
 
     Returns:
         Tensor: The loss.
     """
     if reduction not in ('mean', 'sum', 'none'):
         raise ValueError(f'reduction must be mean, sum or none: {reduction}')
+    if not 0 <= beta <= 1:
+        raise ValueError(f'beta must be in [0, 1], got {beta}')
     if ignore_index is None:
         valid = torch.ones_like(label, dtype=torch.bool)
     else:
@@ -53,6 +68,8 @@ def bayesian_bce_loss(logit: Tensor,
         bce = bce * (w_bg + (w_fg - w_bg) * target)
     s = log_var.clamp(*log_var_range)
     loss = 0.5 * torch.exp(-s) * bce + 0.5 * s
+    if beta > 0:
+        loss = loss * torch.exp(beta * s).detach()
     if weight is not None:
         loss = loss * weight
     loss = torch.where(valid, loss, torch.zeros_like(loss))
@@ -83,8 +100,13 @@ class BayesianBCELoss(nn.Module):
         log_var_range (tuple[float, float]): Clamp range for ``s``.
             Defaults to (-10, 10).
         kl_weight (float): Weight of the KL term. Defaults to 1.0.
-        num_train_pixels (float, optional): KL normaliser, see above.
+        num_train_pixels (float | str, optional): KL normaliser, see
+            above; 'auto' leaves it to ``KLNormaliserHook``, which counts
+            the training set's labelled pixels before training.
         reduction (str): 'mean', 'sum' or 'none'. Defaults to 'mean'.
+        beta (float): beta-NLL exponent (see :func:`bayesian_bce_loss`);
+            0, the paper's loss, by default. ``BayesianWarmupHook`` sets it
+            during a warm-up.
         loss_name (str): Name in the log; must start with ``loss_``.
     """
 
@@ -93,8 +115,9 @@ class BayesianBCELoss(nn.Module):
                  class_weight: Optional[Sequence[float]] = None,
                  log_var_range: Tuple[float, float] = (-10.0, 10.0),
                  kl_weight: float = 1.0,
-                 num_train_pixels: Optional[float] = None,
+                 num_train_pixels: Union[float, str, None] = None,
                  reduction: str = 'mean',
+                 beta: float = 0.0,
                  loss_name: str = 'loss_bayes_bce'):
         super().__init__()
         if class_weight is not None and len(class_weight) != 2:
@@ -102,9 +125,12 @@ class BayesianBCELoss(nn.Module):
                              f'w_corrosion], got {class_weight}')
         if log_var_range[0] >= log_var_range[1]:
             raise ValueError(f'log_var_range {log_var_range} is empty')
-        if num_train_pixels is not None and num_train_pixels <= 0:
+        if num_train_pixels is not None and num_train_pixels != 'auto' and \
+                num_train_pixels <= 0:
             raise ValueError(
                 f'num_train_pixels must be > 0, got {num_train_pixels}')
+        if not 0 <= beta <= 1:
+            raise ValueError(f'beta must be in [0, 1], got {beta}')
         if not loss_name.startswith('loss_'):
             raise ValueError(f'loss_name must start with loss_: {loss_name}')
         self.loss_weight = loss_weight
@@ -113,10 +139,15 @@ class BayesianBCELoss(nn.Module):
         self.kl_weight = kl_weight
         self.num_train_pixels = num_train_pixels
         self.reduction = reduction
+        self.beta = beta
         self._loss_name = loss_name
 
     def kl_term(self, kl: Tensor, num_valid_pixels: int) -> Tensor:
         """The scaled KL term added to the data term."""
+        if self.num_train_pixels == 'auto':
+            raise RuntimeError(
+                "num_train_pixels='auto' is set by KLNormaliserHook before "
+                "training: add dict(type='KLNormaliserHook') to custom_hooks")
         normaliser = self.num_train_pixels or max(int(num_valid_pixels), 1)
         return self.kl_weight * kl / normaliser
 
@@ -150,7 +181,8 @@ class BayesianBCELoss(nn.Module):
             class_weight=self.class_weight,
             ignore_index=ignore_index,
             log_var_range=self.log_var_range,
-            reduction=self.reduction)
+            reduction=self.reduction,
+            beta=self.beta)
         if kl is not None:
             valid = target.numel() if ignore_index is None else int(
                 (target != ignore_index).sum())

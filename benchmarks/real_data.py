@@ -1,0 +1,233 @@
+"""Real-data benchmark: every SpotRust variant against plain baselines.
+
+    python benchmarks/real_data.py --data-root ../shared/data/crackforest \
+        [--work-dir work_dirs/real_data] [--rows ROW ...] [--epochs 25] \
+        [--doc docs/benchmarks.md]
+
+1. Converts the data root with tools/dataset_converters/crackforest.py
+   (or takes ``--converted DIR``, any folder a converter wrote) and reads
+   the suggested class weight from its dataset_info.json.
+2. Trains each row on CPU with the CPU-sized settings below, then tests it
+   with tools/test.py (``--json``): the same data, split, crop,
+   augmentation, schedule and seed for every learned row.
+3. Writes the table between the ``real-data`` markers of ``--doc``.
+
+Each row keeps its results in ``<work-dir>/<row>/``. A rerun skips the rows
+that are done, so the command resumes where it stopped; ``--rerun`` redoes
+the named rows. ``--rows`` runs some rows only; the table always shows every
+row that has results.
+
+CPU-sized settings (``CPU_OPTIONS``): HRNetV2-W18 widths with one module and
+two blocks per stage (the ``make demo`` backbone), from random
+initialisation; 256x256 training crops, batch 4; ``--epochs`` epochs (25),
+validating every 5 and keeping the best checkpoint by validation mIoU;
+seed 0.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, REPO)
+sys.path.insert(0, osp.join(REPO, 'tools'))
+
+from mmseg_cli import trained_checkpoint  # noqa: E402
+
+from spotrust_mm.fileio import write_json  # noqa: E402
+
+CPU_OPTIONS = [
+    'model.backbone.extra.stage1.num_blocks=(2,)',
+    'model.backbone.extra.stage2.num_blocks=(2,2)',
+    'model.backbone.extra.stage3.num_modules=1',
+    'model.backbone.extra.stage3.num_blocks=(2,2,2)',
+    'model.backbone.extra.stage4.num_modules=1',
+    'model.backbone.extra.stage4.num_blocks=(2,2,2,2)',
+    'train_dataloader.dataset.pipeline.3.crop_size=(256,256)',
+    'train_cfg.val_interval=5',
+    'default_hooks.checkpoint.interval=5',
+    'randomness.seed=0',
+]
+
+# name: (kind, config, label in the table)
+ROWS = {
+    'classical': ('classical', 'configs/crackforest/classical_darkness.py',
+                  'classical dark-pixel threshold (no learning)'),
+    'fcn_baseline': ('train', 'configs/crackforest/fcn_hr18_baseline.py',
+                     'plain mmseg FCN-HR18 (softmax CE)'),
+    'mcdropout_paper': ('train',
+                        'configs/crackforest/spotrust_mcdropout_nowarmup.py',
+                        'MC dropout, paper loss from step 1'),
+    'mcdropout': ('train', 'configs/crackforest/spotrust_mcdropout.py',
+                  'MC dropout + warm-up'),
+    'mcdropout_ramp': ('train',
+                       'configs/crackforest/spotrust_mcdropout_ramp.py',
+                       'MC dropout + warm-up + dropout ramp'),
+    'variational': ('train', 'configs/crackforest/spotrust_variational.py',
+                    'variational + warm-up'),
+    'ensemble': ('ensemble', 'configs/crackforest/spotrust_ensemble.py',
+                 'deep ensemble (3 members) + warm-up'),
+}
+BEGIN, END = '<!-- real-data:begin -->', '<!-- real-data:end -->'
+
+
+def run(cmd, log):
+    """Run a tool (its output to ``log``); an error shows the log's end."""
+    with open(log, 'a') as f:
+        f.write('$ ' + ' '.join(cmd) + '\n')
+        f.flush()
+        proc = subprocess.run(cmd, cwd=REPO, stdout=f,
+                              stderr=subprocess.STDOUT)
+    if proc.returncode:
+        with open(log) as f:
+            tail = f.read()[-3000:]
+        raise RuntimeError(f'{" ".join(cmd)} failed ({log}):\n{tail}')
+
+
+def convert(args) -> str:
+    if args.converted:
+        return osp.abspath(args.converted)
+    out = osp.join(args.work_dir, 'data')
+    if not osp.isfile(osp.join(out, 'dataset_info.json')):
+        run([sys.executable,
+             osp.join(REPO, 'tools/dataset_converters/crackforest.py'),
+             args.data_root, '-o', out, '--overwrite', '--quiet'],
+            osp.join(args.work_dir, 'convert.log'))
+    return out
+
+
+def data_options(data: str, kind: str) -> list:
+    with open(osp.join(data, 'dataset_info.json')) as f:
+        info = json.load(f)
+    opts = [f'{k}_dataloader.dataset.data_root={data}'
+            for k in ('train', 'val', 'test')]
+    if kind != 'classical':
+        w = info['class_weight']
+        opts.append(f'model.decode_head.loss_decode.class_weight=[{w[0]},'
+                    f'{w[1]}]')
+    return opts
+
+
+def run_row(name: str, args, data: str) -> dict:
+    kind, config, label = ROWS[name]
+    row_dir = osp.join(args.work_dir, name)
+    result_file = osp.join(row_dir, 'result.json')
+    if osp.isfile(result_file) and name not in (args.rerun or []):
+        with open(result_file) as f:
+            return json.load(f)
+    os.makedirs(row_dir, exist_ok=True)
+    log = osp.join(row_dir, 'run.log')
+    opts = data_options(data, kind)
+    if kind != 'classical':
+        opts += CPU_OPTIONS + [f'train_cfg.max_epochs={args.epochs}']
+    py = sys.executable
+    print(f'[{name}] {label}', flush=True)
+    start = time.time()
+    if kind == 'classical':
+        ckpt = osp.join(row_dir, 'fitted.pth')
+        run([py, 'tools/fit_classical.py', config, '-o', ckpt,
+             '--cfg-options', *opts], log)
+        test = [py, 'tools/test.py', config, ckpt]
+    elif kind == 'train':
+        run([py, 'tools/train.py', config, '--work-dir', row_dir,
+             '--cfg-options', *opts], log)
+        ckpt = trained_checkpoint(row_dir)
+        test = [py, 'tools/test.py', config, ckpt]
+    else:
+        run([py, 'tools/train_ensemble.py', config, '--num-members', '3',
+             '--work-dir', row_dir, '--cfg-options', *opts], log)
+        ckpt = None
+        test = [py, 'tools/test.py', osp.join(row_dir, 'ensemble.py')]
+    train_seconds = time.time() - start
+    metrics_file = osp.join(row_dir, 'metrics.json')
+    test_opts = [o for o in opts if o.startswith('test_dataloader')]
+    run(test + ['--work-dir', osp.join(row_dir, 'test'), '--json',
+                metrics_file, '--cfg-options', *test_opts], log)
+    with open(metrics_file) as f:
+        metrics = json.load(f)
+    result = dict(
+        row=name, label=label, config=config,
+        checkpoint=osp.relpath(ckpt, REPO) if ckpt else 'ensemble.py',
+        train_seconds=train_seconds, metrics=metrics,
+        options=opts)
+    write_json(result_file, result)
+    print(f'[{name}] done in {train_seconds / 60:.1f} min: F1 '
+          f'{metrics["f1"]:.3f}', flush=True)
+    return result
+
+
+def _fmt(v, digits=3):
+    return '–' if v is None else f'{v:.{digits}f}'
+
+
+def table(results) -> str:
+    head = ('| row | mIoU | F1 | precision | recall | ECE | Brier | NLL | '
+            'AUROC err: predictive | epistemic | aleatoric | train | '
+            's / image | checkpoint |')
+    lines = [head, '|' + '---|' * 14]
+    for r in results:
+        m = r['metrics']
+        ckpt = osp.basename(r['checkpoint'])
+        lines.append('| ' + ' | '.join([
+            r['label'], _fmt(m['miou']), _fmt(m['f1']),
+            _fmt(m['precision']), _fmt(m['recall']), _fmt(m['ece'], 4),
+            _fmt(m['brier'], 4), _fmt(m['nll'], 4),
+            _fmt(m.get('predictive/auroc_error')),
+            _fmt(m.get('epistemic/auroc_error')),
+            _fmt(m.get('aleatoric/auroc_error')),
+            f'{r["train_seconds"] / 60:.1f} min',
+            _fmt(m.get('seconds_per_image'), 2), f'`{ckpt}`'
+        ]) + ' |')
+    return '\n'.join(lines)
+
+
+def write_doc(doc: str, text: str) -> None:
+    with open(doc) as f:
+        content = f.read()
+    block = f'{BEGIN}\n{text}\n{END}'
+    if BEGIN in content and END in content:
+        a, b = content.index(BEGIN), content.index(END) + len(END)
+        content = content[:a] + block + content[b:]
+    else:
+        content = content.rstrip('\n') + '\n\n' + block + '\n'
+    with open(doc, 'w') as f:
+        f.write(content)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--data-root', help='CrackForest-format folder')
+    p.add_argument('--converted', help='an already converted dataset '
+                   '(mmseg layout with dataset_info.json) instead')
+    p.add_argument('--work-dir', default='work_dirs/real_data')
+    p.add_argument('--rows', nargs='+', choices=list(ROWS),
+                   default=list(ROWS))
+    p.add_argument('--rerun', nargs='+', choices=list(ROWS))
+    p.add_argument('--epochs', type=int, default=25)
+    p.add_argument('--doc', default=osp.join(REPO, 'docs/benchmarks.md'))
+    args = p.parse_args(argv)
+    if not (args.data_root or args.converted):
+        p.error('give --data-root (or --converted)')
+    args.work_dir = osp.abspath(args.work_dir)
+    os.makedirs(args.work_dir, exist_ok=True)
+    data = convert(args)
+    for name in args.rows:
+        run_row(name, args, data)
+    results = []
+    for name in ROWS:  # every row with results, in table order
+        f = osp.join(args.work_dir, name, 'result.json')
+        if osp.isfile(f):
+            with open(f) as fh:
+                results.append(json.load(fh))
+    text = table(results)
+    print(text)
+    if args.doc:
+        write_doc(args.doc, text)
+        print(f'table written to {args.doc}')
+
+
+if __name__ == '__main__':
+    main()

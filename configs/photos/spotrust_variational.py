@@ -1,0 +1,8 @@
+# The variational head on your own photos (data/defects); see
+# configs/photos/spotrust_mcdropout.py.
+_base_ = [
+    '../_base_/recipes/spotrust_variational_warmup.py',
+    '../_base_/datasets/defect_photos.py'
+]
+model = dict(
+    decode_head=dict(loss_decode=dict(class_weight={{_base_.class_weight}})))

@@ -1,0 +1,132 @@
+"""Training hooks of the Bayesian heads: the warm-up and the KL
+normaliser."""
+from typing import List, Optional
+
+import cv2
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmseg.registry import HOOKS
+
+from ..datasets.mask_check import normalise_corrosion_mask
+from ..models.layers import MCDropout
+from ..models.losses import BayesianBCELoss
+
+
+def _bayesian_losses(model) -> List[BayesianBCELoss]:
+    model = model.module if is_model_wrapper(model) else model
+    return [m for m in model.modules() if isinstance(m, BayesianBCELoss)]
+
+
+@HOOKS.register_module()
+class BayesianWarmupHook(Hook):
+    """Warm up the Bayesian heads, then train with the paper's loss.
+
+    Over the first ``warmup_epochs`` epochs (counted in iterations, so it
+    is smooth and survives ``--resume``), the ``beta`` of every
+    :class:`BayesianBCELoss` falls linearly from 1 to 0. With ``beta=1`` the
+    logits get the unattenuated class-weighted BCE gradient, while the log
+    variance ``s`` already learns its value. From then on the loss is the
+    paper's (``beta=0``). Without it the learned variance damps the rare
+    defect pixels from the first step (see :func:`bayesian_bce_loss`).
+    With ``ramp_dropout`` the rate of every :class:`MCDropout` also rises
+    linearly from 0 to its configured value over the same iterations.
+
+    Args:
+        warmup_epochs (float): Length of the warm-up. Defaults to 5.
+        ramp_dropout (bool): Also ramp the MC-dropout rate. Defaults to
+            False.
+    """
+
+    priority = 'NORMAL'
+
+    def __init__(self, warmup_epochs: float = 5, ramp_dropout: bool = False):
+        if warmup_epochs <= 0:
+            raise ValueError(f'warmup_epochs must be > 0: {warmup_epochs}')
+        self.warmup_epochs = warmup_epochs
+        self.ramp_dropout = ramp_dropout
+        self._dropout: List[tuple] = []
+
+    def before_train(self, runner) -> None:
+        if not _bayesian_losses(runner.model):
+            raise ValueError('BayesianWarmupHook: the model has no '
+                             'BayesianBCELoss to warm up')
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        self._dropout = [(m, m.p) for m in model.modules()
+                         if isinstance(m, MCDropout)] if \
+            self.ramp_dropout else []
+
+    def progress(self, runner) -> float:
+        """Fraction of the warm-up done at the current iteration."""
+        total = self.warmup_epochs * max(len(runner.train_dataloader), 1)
+        return min(1.0, runner.iter / total)
+
+    def before_train_iter(self, runner, batch_idx: int,
+                          data_batch: Optional[dict] = None) -> None:
+        t = self.progress(runner)
+        for loss in _bayesian_losses(runner.model):
+            loss.beta = 1.0 - t
+        for layer, p in self._dropout:
+            layer.p = p * t
+
+    def after_train(self, runner) -> None:
+        for loss in _bayesian_losses(runner.model):
+            loss.beta = 0.0
+        for layer, p in self._dropout:
+            layer.p = p
+
+
+def count_label_pixels(dataset, ignore_index: int = 255) -> int:
+    """Labelled (not ``ignore_index``) pixels of every mask in
+    ``dataset``, as read from the files at full resolution."""
+    total = 0
+    for i in range(len(dataset)):
+        path = dataset.get_data_info(i).get('seg_map_path')
+        if path is None:
+            raise ValueError(f'sample {i} of the training set has no mask')
+        mask = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+        if mask is None:
+            raise ValueError(f'{path}: not a readable image')
+        labels = normalise_corrosion_mask(mask, path, ignore_index)
+        total += int((labels != ignore_index).sum())
+    return total
+
+
+@HOOKS.register_module()
+class KLNormaliserHook(Hook):
+    """Set the KL normaliser of the variational head from the data.
+
+    Before training it counts the labelled pixels of the training set
+    (:func:`count_label_pixels`): the N of the per-pixel negative ELBO
+    ``mean NLL + KL / N``. A :class:`BayesianBCELoss` with
+    ``num_train_pixels='auto'`` gets that number. One with a number that
+    differs from it by more than ``rtol`` fails the run, naming both, since
+    such a KL weight was written for other data.
+
+    Args:
+        rtol (float): Allowed relative difference. Defaults to 0.01.
+    """
+
+    priority = 'NORMAL'
+
+    def __init__(self, rtol: float = 0.01):
+        self.rtol = rtol
+
+    def before_train(self, runner) -> None:
+        losses = [
+            loss for loss in _bayesian_losses(runner.model)
+            if loss.num_train_pixels is not None
+        ]
+        if not losses:
+            return
+        n = count_label_pixels(runner.train_dataloader.dataset)
+        for loss in losses:
+            given = loss.num_train_pixels
+            if given == 'auto':
+                loss.num_train_pixels = n
+            elif abs(given - n) > self.rtol * n:
+                raise ValueError(
+                    f'num_train_pixels={given} in the config, but the '
+                    f'training set has {n} labelled pixels: set '
+                    "num_train_pixels='auto' to derive it from the data")
+        runner.logger.info(f'KL normaliser: {n} training pixels')

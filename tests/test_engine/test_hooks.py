@@ -1,0 +1,104 @@
+from types import SimpleNamespace
+
+import cv2
+import numpy as np
+import pytest
+from mmseg.registry import MODELS
+
+from spotrust_mm.engine import (BayesianWarmupHook, KLNormaliserHook,
+                                count_label_pixels)
+from spotrust_mm.models.layers import MCDropout
+
+from ..conftest import tiny_hrnet_model
+
+
+class _Log:
+    def info(self, msg):
+        self.last = msg
+
+
+class _Loader(list):
+    """A train dataloader stand-in: ``n`` batches and a dataset."""
+
+    def __init__(self, n, dataset):
+        super().__init__(range(n))
+        self.dataset = dataset
+
+
+def _runner(model, it=0, batches=10, dataset=None):
+    return SimpleNamespace(model=model, iter=it, logger=_Log(),
+                           train_dataloader=_Loader(batches, dataset))
+
+
+def test_warmup_ramps_beta_and_dropout_then_restores():
+    model = MODELS.build(tiny_hrnet_model('MCDropoutHRHead'))
+    hook = BayesianWarmupHook(warmup_epochs=2, ramp_dropout=True)
+    runner = _runner(model)
+    hook.before_train(runner)
+    loss = model.decode_head.loss_decode
+    drops = [m for m in model.modules() if isinstance(m, MCDropout)]
+    assert len(drops) == 4
+    for it, beta, p in ((0, 1.0, 0.0), (10, 0.5, 0.25), (15, 0.25, 0.375),
+                        (20, 0.0, 0.5), (99, 0.0, 0.5)):
+        runner.iter = it
+        hook.before_train_iter(runner, 0)
+        assert loss.beta == pytest.approx(beta)
+        assert all(d.p == pytest.approx(p) for d in drops)
+    runner.iter = 5
+    hook.before_train_iter(runner, 0)
+    hook.after_train(runner)
+    assert loss.beta == 0 and all(d.p == 0.5 for d in drops)
+
+
+def test_warmup_without_dropout_ramp_leaves_dropout_alone():
+    model = MODELS.build(tiny_hrnet_model('MCDropoutHRHead'))
+    hook = BayesianWarmupHook(warmup_epochs=1)
+    runner = _runner(model, it=0)
+    hook.before_train(runner)
+    hook.before_train_iter(runner, 0)
+    assert model.decode_head.loss_decode.beta == 1.0
+    assert all(m.p == 0.5 for m in model.modules()
+               if isinstance(m, MCDropout))
+    with pytest.raises(ValueError, match='warmup_epochs'):
+        BayesianWarmupHook(warmup_epochs=0)
+
+
+class _Masks:
+    def __init__(self, paths):
+        self.paths = paths
+
+    def __len__(self):
+        return len(self.paths)
+
+    def get_data_info(self, i):
+        return dict(seg_map_path=self.paths[i])
+
+
+def _mask_set(tmp_path):
+    a = np.zeros((4, 5), np.uint8)
+    a[0, :3] = 255  # ignored in a 0/1 mask
+    a[1, 1] = 1
+    b = np.zeros((6, 2), np.uint8)
+    b[0, 0] = 255  # a 0/255 mask: 255 is the defect, all 12 count
+    paths = [str(tmp_path / 'a.png'), str(tmp_path / 'b.png')]
+    cv2.imwrite(paths[0], a)
+    cv2.imwrite(paths[1], b)
+    return _Masks(paths)
+
+
+def test_kl_normaliser_counts_labelled_pixels(tmp_path):
+    data = _mask_set(tmp_path)
+    assert count_label_pixels(data) == (20 - 3) + 12
+    model = MODELS.build(tiny_hrnet_model(
+        'VariationalHRHead',
+        loss_decode=dict(type='BayesianBCELoss', num_train_pixels='auto')))
+    runner = _runner(model, dataset=data)
+    KLNormaliserHook().before_train(runner)
+    assert model.decode_head.loss_decode.num_train_pixels == 29
+    assert '29 training pixels' in runner.logger.last
+    # a number written for other data fails loudly
+    model.decode_head.loss_decode.num_train_pixels = 48 * 128 * 128
+    with pytest.raises(ValueError, match=r'786432 .* has 29 labelled'):
+        KLNormaliserHook().before_train(runner)
+    model.decode_head.loss_decode.num_train_pixels = 29.1
+    KLNormaliserHook().before_train(runner)  # within 1 %

@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+import torch
+from mmseg.registry import MODELS
+
+from spotrust_mm.models.segmentors.classical import (darkness_score,
+                                                     fit_threshold,
+                                                     rust_score)
+
+
+def test_darkness_score_finds_a_thin_dark_line():
+    img = torch.full((1, 3, 40, 40), 150.0)
+    img[:, :, 20, 5:35] = 90.0
+    img += torch.randn(1, 1, 40, 40, generator=torch.Generator().manual_seed(
+        0)) * 2
+    z = darkness_score(img, sigma=4.0)[0, 0]
+    assert z[20, 10:30].min() > 2.5
+    assert z[:15].abs().max() < 2.5 and z[25:].abs().max() < 2.5
+
+
+def test_rust_score_by_colour():
+    rgb = torch.tensor([[200., 90., 30.], [128., 128., 128.],
+                        [30., 60., 200.], [10., 4., 2.]]).T.reshape(
+                            1, 3, 1, 4)
+    s = rust_score(rgb)[0, 0, 0]
+    assert s[0] > 0.6  # orange-brown
+    assert s[1] == 0 and s[2] == 0  # grey, blue
+    assert s[3] < s[0] * 0.5  # near black
+
+
+def test_fit_threshold_by_hand():
+    scores = np.array([0., 1., 2., 3., 4., 5.])
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    threshold, temperature = fit_threshold(scores, labels)
+    # the median (2.5) already separates the classes: F1 = 1
+    assert threshold == pytest.approx(2.5)
+    # perfectly separable: the NLL is lowest at the smallest temperature
+    assert temperature == pytest.approx(np.std(scores) * 1e-3)
+    # ignore labels are left out; one class only is refused
+    with pytest.raises(ValueError, match='both'):
+        fit_threshold(scores, np.array([0, 0, 0, 255, 255, 255]))
+
+
+def test_classical_segmentor_predicts_probability_only():
+    model = MODELS.build(dict(
+        type='ClassicalSegmentor', score='darkness', blur_sigma=3.0,
+        data_preprocessor=dict(type='SegDataPreProcessor', mean=[0, 0, 0],
+                               std=[1, 1, 1], bgr_to_rgb=True)))
+    img = torch.full((1, 3, 32, 32), 120.0)
+    img[:, :, 16, 4:28] = 40.0
+    out = model.predict(img)[0]
+    prob = out.seg_logits.data
+    assert prob.shape == (1, 32, 32) and 0 <= prob.min() <= prob.max() <= 1
+    assert out.pred_sem_seg.data[0, 16, 8:24].all()
+    assert 'epistemic_uncertainty' not in out
+    t, temp = model.fit([np.array([0., 1., 5., 6.])], [np.array([0, 0, 1,
+                                                                1])])
+    assert model.threshold.item() == pytest.approx(t)
+    assert model.temperature.item() == pytest.approx(temp)
+    with pytest.raises(RuntimeError, match='nothing to train'):
+        model.loss(img, [])
+    with pytest.raises(ValueError, match='score'):
+        MODELS.build(dict(type='ClassicalSegmentor', score='edges'))

@@ -1,0 +1,91 @@
+"""The real-data path a user takes, on a generated CrackForest-format
+folder: convert with the CLI, train the CrackForest configs with
+tools/train.py, test with tools/test.py."""
+import json
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import REPO
+from .test_datasets.test_conversion import make_crackforest
+
+pytestmark = pytest.mark.slow
+SMALL = [
+    'train_cfg.max_epochs=1', 'train_dataloader.batch_size=2',
+    'train_dataloader.num_workers=0',
+    'train_dataloader.persistent_workers=False',
+    'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
+    'train_dataloader.dataset.pipeline.3.crop_size=(64,64)',
+    'train_dataloader.dataset.pipeline.2.scale=(96,64)',
+    'val_dataloader.dataset.pipeline.1.scale=(96,64)',
+    'test_dataloader.dataset.pipeline.1.scale=(96,64)',
+    'test_dataloader.num_workers=0',
+    'test_dataloader.persistent_workers=False',
+    # a small HRNet: W18 widths, one module and one block a stage
+    'model.backbone.extra.stage1.num_blocks=(1,)',
+    'model.backbone.extra.stage2.num_blocks=(1,1)',
+    'model.backbone.extra.stage3.num_modules=1',
+    'model.backbone.extra.stage3.num_blocks=(1,1,1)',
+    'model.backbone.extra.stage4.num_modules=1',
+    'model.backbone.extra.stage4.num_blocks=(1,1,1,1)',
+]
+
+
+def _run(args, cwd, ok=True):
+    proc = subprocess.run([sys.executable, *args], cwd=cwd, text=True,
+                          capture_output=True)
+    if ok:
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+@pytest.fixture(scope='module')
+def converted(tmp_path_factory):
+    root = tmp_path_factory.mktemp('real')
+    make_crackforest(root / 'cf', n_labelled=10, n_unlabelled=1)
+    out = root / 'data' / 'crackforest'
+    proc = _run([osp.join(REPO, 'tools/dataset_converters/crackforest.py'),
+                 str(root / 'cf'), '-o', str(out)], cwd=root)
+    assert 'wrote' in proc.stdout and 'unlabelled: 1 011' in proc.stdout
+    return root, out
+
+
+def test_converter_cli_error_is_one_line_naming_the_file(converted):
+    root, out = converted
+    proc = _run([osp.join(REPO, 'tools/dataset_converters/crackforest.py'),
+                 str(root / 'cf'), '-o', str(out)], cwd=root, ok=False)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        f'error: {out}: output folder is not empty; pass --overwrite to '
+        'replace it'
+    ]
+
+
+@pytest.mark.parametrize('config', ['spotrust_variational',
+                                    'fcn_hr18_baseline'])
+def test_crackforest_configs_train_and_test(converted, config):
+    root, out = converted
+    work = root / f'work_{config}'
+    cfg = osp.join(REPO, f'configs/crackforest/{config}.py')
+    data = [f'{k}_dataloader.dataset.data_root={out}'
+            for k in ('train', 'val', 'test')]
+    extra = ['model.num_samples=2'] if 'spotrust' in config else []
+    _run([osp.join(REPO, 'tools/train.py'), cfg, '--work-dir', str(work),
+          '--cfg-options', *data, *SMALL, *extra], cwd=root)
+    log = open(sorted(work.glob('*/*.log'))[0]).read()
+    if 'variational' in config:
+        # KL normaliser from the data: 7 training masks of 48x32
+        n = json.loads((out / 'dataset_info.json').read_text())['splits']
+        assert f'KL normaliser: {n["train"] * 48 * 32} training' in log
+        assert 'decode.kl' in log
+    _run([osp.join(REPO, 'tools/test.py'), cfg, str(work / 'epoch_1.pth'),
+          '--work-dir', str(work), '--json', str(work / 'm.json'),
+          '--cfg-options', *data, *SMALL, *extra], cwd=root)
+    metrics = json.loads((work / 'm.json').read_text())
+    for key in ('mIoU', 'f1', 'ece', 'nll', 'predictive/auroc_error',
+                'seconds_per_image'):
+        assert key in metrics
+    assert metrics['num_test_images'] == json.loads(
+        (out / 'dataset_info.json').read_text())['splits']['test']

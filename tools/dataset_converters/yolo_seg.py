@@ -1,0 +1,97 @@
+"""Convert YOLO segmentation labels (Ultralytics / Roboflow "YOLO
+segmentation" export) to the mmseg layout SpotRust-MM reads.
+
+    python tools/dataset_converters/yolo_seg.py --img-dir images/ \
+        --label-dir labels/ -o data/my_defects [--classes 0 2 ...]
+
+Each image ``<stem>.<ext>`` pairs with ``<stem>.txt``: one object per line,
+``CLASS x1 y1 x2 y2 ...`` with coordinates normalised to [0, 1]. Polygons
+of the chosen class ids (default: all) are unioned as defect (label 1). An
+empty .txt is an image without defects; a missing one is an unlabelled
+image (an error, or skipped with ``--skip-unpaired``).
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
+    osp.abspath(__file__)))))
+import numpy as np  # noqa: E402
+
+from spotrust_mm.datasets.conversion import (  # noqa: E402
+    IMAGE_EXTENSIONS, ConversionError, Sample, add_converter_args,
+    converter_main, rasterise_polygons, run_converter)
+
+
+def read_yolo_polygons(path: str, classes=None):
+    """Normalised polygons (K, 2) of the chosen classes in a label file."""
+    polys = []
+    with open(path, encoding='utf-8') as f:
+        for num, line in enumerate(f, 1):
+            parts = line.split()
+            if not parts:
+                continue
+            try:
+                cls = int(parts[0])
+                coords = [float(v) for v in parts[1:]]
+            except ValueError:
+                raise ConversionError(
+                    f'{path}:{num}: not "CLASS x1 y1 x2 y2 ..."') from None
+            if len(coords) < 6 or len(coords) % 2:
+                raise ConversionError(
+                    f'{path}:{num}: a polygon needs an even number (>= 6) of '
+                    f'coordinates, got {len(coords)}')
+            if classes is None or cls in classes:
+                polys.append((num, np.asarray(coords).reshape(-1, 2)))
+    return polys
+
+
+def yolo_mask(path: str, size, classes=None) -> np.ndarray:
+    h, w = size
+    mask = np.zeros(size, np.uint8)
+    for num, poly in read_yolo_polygons(path, classes):
+        mask |= rasterise_polygons([poly * [w, h]], size, f'{path}:{num}')
+    return mask
+
+
+def yolo_samples(img_dir: str, label_dir: str, classes=None):
+    for d in (img_dir, label_dir):
+        if not osp.isdir(d):
+            raise ConversionError(f'{d}: folder not found')
+    samples, unpaired = [], []
+    for name in sorted(os.listdir(img_dir)):
+        stem, ext = osp.splitext(name)
+        if ext.lower() not in IMAGE_EXTENSIONS:
+            continue
+        label = osp.join(label_dir, stem + '.txt')
+        if not osp.isfile(label):
+            unpaired.append(name)
+            continue
+        read_yolo_polygons(label, classes)  # syntax errors fail early
+        samples.append(Sample(
+            stem, osp.join(img_dir, name),
+            lambda size, p=label: yolo_mask(p, size, classes)))
+    if not samples and not unpaired:
+        raise ConversionError(f'{img_dir}: no images')
+    return samples, unpaired
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--img-dir', required=True)
+    parser.add_argument('--label-dir', required=True)
+    parser.add_argument('--classes', nargs='+', type=int, metavar='ID',
+                        help='defect class ids (default: all)')
+    add_converter_args(parser)
+    args = parser.parse_args(argv)
+    samples, unpaired = yolo_samples(args.img_dir, args.label_dir,
+                                     args.classes)
+    return run_converter(
+        args, samples, f'YOLO-seg {osp.abspath(args.label_dir)}',
+        unpaired=unpaired,
+        extra_info=dict(classes=args.classes or 'all'))
+
+
+if __name__ == '__main__':
+    converter_main(main)
