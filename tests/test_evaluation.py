@@ -131,6 +131,11 @@ def test_uncertainty_metric_by_hand():
     assert 'aleatoric/pavpu' not in m  # the model gave none
     assert 0 <= m['predictive/auroc_error'] <= 1
     assert m['epistemic/pavpu@0.9'] == 1.0
+    # the defect IoU is named for the dataset's defect class
+    metric.dataset_meta = dict(classes=('background', 'crack'))
+    named = metric.compute_metrics(metric.results)
+    assert named['iou_crack'] == 0.5 and 'iou_corrosion' not in named
+    assert list(named).index('iou_crack') == list(m).index('iou_corrosion')
 
 
 def test_uncertainty_metric_set_without_corrosion():

@@ -98,3 +98,26 @@ def test_trained_checkpoint_prefers_the_best(test_tool, tmp_path):
         path.write_bytes(b'')
         os.utime(path, (100 + i, 100 + i))
     assert mmseg_cli.trained_checkpoint(str(tmp_path)) == str(new)
+
+
+def test_checkpoint_that_does_not_fit_is_named(tmp_path):
+    import torch
+    from mmseg.registry import MODELS
+
+    from .conftest import tiny_hrnet_model
+    cli = _tool('mmseg_cli')
+    model = MODELS.build(tiny_hrnet_model())
+    same = tmp_path / 'same.pth'
+    torch.save(dict(state_dict=model.state_dict()), same)
+    assert cli.checkpoint_mismatch(model, str(same), 'a.py') is None
+    # trained with another config: one block fewer, another head width
+    state = dict(model.state_dict())
+    state.pop('backbone.conv1.weight')
+    key = 'decode_head.conv_seg.weight'
+    state[key] = torch.zeros(1, 5, 1, 1)
+    other = tmp_path / 'other.pth'
+    torch.save(dict(state_dict=state), other)
+    msg = cli.checkpoint_mismatch(model, str(other), 'cfg.py')
+    assert msg.startswith(f'{other} does not fit the model of cfg.py')
+    assert "1 of the model's" in msg and 'backbone.conv1.weight' in msg
+    assert f'1 have other shapes (e.g. [{key!r}])' in msg

@@ -19,9 +19,10 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import spotrust_mm  # noqa: E402,F401  (registers plugins, mmcv-lite shim)
-from mmseg.apis import inference_model, init_model  # noqa: E402
+from mmseg.apis import inference_model  # noqa: E402
 from mmseg.registry import DATASETS  # noqa: E402
-from mmseg_cli import (add_inference_args, list_images,  # noqa: E402
+from mmseg_cli import (add_inference_args,  # noqa: E402
+                       init_checked_model, list_images,
                        load_inference_config)
 from tqdm import tqdm  # noqa: E402
 
@@ -76,7 +77,8 @@ def main(argv=None):
     args = parse_args(argv)
     cfg = load_inference_config(args.config, args.checkpoint,
                                 args.cfg_options, args.num_samples)
-    model = init_model(cfg, args.checkpoint, device=args.device)
+    model = init_checked_model(cfg, args.checkpoint, args.config,
+                               device=args.device)
     id_paths = list_images(args.id) if args.id else dataset_images(
         cfg.test_dataloader.dataset, 'test_dataloader', args.config)
     ood_paths = list_images(args.ood) if args.ood else dataset_images(

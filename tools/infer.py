@@ -16,9 +16,10 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import spotrust_mm  # noqa: E402,F401  (registers plugins, mmcv-lite shim)
 import cv2  # noqa: E402
-from mmseg.apis import inference_model, init_model  # noqa: E402
+from mmseg.apis import inference_model  # noqa: E402
 from mmseg_cli import (IMAGE_SUFFIXES, add_inference_args,  # noqa: E402
-                       list_images, load_inference_config)
+                       init_checked_model, list_images,
+                       load_inference_config)
 from tqdm import tqdm  # noqa: E402
 
 from spotrust_mm.datasets import normalise_corrosion_mask  # noqa: E402
@@ -64,7 +65,8 @@ def main(argv=None):
         crop, stride = args.slide
         cfg.model.test_cfg = dict(
             mode='slide', crop_size=(crop, crop), stride=(stride, stride))
-    model = init_model(cfg, checkpoint, device=args.device)
+    model = init_checked_model(cfg, checkpoint, args.config,
+                               device=args.device)
     summaries = {}
     for path in tqdm(images, desc='images', unit='img'):
         img = read_rgb(path)

@@ -138,3 +138,48 @@ def load_inference_config(config_path: str, checkpoint=None,
         cfg.model.num_samples = num_samples
     check_checkpoint(cfg, checkpoint, config_path)
     return cfg
+
+
+def checkpoint_mismatch(model, checkpoint: str, config_path: str):
+    """Why ``checkpoint`` does not fit ``model`` (weights the model has but
+    the checkpoint lacks, or holds with another shape), or None if it fits.
+
+    mmengine loads test checkpoints non-strictly and only warns, so a
+    checkpoint trained with another config (another backbone depth, say)
+    would be tested with random weights where it does not fit.
+    """
+    from mmengine.model import is_model_wrapper
+    from mmengine.runner.checkpoint import _load_checkpoint
+    model = model.module if is_model_wrapper(model) else model
+    ckpt = _load_checkpoint(checkpoint, map_location='cpu')
+    state = ckpt.get('state_dict', ckpt)
+    state = {k[7:] if k.startswith('module.') else k: v
+             for k, v in state.items()}
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    shapes = [k for k in own if k in state and hasattr(state[k], 'shape')
+              and tuple(state[k].shape) != tuple(own[k].shape)]
+    if not (missing or shapes):
+        return None
+    parts = []
+    if missing:
+        parts.append(f'{len(missing)} of the model\'s {len(own)} weights '
+                     f'are missing from it (e.g. {missing[:3]})')
+    if shapes:
+        parts.append(f'{len(shapes)} have other shapes (e.g. {shapes[:3]})')
+    return (f'{checkpoint} does not fit the model of {config_path}: ' +
+            '; '.join(parts) + '. Was it trained with another config? Test '
+            'with the config its training run wrote into its work dir.')
+
+
+def init_checked_model(cfg: Config, checkpoint, config_path: str,
+                       device: str = 'cpu'):
+    """``mmseg.apis.init_model``, refusing a checkpoint that does not fit
+    the config's model (:func:`checkpoint_mismatch`)."""
+    from mmseg.apis import init_model
+    model = init_model(cfg, checkpoint, device=device)
+    if checkpoint is not None:
+        problem = checkpoint_mismatch(model, checkpoint, config_path)
+        if problem:
+            raise ValueError(problem)
+    return model

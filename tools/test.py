@@ -5,7 +5,10 @@
         [--cfg-options k=v ...] [--launcher ...]
 
 CHECKPOINT may be left out for an ensemble inference config, whose members
-name their own checkpoints. After the test it prints a table of every
+name their own checkpoints. A checkpoint that does not fit the config's
+model (weights missing or of other shapes, e.g. trained with another
+backbone depth) is refused rather than tested with random weights where it
+does not fit. After the test it prints a table of every
 metric (docs/metrics.md), writes them as JSON with ``--json``, and the
 reliability diagram and uncertainty-vs-error plot (PNG) into
 ``--plot-dir`` (default ``<work_dir>/plots``). ``--show-dir`` writes the
@@ -22,7 +25,8 @@ import spotrust_mm  # noqa: E402,F401  (registers plugins, mmcv-lite shim)
 from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 from mmseg_cli import (add_runner_args, check_checkpoint,  # noqa: E402
-                       load_runner_config, parse_runner_args)
+                       checkpoint_mismatch, load_runner_config,
+                       parse_runner_args)
 
 from spotrust_mm.evaluation import metrics_table  # noqa: E402
 from spotrust_mm.fileio import write_json  # noqa: E402
@@ -92,6 +96,11 @@ def build_test_config(args) -> Config:
 def main(argv=None):
     args = parse_args(argv)
     runner = Runner.from_cfg(build_test_config(args))
+    if args.checkpoint is not None:
+        problem = checkpoint_mismatch(runner.model, args.checkpoint,
+                                      args.config)
+        if problem:
+            raise ValueError(problem)
     start = time.perf_counter()
     metrics = runner.test()
     seconds = time.perf_counter() - start

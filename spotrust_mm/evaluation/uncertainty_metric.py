@@ -167,7 +167,16 @@ class UncertaintyMetric(BaseMetric):
             }
         if self.plot_dir is not None:
             self._plot(calibration, hists)
-        return metrics
+        return self._name_defect_class(metrics)
+
+    def _name_defect_class(self, metrics: Dict[str, float]
+                           ) -> Dict[str, float]:
+        """``iou_corrosion`` is named for the dataset's defect class (e.g.
+        ``iou_crack`` on a :class:`CrackDataset`), keeping the order."""
+        classes = (self.dataset_meta or {}).get('classes') or ()
+        name = classes[1] if len(classes) == 2 else 'corrosion'
+        return {('iou_' + name if k == 'iou_corrosion' else k): v
+                for k, v in metrics.items()}
 
     def _reduce(self, results: List[dict], kinds: List[str]):
         """Scores over all pixels of ``results``; also the summed
