@@ -73,7 +73,8 @@ def test_variational_loss_contains_kl_and_gradients_flow():
         loss_decode=dict(type='BayesianBCELoss', num_train_pixels=1e3)).train()
     x = _inputs()
     losses = head.loss_by_feat(head(x), _samples())
-    assert set(losses) == {'loss_bayes_bce', 'acc_seg', 'kl'}
+    assert set(losses) == {'loss_bayes_bce', 'acc_seg', 'kl', 's_defect',
+                           's_background', 'recall_defect'}
     kl = head.kl().item()
     assert losses['kl'].item() == pytest.approx(kl)
     assert kl > 0
@@ -148,3 +149,17 @@ def test_fused_path_only_where_it_is_equal():
         assert not other.can_fuse(), kw
         inputs = _inputs()
         assert torch.equal(other(inputs), _layer_by_layer(other, inputs))
+
+
+def test_defect_diagnostics_by_hand():
+    head = _head('AleatoricHRHead')
+    # logit, s on a 1x4 image: defect pixels (label 1) get s = 2 and 4,
+    # background s = -1 and 30 (clamped to 10); one defect is found
+    logits = torch.tensor([[[[3., -3., 0., 0.]], [[2., 4., -1., 30.]]]])
+    label = torch.tensor([[[1, 1, 0, 0]]])
+    d = head._defect_diagnostics(logits, label)
+    assert d['s_defect'].item() == pytest.approx(3.0)
+    assert d['s_background'].item() == pytest.approx(4.5)
+    assert d['recall_defect'].item() == pytest.approx(50.0)
+    none = head._defect_diagnostics(logits, torch.zeros(1, 1, 4).long())
+    assert set(none) == {'s_background'}

@@ -202,6 +202,30 @@ class AleatoricHRHead(BaseDecodeHead):
         kls = [m.kl() for m in self.modules() if isinstance(m, BayesConv2d)]
         return torch.stack(kls).sum() if kls else None
 
+    @torch.no_grad()
+    def _defect_diagnostics(self, seg_logits: Tensor,
+                            seg_label: Tensor) -> dict:
+        """Logged, not back-propagated: the mean clamped log variance ``s``
+        on defect and on background pixels, and the defect recall of the
+        batch (``acc_seg`` is mostly background). A defect ``s`` far above
+        the background's means the learned variance is damping the defect
+        pixels' gradient by ``exp(-s)``."""
+        loss_decode = self.loss_decode[0] if isinstance(
+            self.loss_decode, nn.ModuleList) else self.loss_decode
+        log_var_range = getattr(loss_decode, 'log_var_range', (-10., 10.))
+        s = seg_logits[:, 1].clamp(*log_var_range)
+        out = {}
+        for name, value in (('s_defect', 1), ('s_background', 0)):
+            mask = seg_label == value
+            if mask.any():
+                out[name] = s[mask].mean()
+        defect = seg_label == 1
+        if defect.any():
+            out['recall_defect'] = (
+                torch.sigmoid(seg_logits[:, 0][defect]) >
+                self.threshold).float().mean() * 100
+        return out
+
     def loss_by_feat(self, seg_logits: Tensor,
                      batch_data_samples: SampleList) -> dict:
         """Bayesian loss of the (N, 2, H, W) output, plus the KL if any.
@@ -211,8 +235,9 @@ class AleatoricHRHead(BaseDecodeHead):
             batch_data_samples (list[SegDataSample]): With ``gt_sem_seg``.
 
         Returns:
-            dict[str, Tensor]: Loss terms, ``acc_seg`` and, for Bayesian
-            layers, the unscaled ``kl`` (logged, not back-propagated).
+            dict[str, Tensor]: Loss terms, ``acc_seg``, the diagnostics of
+            :meth:`_defect_diagnostics` and, for Bayesian layers, the
+            unscaled ``kl`` (all logged, not back-propagated).
         """
         seg_label = self._stack_batch_gt(batch_data_samples)
         seg_logits = resize(
@@ -235,6 +260,7 @@ class AleatoricHRHead(BaseDecodeHead):
                                                    0) + value
         loss['acc_seg'] = binary_accuracy(seg_logits[:, 0], seg_label,
                                           self.threshold, self.ignore_index)
+        loss.update(self._defect_diagnostics(seg_logits, seg_label))
         if kl is not None:
             loss['kl'] = kl.detach()
         return loss
