@@ -223,7 +223,9 @@ def validation_f1(row_dir: str) -> dict:
             try:
                 f1 = float(cells[3]) / 100
             except ValueError:
-                pass
+                continue
+            if f1 != f1:  # mmseg prints nan when no pixel is predicted as
+                f1 = 0.0  # defect: precision 0/0, and F1 is then 0
         m = re.search(r'Epoch\(val\) \[(\d+)\]\[\d+/\d+\]\s+aAcc', line)
         if m and f1 is not None:
             out[int(m.group(1))] = f1

@@ -1,10 +1,28 @@
 """Atomic file writing: a crash or a bad input never leaves a half-written
-output, and an existing file is replaced only by a complete new one."""
+output, and an existing file is replaced only by a complete new one.
+Outputs get the permissions the user's umask gives (0644 files and 0755
+folders under umask 022), not the private ones of temporary files."""
 import json
 import os
 import os.path as osp
 import tempfile
 from typing import Any, Callable
+
+
+def current_umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def make_temp_dir(parent: str, prefix: str) -> str:
+    """A new temporary folder in ``parent`` to build an output in, with the
+    permissions the umask gives an ordinary folder (``mkdtemp`` makes it
+    0700), so that it can be renamed into place as it is."""
+    path = tempfile.mkdtemp(prefix=prefix, dir=parent)
+    os.chmod(path, 0o777 & ~current_umask())
+    return path
 
 
 def atomic_write(path: str, write: Callable[[str], None]) -> None:
@@ -22,6 +40,7 @@ def atomic_write(path: str, write: Callable[[str], None]) -> None:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp made it 0600
         os.replace(tmp, path)
     finally:
         if osp.exists(tmp):

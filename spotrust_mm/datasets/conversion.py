@@ -29,6 +29,8 @@ from typing import (Callable, Dict, Iterable, List, Optional, Sequence,
 import cv2
 import numpy as np
 
+from ..fileio import make_temp_dir
+
 SPLITS = ('train', 'val', 'test')
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff',
                     '.webp')
@@ -384,7 +386,7 @@ def write_dataset(samples: Sequence[Sample],
     split_of = {s: k for k, v in splits.items() for s in v}
     parent = osp.dirname(osp.abspath(out))
     os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f'.{osp.basename(out)}.tmp-', dir=parent)
+    tmp = make_temp_dir(parent, f'.{osp.basename(out)}.tmp-')
     counts = {k: np.zeros(3, np.int64) for k in SPLITS}
     snapped = {}
     try:

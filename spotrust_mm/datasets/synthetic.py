@@ -12,11 +12,12 @@ import json
 import os
 import os.path as osp
 import shutil
-import tempfile
 from typing import Dict, Optional, Tuple
 
 import cv2
 import numpy as np
+
+from ..fileio import make_temp_dir
 
 PAINT_COLOURS = np.array([  # RGB in [0, 1]
     [0.55, 0.57, 0.60],  # grey
@@ -186,7 +187,7 @@ def ensure_synthetic_dataset(root: str, **kwargs) -> bool:
         return False
     parent = osp.dirname(osp.abspath(root))
     os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix='.spotrust-synthetic-', dir=parent)
+    tmp = make_temp_dir(parent, '.spotrust-synthetic-')
     try:
         generate_synthetic_dataset(tmp, **wanted)
         try:

@@ -547,3 +547,42 @@ def test_class_weight_tool(tmp_path, capsys):
     assert weight == pytest.approx(np.sqrt((n * 48 * 32 - n * 50) /
                                            (n * 50)), abs=1e-6)
     assert 'sqrt(background / defect)' in capsys.readouterr().out
+
+
+def test_exif_rotated_photo_takes_a_mask_in_displayed_orientation(tmp_path):
+    """A phone JPEG stored 40 wide x 20 high with EXIF orientation 6 shows
+    (and loads in mmseg) as 20 wide x 40 high: its mask must be too."""
+    from PIL import Image
+    imgs, masks = tmp_path / 'img', tmp_path / 'mask'
+    imgs.mkdir()
+    masks.mkdir()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    Image.fromarray(np.full((20, 40, 3), 128, np.uint8)).save(
+        imgs / 'phone.jpg', exif=exif.tobytes())
+    displayed = np.zeros((40, 20), np.uint8)
+    displayed[:10] = 255
+    cv2.imwrite(str(masks / 'phone.png'), displayed)
+    argv = ['--img-dir', str(imgs), '--mask-dir', str(masks), '-o',
+            str(tmp_path / 'o'), '--quiet', '--split', '1', '0', '0']
+    mask_folder.main(argv)
+    assert _read_out(tmp_path / 'o')['train/phone'].shape == (40, 20)
+    cv2.imwrite(str(masks / 'phone.png'), displayed.T.copy())  # as stored
+    with pytest.raises(ConversionError,
+                       match=r'its mask is 40x20 but the image is 20x40'):
+        mask_folder.main(argv + ['--overwrite'])
+
+
+def test_converted_dataset_is_readable_by_others_under_umask_022(
+        mask_pairs, tmp_path):
+    import stat
+    imgs, masks = mask_pairs
+    old = os.umask(0o022)
+    try:
+        mask_folder.main(['--img-dir', str(imgs), '--mask-dir', str(masks),
+                          '-o', str(tmp_path / 'o'), '--quiet'])
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(tmp_path / 'o').st_mode) == 0o755
+    assert stat.S_IMODE(
+        os.stat(tmp_path / 'o' / 'dataset_info.json').st_mode) == 0o644
