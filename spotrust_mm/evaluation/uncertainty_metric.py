@@ -86,7 +86,7 @@ class UncertaintyMetric(BaseMetric):
         ignore_index (int): Label left out. Defaults to 255.
         plot_dir (str, optional): If given, ``compute_metrics`` also writes
             ``reliability_diagram.png`` and ``uncertainty_vs_error.png``
-            there (:mod:`spotrust_mm.visualization.plots`). Defaults to
+            there (:mod:`spotrust_mm.evaluation.plots`). Defaults to
             None.
         average (str): 'pixels' (default) scores all pixels of the set
             together; 'images' scores each image alone and reports the mean
@@ -203,8 +203,7 @@ class UncertaintyMetric(BaseMetric):
         return metrics, total['calibration'], hists
 
     def _plot(self, calibration: np.ndarray, hists: dict) -> None:
-        from ..visualization.plots import (reliability_diagram,
-                                           uncertainty_error_plot)
+        from .plots import reliability_diagram, uncertainty_error_plot
         reliability_diagram(
             calibration, osp.join(self.plot_dir, 'reliability_diagram.png'))
         uncertainty_error_plot(

@@ -11,8 +11,8 @@ from typing import Dict
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..evaluation.functional import expected_calibration_error
 from ..fileio import atomic_write
+from .functional import expected_calibration_error
 
 
 def _save(fig: Figure, path: str) -> str:
