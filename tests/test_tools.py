@@ -121,3 +121,11 @@ def test_checkpoint_that_does_not_fit_is_named(tmp_path):
     assert msg.startswith(f'{other} does not fit the model of cfg.py')
     assert "1 of the model's" in msg and 'backbone.conv1.weight' in msg
     assert f'1 have other shapes (e.g. [{key!r}])' in msg
+
+
+def test_train_ensemble_refuses_one_seed_for_all_members():
+    tool = _tool('train_ensemble')
+    with pytest.raises(ValueError, match='same seed.*--first-seed'):
+        tool.main([osp.join(REPO, 'configs/spotrust_ensemble.py'),
+                   '--cfg-options', 'train_cfg.max_epochs=1',
+                   'randomness.seed=3'])

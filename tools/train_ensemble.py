@@ -56,6 +56,12 @@ def main(argv=None):
         raise ValueError(f'--num-members must be >= 2: {args.num_members}')
     if not osp.isfile(args.config):
         raise FileNotFoundError(f'{args.config}: config file does not exist')
+    seeded = [o for o in args.cfg_options if o.startswith('randomness.')]
+    if seeded:
+        raise ValueError(
+            f'--cfg-options {" ".join(seeded)} would give every member the '
+            'same seed, and so the same weights: members get seeds '
+            'first_seed + k; set --first-seed instead')
     name = osp.splitext(osp.basename(args.config))[0]
     work_dir = osp.abspath(args.work_dir or osp.join('work_dirs', name))
     members = []
