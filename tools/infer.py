@@ -22,7 +22,7 @@ from mmseg_cli import (IMAGE_SUFFIXES, add_inference_args,  # noqa: E402
                        load_inference_config)
 from tqdm import tqdm  # noqa: E402
 
-from spotrust_mm.datasets import normalise_corrosion_mask  # noqa: E402
+from spotrust_mm.datasets import read_corrosion_mask  # noqa: E402
 from spotrust_mm.fileio import write_json  # noqa: E402
 from spotrust_mm.visualization import (read_rgb,  # noqa: E402
                                        write_figure_set)
@@ -47,10 +47,7 @@ def load_gt(gt_dir, img_path):
     for suffix in IMAGE_SUFFIXES:
         path = osp.join(gt_dir, stem + suffix)
         if osp.isfile(path):
-            mask = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-            if mask is None:
-                raise ValueError(f'{path}: not a readable image')
-            return normalise_corrosion_mask(mask, path)
+            return read_corrosion_mask(path)
     return None
 
 

@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from ..fileio import make_temp_dir
+from .mask_check import normalise_corrosion_mask
 
 SPLITS = ('train', 'val', 'test')
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff',
@@ -587,14 +588,12 @@ def default_mask_labels(values: np.ndarray, path: str) -> Tuple[np.ndarray,
     if osp.splitext(path)[1].lower() in LOSSY_EXTENSIONS:
         return apply_value_map(values, {0: 0, 255: 1}, path,
                                snap_tolerance=float('inf'))
-    present = set(np.unique(values).tolist())
-    if present <= {0, 1, 255} and 1 in present:
-        return values.astype(np.uint8), 0
-    if present <= {0, 255}:
-        return (values == 255).astype(np.uint8), 0
-    raise ConversionError(
-        f'{path}: mask values {sorted(present)[:8]} are neither 0/1 nor '
-        '0/255; say what they mean with --map (e.g. --map 0=0 128=1)')
+    try:
+        return normalise_corrosion_mask(values, path, IGNORE_INDEX), 0
+    except ValueError as e:
+        raise ConversionError(
+            f'{e}; say what other values mean with --map (e.g. --map 0=0 '
+            '128=1)') from None
 
 
 # --------------------------------------------------------------- COCO RLE

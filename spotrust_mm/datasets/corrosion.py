@@ -2,11 +2,10 @@ import os
 import os.path as osp
 from typing import List, Sequence, Union
 
-import cv2
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
-from .mask_check import normalise_corrosion_mask
+from .mask_check import read_corrosion_mask
 from .synthetic import ensure_synthetic_dataset
 
 
@@ -89,10 +88,7 @@ class CorrosionDataset(BaseSegDataset):
             raise FileNotFoundError(
                 f"{info['img_path']}: its mask {path} does not exist")
         if self.check_masks:
-            mask = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-            if mask is None:
-                raise ValueError(f'{path}: not a readable image')
-            normalise_corrosion_mask(mask, path, self.ignore_index)
+            read_corrosion_mask(path, self.ignore_index)
 
 
 @DATASETS.register_module()

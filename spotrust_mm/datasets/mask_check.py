@@ -1,5 +1,6 @@
 from typing import Optional
 
+import cv2
 import numpy as np
 
 
@@ -42,3 +43,17 @@ def normalise_corrosion_mask(mask: np.ndarray,
             f'{path}: mask values {bad} are not in {{0, 1}} (background, '
             f'corrosion){also}; a 0/255 mask is also accepted')
     return mask.astype(np.uint8)
+
+
+def read_corrosion_mask(path: str,
+                        ignore_index: Optional[int] = 255) -> np.ndarray:
+    """Read a mask file and :func:`normalise_corrosion_mask` it.
+
+    Raises:
+        ValueError: Naming ``path``, if it is not a readable image or not a
+            valid corrosion mask.
+    """
+    mask = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if mask is None:
+        raise ValueError(f'{path}: not a readable image')
+    return normalise_corrosion_mask(mask, path, ignore_index)

@@ -2,12 +2,11 @@
 normaliser."""
 from typing import List, Optional
 
-import cv2
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmseg.registry import HOOKS
 
-from ..datasets.mask_check import normalise_corrosion_mask
+from ..datasets.mask_check import read_corrosion_mask
 from ..models.layers import MCDropout
 from ..models.losses import BayesianBCELoss
 
@@ -84,10 +83,7 @@ def count_label_pixels(dataset, ignore_index: int = 255) -> int:
         path = dataset.get_data_info(i).get('seg_map_path')
         if path is None:
             raise ValueError(f'sample {i} of the training set has no mask')
-        mask = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-        if mask is None:
-            raise ValueError(f'{path}: not a readable image')
-        labels = normalise_corrosion_mask(mask, path, ignore_index)
+        labels = read_corrosion_mask(path, ignore_index)
         total += int((labels != ignore_index).sum())
     return total
 

@@ -17,12 +17,10 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
     osp.abspath(__file__)))))
-import cv2  # noqa: E402
-
 from spotrust_mm.datasets.conversion import (  # noqa: E402
     ConversionError, converter_main, defect_class_weight, label_counts)
 from spotrust_mm.datasets.mask_check import \
-    normalise_corrosion_mask  # noqa: E402
+    read_corrosion_mask  # noqa: E402
 
 
 def split_counts(root: str, split: str = 'train', ann_dir: str = 'ann_dir'):
@@ -33,11 +31,8 @@ def split_counts(root: str, split: str = 'train', ann_dir: str = 'ann_dir'):
         raise ConversionError(f'{folder}: no .png masks')
     bg = fg = ign = 0
     for path in files:
-        mask = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-        if mask is None:
-            raise ConversionError(f'{path}: not a readable image')
         try:
-            labels = normalise_corrosion_mask(mask, path)
+            labels = read_corrosion_mask(path)
         except ValueError as e:
             raise ConversionError(str(e)) from None
         b, f, i = label_counts(labels)
