@@ -308,13 +308,27 @@ def image_size(path: str) -> Tuple[int, int]:
     return img.shape[:2]
 
 
-def find_image(folder: str, stem: str) -> Optional[str]:
-    """The image file ``folder/<stem><ext>`` for any image extension."""
+def files_by_stem(folder: str,
+                  extensions: Sequence[str] = IMAGE_EXTENSIONS,
+                  suffix: str = '') -> Dict[str, str]:
+    """``{stem: path}`` of the files in ``folder`` with one of
+    ``extensions`` (any case) whose stem ends with ``suffix`` (removed from
+    the key, e.g. '_mask'). Two files with one stem are an error naming
+    both, as is a missing folder."""
+    if not osp.isdir(folder):
+        raise ConversionError(f'{folder}: folder not found')
+    out: Dict[str, str] = {}
     for name in sorted(os.listdir(folder)):
-        s, ext = osp.splitext(name)
-        if s == stem and ext.lower() in IMAGE_EXTENSIONS:
-            return osp.join(folder, name)
-    return None
+        stem, ext = osp.splitext(name)
+        if ext.lower() not in extensions or not stem.endswith(suffix):
+            continue
+        stem = stem[:len(stem) - len(suffix)]
+        if stem in out:
+            raise ConversionError(
+                f'{folder}: two files for {stem}: '
+                f'{osp.basename(out[stem])} and {name}')
+        out[stem] = osp.join(folder, name)
+    return out
 
 
 # ------------------------------------------------------------- writing

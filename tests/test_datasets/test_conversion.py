@@ -586,3 +586,20 @@ def test_converted_dataset_is_readable_by_others_under_umask_022(
     assert stat.S_IMODE(os.stat(tmp_path / 'o').st_mode) == 0o755
     assert stat.S_IMODE(
         os.stat(tmp_path / 'o' / 'dataset_info.json').st_mode) == 0o644
+
+
+def test_files_by_stem_and_two_files_for_one_stem(tmp_path):
+    from spotrust_mm.datasets.conversion import files_by_stem
+    for name in ('a.JPG', 'b_mask.png', 'c.txt', 'b.png'):
+        (tmp_path / name).write_bytes(b'x')
+    assert files_by_stem(str(tmp_path)) == {
+        'a': str(tmp_path / 'a.JPG'), 'b': str(tmp_path / 'b.png'),
+        'b_mask': str(tmp_path / 'b_mask.png')}
+    assert files_by_stem(str(tmp_path), ('.png', ), '_mask') == {
+        'b': str(tmp_path / 'b_mask.png')}
+    (tmp_path / 'a.png').write_bytes(b'x')
+    with pytest.raises(ConversionError, match='two files for a: a.JPG and '
+                       'a.png'):
+        files_by_stem(str(tmp_path))
+    with pytest.raises(ConversionError, match='folder not found'):
+        files_by_stem(str(tmp_path / 'nowhere'))

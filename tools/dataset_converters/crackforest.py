@@ -14,7 +14,6 @@ background. Images without ground truth are left out of the splits and
 listed under ``unlabelled`` in ``dataset_info.json``.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
@@ -23,8 +22,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
 import numpy as np  # noqa: E402
 
 from spotrust_mm.datasets.conversion import (  # noqa: E402
-    IMAGE_EXTENSIONS, ConversionError, Sample, add_converter_args,
-    converter_main, run_converter)
+    ConversionError, Sample, add_converter_args, converter_main,
+    files_by_stem, run_converter)
 
 
 def read_crackforest_mat(path: str,
@@ -62,13 +61,8 @@ def crackforest_samples(root: str, crack_labels=(2, 4)):
         if not osp.isdir(d):
             raise ConversionError(f'{d}: folder not found (is {root} the '
                                   'CrackForest root?)')
-    images = {
-        osp.splitext(n)[0]: osp.join(img_dir, n)
-        for n in sorted(os.listdir(img_dir))
-        if osp.splitext(n)[1].lower() in IMAGE_EXTENSIONS
-    }
-    gts = {osp.splitext(n)[0]: osp.join(gt_dir, n)
-           for n in os.listdir(gt_dir) if n.endswith('.mat')}
+    images = files_by_stem(img_dir)
+    gts = files_by_stem(gt_dir, ('.mat', ))
     orphans = sorted(set(gts) - set(images))
     if orphans:
         raise ConversionError(

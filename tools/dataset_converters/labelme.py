@@ -20,7 +20,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
 import numpy as np  # noqa: E402
 
 from spotrust_mm.datasets.conversion import (  # noqa: E402
-    ConversionError, Sample, add_converter_args, converter_main, find_image,
+    ConversionError, Sample, add_converter_args, converter_main, files_by_stem,
     rasterise_polygons, run_converter)
 
 AREA_SHAPES = ('polygon', 'rectangle', 'circle')
@@ -51,6 +51,7 @@ def labelme_samples(folder: str, labels=None):
     files = sorted(glob.glob(osp.join(folder, '*.json')))
     if not files:
         raise ConversionError(f'{folder}: no LabelMe .json files')
+    images = files_by_stem(folder)
     samples, unpaired, seen, skipped = [], [], set(), 0
     for path in files:
         try:
@@ -63,7 +64,7 @@ def labelme_samples(folder: str, labels=None):
         stem = osp.splitext(osp.basename(path))[0]
         image = osp.join(folder, doc.get('imagePath') or '')
         if not doc.get('imagePath') or not osp.isfile(image):
-            image = find_image(folder, stem)
+            image = images.get(stem)
         if image is None:
             unpaired.append(osp.basename(path))
             continue

@@ -18,16 +18,15 @@ lossy, so their values are snapped to the nearest mapped value, and the
 count of changed pixels is reported.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
     osp.abspath(__file__)))))
 from spotrust_mm.datasets.conversion import (  # noqa: E402
-    IMAGE_EXTENSIONS, LOSSY_EXTENSIONS, MASK_EXTENSIONS, ConversionError,
-    Sample, add_converter_args, apply_value_map, converter_main,
-    default_mask_labels, parse_value_map, read_mask_values, run_converter)
+    LOSSY_EXTENSIONS, MASK_EXTENSIONS, ConversionError, Sample,
+    add_converter_args, apply_value_map, converter_main, default_mask_labels,
+    files_by_stem, parse_value_map, read_mask_values, run_converter)
 
 
 def load_mask(path: str, value_map=None):
@@ -41,34 +40,9 @@ def load_mask(path: str, value_map=None):
 
 
 def pair_files(img_dir: str, mask_dir: str, mask_suffix: str = ''):
-    """(samples, unpaired image paths) for the two folders."""
-    for d in (img_dir, mask_dir):
-        if not osp.isdir(d):
-            raise ConversionError(f'{d}: folder not found')
-    masks = {}
-    for name in sorted(os.listdir(mask_dir)):
-        stem, ext = osp.splitext(name)
-        if ext.lower() not in MASK_EXTENSIONS:
-            continue
-        if mask_suffix:
-            if not stem.endswith(mask_suffix):
-                continue
-            stem = stem[:-len(mask_suffix)]
-        if stem in masks:
-            raise ConversionError(
-                f'{mask_dir}: two masks for {stem}: '
-                f'{osp.basename(masks[stem])} and {name}')
-        masks[stem] = osp.join(mask_dir, name)
-    images = {}
-    for name in sorted(os.listdir(img_dir)):
-        stem, ext = osp.splitext(name)
-        if ext.lower() not in IMAGE_EXTENSIONS:
-            continue
-        if stem in images:
-            raise ConversionError(
-                f'{img_dir}: two images named {stem}: '
-                f'{osp.basename(images[stem])} and {name}')
-        images[stem] = osp.join(img_dir, name)
+    """``({stem: image path}, {stem: mask path})`` of the two folders."""
+    masks = files_by_stem(mask_dir, MASK_EXTENSIONS, mask_suffix)
+    images = files_by_stem(img_dir)
     if not images:
         raise ConversionError(f'{img_dir}: no images')
     return images, masks

@@ -11,7 +11,6 @@ empty .txt is an image without defects; a missing one is an unlabelled
 image (an error, or skipped with ``--skip-unpaired``).
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
@@ -20,8 +19,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
 import numpy as np  # noqa: E402
 
 from spotrust_mm.datasets.conversion import (  # noqa: E402
-    IMAGE_EXTENSIONS, ConversionError, Sample, add_converter_args,
-    converter_main, rasterise_polygons, run_converter)
+    ConversionError, Sample, add_converter_args, converter_main,
+    files_by_stem, rasterise_polygons, run_converter)
 
 
 def read_yolo_polygons(path: str, classes=None):
@@ -47,31 +46,30 @@ def read_yolo_polygons(path: str, classes=None):
     return polys
 
 
-def yolo_mask(path: str, size, classes=None) -> np.ndarray:
+def yolo_mask(polys, size, path: str) -> np.ndarray:
+    """Union of normalised ``(line number, polygon)``s of ``path`` at
+    ``size`` (H, W)."""
     h, w = size
     mask = np.zeros(size, np.uint8)
-    for num, poly in read_yolo_polygons(path, classes):
+    for num, poly in polys:
         mask |= rasterise_polygons([poly * [w, h]], size, f'{path}:{num}')
     return mask
 
 
 def yolo_samples(img_dir: str, label_dir: str, classes=None):
-    for d in (img_dir, label_dir):
-        if not osp.isdir(d):
-            raise ConversionError(f'{d}: folder not found')
+    images = files_by_stem(img_dir)
+    labels = files_by_stem(label_dir, ('.txt', ))
     samples, unpaired = [], []
-    for name in sorted(os.listdir(img_dir)):
-        stem, ext = osp.splitext(name)
-        if ext.lower() not in IMAGE_EXTENSIONS:
+    for stem, image in images.items():
+        if stem not in labels:
+            unpaired.append(osp.basename(image))
             continue
-        label = osp.join(label_dir, stem + '.txt')
-        if not osp.isfile(label):
-            unpaired.append(name)
-            continue
-        read_yolo_polygons(label, classes)  # syntax errors fail early
+        # parsed once, here, so syntax errors fail before anything is written
+        polys = read_yolo_polygons(labels[stem], classes)
         samples.append(Sample(
-            stem, osp.join(img_dir, name),
-            lambda size, p=label: yolo_mask(p, size, classes)))
+            stem, image,
+            lambda size, polys=polys, p=labels[stem]: yolo_mask(polys, size,
+                                                                p)))
     if not samples and not unpaired:
         raise ConversionError(f'{img_dir}: no images')
     return samples, unpaired
