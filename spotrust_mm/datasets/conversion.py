@@ -22,6 +22,7 @@ import os.path as osp
 import shutil
 import sys
 import tempfile
+from collections import Counter
 from dataclasses import dataclass
 from typing import (Callable, Dict, Iterable, List, Optional, Sequence,
                     Tuple, Union)
@@ -49,13 +50,15 @@ class Sample:
     Args:
         stem (str): Name without extension; unique within the dataset.
         image (str): Path of the image file (copied as is).
-        load_mask (Callable[[Tuple[int, int]], np.ndarray]): Called with the
-            image's (height, width); returns the (H, W) uint8 labels in
-            {0, 1, 255}. It raises :class:`ConversionError` for bad labels.
+        load_mask (Callable): Called with the image's (height, width);
+            returns the (H, W) uint8 labels in {0, 1, 255}, or a tuple of
+            those and the number of pixels snapped to a mapped value (JPEG
+            masks). It raises :class:`ConversionError` for bad labels.
     """
     stem: str
     image: str
-    load_mask: Callable[[Tuple[int, int]], np.ndarray]
+    load_mask: Callable[[Tuple[int, int]], Union[np.ndarray,
+                                                 Tuple[np.ndarray, int]]]
 
 
 # ---------------------------------------------------------------- splits
@@ -378,7 +381,7 @@ def write_dataset(samples: Sequence[Sample],
     """
     check_out_dir(out, overwrite)
     stems = [s.stem for s in samples]
-    dupes = sorted({s for s in stems if stems.count(s) > 1})
+    dupes = sorted(s for s, n in Counter(stems).items() if n > 1)
     if dupes:
         raise ConversionError(
             f'two images share the stem(s) {dupes[:5]}: stems must be unique')

@@ -11,9 +11,10 @@ from ..models.layers import MCDropout
 from ..models.losses import BayesianBCELoss
 
 
-def _bayesian_losses(model) -> List[BayesianBCELoss]:
+def _modules_of(model, kind) -> list:
+    """The submodules of type ``kind`` of a (possibly wrapped) model."""
     model = model.module if is_model_wrapper(model) else model
-    return [m for m in model.modules() if isinstance(m, BayesianBCELoss)]
+    return [m for m in model.modules() if isinstance(m, kind)]
 
 
 @HOOKS.register_module()
@@ -43,17 +44,16 @@ class BayesianWarmupHook(Hook):
             raise ValueError(f'warmup_epochs must be > 0: {warmup_epochs}')
         self.warmup_epochs = warmup_epochs
         self.ramp_dropout = ramp_dropout
+        self._losses: List[BayesianBCELoss] = []
         self._dropout: List[tuple] = []
 
     def before_train(self, runner) -> None:
-        if not _bayesian_losses(runner.model):
+        self._losses = _modules_of(runner.model, BayesianBCELoss)
+        if not self._losses:
             raise ValueError('BayesianWarmupHook: the model has no '
                              'BayesianBCELoss to warm up')
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
-        self._dropout = [(m, m.p) for m in model.modules()
-                         if isinstance(m, MCDropout)] if \
-            self.ramp_dropout else []
+        self._dropout = [(m, m.p) for m in _modules_of(
+            runner.model, MCDropout)] if self.ramp_dropout else []
 
     def progress(self, runner) -> float:
         """Fraction of the warm-up done at the current iteration."""
@@ -63,13 +63,13 @@ class BayesianWarmupHook(Hook):
     def before_train_iter(self, runner, batch_idx: int,
                           data_batch: Optional[dict] = None) -> None:
         t = self.progress(runner)
-        for loss in _bayesian_losses(runner.model):
+        for loss in self._losses:
             loss.beta = 1.0 - t
         for layer, p in self._dropout:
             layer.p = p * t
 
     def after_train(self, runner) -> None:
-        for loss in _bayesian_losses(runner.model):
+        for loss in self._losses:
             loss.beta = 0.0
         for layer, p in self._dropout:
             layer.p = p
@@ -110,7 +110,7 @@ class KLNormaliserHook(Hook):
 
     def before_train(self, runner) -> None:
         losses = [
-            loss for loss in _bayesian_losses(runner.model)
+            loss for loss in _modules_of(runner.model, BayesianBCELoss)
             if loss.num_train_pixels is not None
         ]
         if not losses:
