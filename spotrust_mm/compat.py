@@ -1,6 +1,6 @@
 """The only place that papers over upstream breakage.
 
-Two problems of the pinned stack are handled here, and nowhere else:
+Three problems of the pinned stack are handled here, and nowhere else:
 
 1. ``mmcv-lite`` ships the Python side of ``mmcv.ops`` but not the compiled
    extension ``mmcv._ext``. MMSegmentation 1.2.2 imports ``mmcv.ops`` at
@@ -19,7 +19,20 @@ Two problems of the pinned stack are handled here, and nowhere else:
    with :func:`torch.serialization.add_safe_globals`; loading stays in safe
    mode, so a downloaded checkpoint still cannot run arbitrary code.
 
-Both run when :mod:`spotrust_mm` is imported, which must happen before
+3. MMEngine 0.10's distributed set-up assumes GPUs: ``init_dist`` calls
+   ``torch.cuda.set_device`` unconditionally (the ``pytorch`` and ``slurm``
+   launchers), and the runner wraps the model in
+   ``MMDistributedDataParallel(device_ids=[LOCAL_RANK])``, which torch
+   refuses for a CPU module. So ``--launcher pytorch`` crashes on a CPU
+   machine even with ``dist_cfg.backend='gloo'``.
+   :func:`install_cpu_distributed_support` wraps exactly those two places:
+   with CUDA available they run unchanged; without it the device call is
+   skipped and ``device_ids`` is dropped, which is what torch's own CPU
+   DDP expects. It also resolves ``backend='auto'`` (the default runtime's)
+   to ``nccl`` with GPUs and ``gloo`` without, and refuses ``nccl`` on a
+   machine without GPUs with an error saying what to set instead.
+
+All three run when :mod:`spotrust_mm` is imported, which must happen before
 ``mmseg.models`` / ``mmseg.apis`` are imported (``custom_imports`` in a
 config, or ``import spotrust_mm`` at the top of a script).
 """
@@ -143,3 +156,84 @@ def allow_mmengine_checkpoint_types() -> None:
     add_safe_globals = getattr(torch.serialization, 'add_safe_globals', None)
     if add_safe_globals is not None:  # torch < 2.4 has no safe loading
         add_safe_globals(mmengine_checkpoint_safe_types())
+
+
+#: ``dist_cfg.backend`` value that picks the backend from the machine.
+AUTO_BACKEND = 'auto'
+
+
+def resolve_dist_backend(backend, cuda_available=None) -> str:
+    """The torch.distributed backend to use for ``backend``.
+
+    Args:
+        backend (str | None): ``'auto'`` or None: ``'nccl'`` when CUDA is
+            available, else ``'gloo'``. Anything else is kept, except that
+            ``'nccl'`` without CUDA is an error.
+        cuda_available (bool, optional): Defaults to
+            ``torch.cuda.is_available()``.
+
+    Returns:
+        str: The backend name.
+    """
+    if cuda_available is None:
+        cuda_available = torch.cuda.is_available()
+    if backend in (None, AUTO_BACKEND):
+        return 'nccl' if cuda_available else 'gloo'
+    if backend == 'nccl' and not cuda_available:
+        raise RuntimeError(
+            "dist_cfg.backend='nccl' needs CUDA GPUs and this machine has "
+            "none: set env_cfg.dist_cfg.backend='auto' (or 'gloo'), e.g. "
+            "--cfg-options env_cfg.dist_cfg.backend=auto")
+    return backend
+
+
+def _cpu_safe_init(init):
+    """Wrap mmengine's ``_init_dist_pytorch`` / ``_init_dist_slurm``."""
+    import functools
+    from unittest import mock
+
+    @functools.wraps(init)
+    def wrapper(backend, *args, **kwargs):
+        backend = resolve_dist_backend(backend)
+        if torch.cuda.is_available():
+            return init(backend, *args, **kwargs)
+        # No GPU: the launcher's torch.cuda.set_device(local_rank) (and the
+        # slurm launcher's proc_id % device_count()) have nothing to act on.
+        with mock.patch.object(torch.cuda, 'set_device', lambda d: None), \
+                mock.patch.object(torch.cuda, 'device_count', lambda: 1):
+            return init(backend, *args, **kwargs)
+
+    wrapper.spotrust_cpu_safe = True
+    return wrapper
+
+
+def _cpu_safe_ddp_init(init):
+    """Wrap ``MMDistributedDataParallel.__init__``: a module whose
+    parameters are all on the CPU gets no ``device_ids``."""
+    import functools
+
+    @functools.wraps(init)
+    def wrapper(self, module, *args, **kwargs):
+        params = list(module.parameters())
+        if params and all(p.device.type == 'cpu' for p in params):
+            kwargs.pop('device_ids', None)
+            kwargs.pop('output_device', None)
+        return init(self, module, *args, **kwargs)
+
+    wrapper.spotrust_cpu_safe = True
+    return wrapper
+
+
+def install_cpu_distributed_support() -> None:
+    """Make mmengine's ``pytorch`` and ``slurm`` launchers and its DDP
+    wrapper work without GPUs (see the module docstring, item 3). Does
+    nothing the second time."""
+    from mmengine.dist import utils as dist_utils
+    from mmengine.model.wrappers import distributed as ddp
+    for name in ('_init_dist_pytorch', '_init_dist_slurm'):
+        fn = getattr(dist_utils, name)
+        if not getattr(fn, 'spotrust_cpu_safe', False):
+            setattr(dist_utils, name, _cpu_safe_init(fn))
+    cls = ddp.MMDistributedDataParallel
+    if not getattr(cls.__init__, 'spotrust_cpu_safe', False):
+        cls.__init__ = _cpu_safe_ddp_init(cls.__init__)

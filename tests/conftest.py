@@ -75,3 +75,30 @@ def tiny_hrnet_model(head_type: str = 'MCDropoutHRHead', **head_kwargs):
 @pytest.fixture
 def tiny_model_cfg():
     return copy.deepcopy(tiny_hrnet_model)
+
+
+def write_tiny_model(folder, head_type: str = 'MCDropoutHRHead',
+                     num_samples: int = 4):
+    """A config for the tiny HRNet (inheriting the MC-dropout config's data
+    and runtime) and a checkpoint of its random weights, for tests of the
+    tools that need ``CONFIG CHECKPOINT`` but not a trained model.
+
+    Returns:
+        tuple[str, str]: Config and checkpoint paths.
+    """
+    import torch
+    from mmseg.registry import MODELS
+    model = tiny_hrnet_model(head_type)
+    model['num_samples'] = num_samples
+    config = osp.join(str(folder), f'tiny_{head_type}.py')
+    base = osp.join(REPO, 'configs/spotrust_mcdropout.py')
+    with open(config, 'w') as f:
+        f.write(f'_base_ = [{base!r}]\n'
+                f'model = {dict(model, _delete_=True)!r}\n')
+    torch.manual_seed(0)
+    built = MODELS.build(model)
+    checkpoint = osp.join(str(folder), f'tiny_{head_type}.pth')
+    torch.save(dict(state_dict=built.state_dict(),
+                    meta=dict(dataset_meta=dict(
+                        classes=('background', 'corrosion')))), checkpoint)
+    return config, checkpoint

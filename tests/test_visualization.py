@@ -102,8 +102,9 @@ def test_figure_hook_writes_a_set_per_test_image(tmp_path):
     assert acc[0, 0].tolist() == [255, 255, 255]  # TP
     assert acc[2, 0].tolist() == [0, 255, 255]  # FP
     summary = json.loads((figs / 'summary.json').read_text())
-    assert summary['plate']['needs_review'] is True
-    assert summary['plate']['corroded_fraction'] == .5
+    assert summary['images']['plate']['needs_review'] is True
+    assert summary['images']['plate']['corroded_fraction'] == .5
+    assert (figs / 'report.html').is_file()
 
 
 def test_figure_hook_names_an_unreadable_image(tmp_path):
@@ -112,5 +113,97 @@ def test_figure_hook_names_an_unreadable_image(tmp_path):
     bad.write_text('not an image')
     r = _result(np.zeros((2, 2)), np.zeros((2, 2)), np.zeros((2, 2)),
                 img_path=str(bad))
-    with pytest.raises(ValueError, match='bad.png: not a readable image'):
+    with pytest.raises(ValueError, match='bad.png: not an image'):
         hook.after_test_iter(None, 0, None, [r])
+
+
+def test_large_photo_gives_bounded_figures_and_compact_arrays(tmp_path):
+    """A 4000x3000 photo: panel and figures at most 2048 px on their
+    longer side (the panel exactly 2048), the arrays at full size."""
+    h, w = 3000, 4000
+    img = np.full((h, w, 3), 120, np.uint8)
+    prob = np.zeros((h, w), np.float32)
+    prob[1000:2000, 1000:3000] = .9
+    r = _result(prob, np.full((h, w), .05), np.ones((h, w)))
+    rec = write_figure_set(str(tmp_path), 'big', img, r, arrays='float16')
+    panel = cv2.imread(str(tmp_path / rec['files']['panel']))
+    assert max(panel.shape[:2]) == 2048
+    for kind in ('detection', 'epistemic', 'aleatoric'):
+        fig = cv2.imread(str(tmp_path / rec['files'][kind]))
+        assert max(fig.shape[:2]) <= 2048, kind
+    det = cv2.imread(str(tmp_path / 'big_detection.png'))
+    assert det.shape[:2] == (1536, 2048)  # aspect kept
+    maps = np.load(tmp_path / 'big.npz')
+    assert maps['probability'].shape == (h, w)
+    assert maps['probability'].dtype == np.float16
+    assert maps['prediction'].dtype == np.uint8
+    assert rec['height'] == h and rec['width'] == w
+
+
+def test_arrays_can_be_skipped_and_records_list_every_file(tmp_path):
+    r = _result(np.zeros((4, 6)), np.zeros((4, 6)), np.zeros((4, 6)))
+    rec = write_figure_set(str(tmp_path), 'x', np.zeros((4, 6, 3), np.uint8),
+                           r, arrays='none', meta=dict(file='x.png'))
+    assert not (tmp_path / 'x.npz').exists() and 'arrays' not in rec['files']
+    assert rec['file'] == 'x.png'
+    for path in rec['files'].values():
+        assert (tmp_path / path).is_file(), path
+    assert json.loads((tmp_path / 'x.json').read_text()) == rec
+    with pytest.raises(ValueError, match='arrays must be one of'):
+        write_figure_set(str(tmp_path), 'x', np.zeros((4, 6, 3), np.uint8),
+                         r, arrays='int8')
+
+
+def test_read_rgb_names_the_problem(tmp_path):
+    from spotrust_mm.visualization import read_rgb
+    good = tmp_path / 'good.jpg'
+    cv2.imwrite(str(good), np.random.default_rng(0).integers(
+        0, 255, (64, 64, 3), dtype=np.uint8))
+    data = good.read_bytes()
+    (tmp_path / 'cut.jpg').write_bytes(data[:len(data) // 2])
+    (tmp_path / 'empty.jpg').write_bytes(b'')
+    (tmp_path / 'text.jpg').write_text('hello')
+    assert read_rgb(str(good)).shape == (64, 64, 3)
+    for name, problem in [('cut.jpg', 'corrupt or truncated'),
+                          ('empty.jpg', 'empty file'),
+                          ('text.jpg', 'not an image'),
+                          ('none.jpg', 'no such file')]:
+        with pytest.raises(ValueError, match=f'{name}: {problem}'):
+            read_rgb(str(tmp_path / name))
+
+
+def test_read_rgb_applies_exif_orientation(tmp_path):
+    """Orientation 6 (rotate 90 degrees clockwise to display): the pixels
+    come out as displayed, portrait from a landscape-stored file."""
+    from PIL import Image
+
+    from spotrust_mm.visualization import read_rgb
+    stored = np.zeros((40, 60, 3), np.uint8)
+    stored[:10, :20] = 255  # a marker in the stored top-left corner
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / 'phone.jpg'
+    Image.fromarray(stored).save(path, quality=100, exif=exif)
+    raw = np.asarray(Image.open(path).convert('RGB'))  # no orientation
+    shown = read_rgb(str(path))
+    assert shown.shape == (60, 40, 3)
+    np.testing.assert_array_equal(shown, np.rot90(raw, k=-1))
+    assert shown[:20, -10:].mean() > 200  # marker now top-right
+
+
+def test_review_page_orders_flagged_images_first():
+    from spotrust_mm.visualization import review_order, review_page
+
+    def rec(review, max_epi, area):
+        return dict(needs_review=review, max_epistemic=max_epi,
+                    corroded_fraction=area, mean_epistemic=0.0,
+                    mean_aleatoric=0.0, files={})
+
+    records = dict(a=rec(False, .05, .5), b=rec(True, .2, .1),
+                   c=rec(True, .4, 0.), d=rec(False, .05, .7))
+    assert review_order(records) == ['c', 'b', 'd', 'a']
+    page = review_page(records, [dict(file='x<y>.jpg', error='empty file')])
+    assert page.index('data-name="c"') < page.index('data-name="b"') < \
+        page.index('data-name="d"')
+    assert 'x&lt;y&gt;.jpg' in page and '<script src' not in page
+    assert 'http' not in page  # nothing fetched from anywhere

@@ -30,7 +30,7 @@ def main(argv=None):
     checkpoint = trained_checkpoint(args.work_dir)  # best by val mIoU
     root = runner.cfg.val_dataloader.dataset.data_root
     images = sorted(glob.glob(osp.join(root, 'img_dir', 'val', '*.png')))
-    infer.main([
+    return infer.main([
         args.config, checkpoint, *images[:args.num_images], '--out-dir',
         args.out_dir, '--gt-dir',
         osp.join(root, 'ann_dir', 'val')
@@ -38,4 +38,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

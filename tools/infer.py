@@ -1,14 +1,31 @@
-"""Write the SpotRust figure set for images or a folder of images.
+"""Write the SpotRust figure set for images or folders of images.
 
     python tools/infer.py CONFIG [CHECKPOINT] INPUT [INPUT ...] --out-dir DIR
         [--gt-dir MASKS] [--num-samples N] [--slide CROP STRIDE]
+        [--batch-size B] [--max-panel-side PX] [--arrays float32|float16|none]
+        [--overwrite] [--fail-fast] [--quiet] [--launcher none|pytorch|slurm]
 
 For each image: detection map, accuracy map (with --gt-dir, masks with the
-same file stem), epistemic and aleatoric maps with colour bars, the raw
-maps (.npz) and a JSON summary. An ensemble inference config needs no
-checkpoint (its members name theirs).
+same file stem), epistemic and aleatoric maps with colour bars, a panel of
+them all, the full-resolution maps (.npz) and a JSON record; for the run,
+``summary.json`` and the review page ``report.html``. An ensemble inference
+config needs no checkpoint (its members name theirs).
+
+A file that cannot be read or processed is recorded in
+``summary.json["errors"]`` with its reason and the run goes on; the exit
+status is 1 if any file failed (``--fail-fast`` stops at the first).
+Rerunning the same command skips the images whose outputs are complete
+(same settings, same checkpoint and photo) and does the rest;
+``--overwrite`` redoes all. Every file is written atomically and an image's
+JSON last, so a run killed at any moment leaves nothing truncated.
+Under ``--launcher`` (tools/dist_infer.sh) the images are split across the
+processes, each processed once, and the first process writes the summary.
 """
 import argparse
+import glob
+import hashlib
+import json
+import os
 import os.path as osp
 import sys
 
@@ -16,16 +33,19 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import spotrust_mm  # noqa: E402,F401  (registers plugins, mmcv-lite shim)
 import cv2  # noqa: E402
+import torch  # noqa: E402
+from mmengine.dist import (all_gather_object, barrier,  # noqa: E402
+                           get_dist_info, init_dist)
 from mmseg.apis import inference_model  # noqa: E402
 from mmseg_cli import (IMAGE_SUFFIXES, add_inference_args,  # noqa: E402
-                       init_checked_model, list_images,
+                       image_inputs, init_checked_model,
                        load_inference_config)
-from tqdm import tqdm  # noqa: E402
 
 from spotrust_mm.datasets import read_corrosion_mask  # noqa: E402
-from spotrust_mm.fileio import write_json  # noqa: E402
-from spotrust_mm.visualization import (read_rgb,  # noqa: E402
-                                       write_figure_set)
+from spotrust_mm.progress import progress  # noqa: E402
+from spotrust_mm.visualization import (ARRAY_FORMATS,  # noqa: E402
+                                       read_rgb, write_figure_set,
+                                       write_run_summary)
 
 
 def parse_args(argv=None):
@@ -38,8 +58,28 @@ def parse_args(argv=None):
                    help='sliding-window inference for large photos')
     p.add_argument('--review-epistemic', type=float, default=0.1,
                    help='epistemic std that flags an image for review')
+    p.add_argument('--batch-size', type=int, default=1,
+                   help='images of the same size run together (same '
+                   'results as one at a time)')
+    p.add_argument('--max-panel-side', type=int, default=2048,
+                   help='longest side of the panel and figure PNGs; the '
+                   '.npz keeps full resolution')
+    p.add_argument('--arrays', choices=ARRAY_FORMATS, default='float32',
+                   help='how to store the full-resolution maps (.npz)')
+    p.add_argument('--overwrite', action='store_true',
+                   help='redo images whose outputs are already complete')
+    p.add_argument('--fail-fast', action='store_true',
+                   help='stop at the first file that fails')
+    p.add_argument('--quiet', action='store_true', help='no progress bar')
+    p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'],
+                   default='none', help='split the images across processes')
     add_inference_args(p)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.batch_size < 1:
+        p.error(f'--batch-size must be >= 1: {args.batch_size}')
+    if args.max_panel_side < 16:
+        p.error(f'--max-panel-side must be >= 16: {args.max_panel_side}')
+    return args
 
 
 def load_gt(gt_dir, img_path):
@@ -51,31 +91,231 @@ def load_gt(gt_dir, img_path):
     return None
 
 
-def main(argv=None):
+def file_identity(path):
+    """A file's absolute path, size and modification time: a new
+    checkpoint or photo under the same name is noticed."""
+    if path is None:
+        return None
+    st = os.stat(path)
+    return [osp.abspath(path), st.st_size, st.st_mtime_ns]
+
+
+def run_settings(args, checkpoint) -> dict:
+    """Everything that changes the outputs (not ``--batch-size``, which
+    does not, nor the device)."""
+    return dict(
+        config=file_identity(args.config),
+        checkpoint=file_identity(checkpoint),
+        cfg_options=sorted(f'{k}={v}'
+                           for k, v in (args.cfg_options or {}).items()),
+        num_samples=args.num_samples,
+        slide=args.slide,
+        gt_dir=osp.abspath(args.gt_dir) if args.gt_dir else None,
+        review_epistemic=args.review_epistemic,
+        max_panel_side=args.max_panel_side,
+        arrays=args.arrays)
+
+
+def settings_key(settings: dict) -> str:
+    return hashlib.sha1(
+        json.dumps(settings, sort_keys=True).encode()).hexdigest()
+
+
+def completed_record(out_dir, name, key, path):
+    """The record of ``name`` if its outputs are complete and were made
+    with settings ``key`` from the same photo; else None."""
+    try:
+        with open(osp.join(out_dir, f'{name}.json')) as f:
+            record = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if record.get('settings') != key or \
+            record.get('source') != file_identity(path):
+        return None
+    files = record.get('files', {}).values()
+    if not all(osp.isfile(osp.join(out_dir, f)) for f in files):
+        return None
+    return record
+
+
+def remove_stale_temp_files(out_dir) -> int:
+    """Delete the temporary files a killed run left (``.tmp-*``)."""
+    stale = glob.glob(osp.join(out_dir, '.tmp-*')) + glob.glob(
+        osp.join(out_dir, 'thumbs', '.tmp-*'))
+    for path in stale:
+        os.remove(path)
+    return len(stale)
+
+
+def reason(exc: BaseException, path: str) -> str:
+    """The message of ``exc`` without a leading ``path:``."""
+    text = str(exc)
+    if isinstance(exc, torch.cuda.OutOfMemoryError) or \
+            'out of memory' in text.lower():
+        return f'out of memory: {text}'
+    for prefix in (f'{path}: ', f'{osp.basename(path)}: '):
+        if text.startswith(prefix):
+            return text[len(prefix):]
+    return f'{type(exc).__name__}: {text}' if text else type(exc).__name__
+
+
+class StopRun(Exception):
+    """``--fail-fast`` and a file failed."""
+
+
+class FolderRun:
+    """The images of one process, processed with errors recorded.
+
+    Args:
+        model: The segmentor (``init_model``).
+        args: The parsed arguments.
+        key (str): :func:`settings_key` of the run.
+    """
+
+    def __init__(self, model, args, key):
+        self.model, self.args, self.key = model, args, key
+        self.errors = []
+        self.done = 0
+
+    def fail(self, item, exc):
+        path, label = item
+        self.errors.append(dict(file=label, error=reason(exc, path)))
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        if self.args.fail_fast:
+            raise StopRun(f'{label}: {self.errors[-1]["error"]}')
+
+    def run(self, items, bar):
+        """Process ``items`` ((path, label) pairs), ``--batch-size`` at a
+        time."""
+        size = self.args.batch_size
+        for start in range(0, len(items), size):
+            loaded = []
+            for item in items[start:start + size]:
+                try:
+                    img = read_rgb(item[0])
+                    gt = load_gt(self.args.gt_dir, item[0]) \
+                        if self.args.gt_dir else None
+                    loaded.append((item, img, gt))
+                except Exception as e:  # noqa: BLE001 (recorded, go on)
+                    bar.update(1)
+                    self.fail(item, e)
+            groups = {}
+            for entry in loaded:  # only same-size images share a batch
+                groups.setdefault(entry[1].shape, []).append(entry)
+            for group in groups.values():
+                self.infer(group)
+                bar.update(len(group))
+
+    def infer(self, group):
+        """Inference and figure sets of images of one size; a failing
+        batch is retried an image at a time to find the bad one."""
+        try:
+            results = inference_model(
+                self.model,
+                [cv2.cvtColor(img, cv2.COLOR_RGB2BGR) for _, img, _ in group])
+        except Exception as e:  # noqa: BLE001
+            if len(group) > 1:
+                for entry in group:
+                    self.infer([entry])
+                return
+            return self.fail(group[0][0], e)
+        for (item, img, gt), result in zip(group, results):
+            path = item[0]
+            name = osp.splitext(osp.basename(path))[0]
+            try:
+                write_figure_set(
+                    self.args.out_dir, name, img, result, gt,
+                    self.args.review_epistemic, self.args.max_panel_side,
+                    self.args.arrays,
+                    meta=dict(file=item[1], source=file_identity(path),
+                              settings=self.key))
+                self.done += 1
+            except Exception as e:  # noqa: BLE001
+                self.fail(item, e)
+
+
+def check_names(items):
+    """Outputs are named by file stem: two inputs with one stem would
+    overwrite each other."""
+    seen = {}
+    for path, label in items:
+        name = osp.splitext(osp.basename(path))[0]
+        if name in seen:
+            raise ValueError(
+                f'{label} and {seen[name]} have the same name {name!r}; '
+                'their outputs would overwrite each other: run them into '
+                'separate --out-dir folders')
+        seen[name] = label
+
+
+def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.launcher != 'none':
+        init_dist(args.launcher, backend='auto')
+    rank, world = get_dist_info()
     first = args.paths[0]
     checkpoint = first if first.endswith('.pth') else None
-    images = list_images(args.paths[1:] if checkpoint else args.paths)
+    items = image_inputs(args.paths[1:] if checkpoint else args.paths)
+    check_names(items)
     cfg = load_inference_config(args.config, checkpoint, args.cfg_options,
                                 args.num_samples)
     if args.slide:
         crop, stride = args.slide
         cfg.model.test_cfg = dict(
             mode='slide', crop_size=(crop, crop), stride=(stride, stride))
-    model = init_checked_model(cfg, checkpoint, args.config,
-                               device=args.device)
-    summaries = {}
-    for path in tqdm(images, desc='images', unit='img'):
-        img = read_rgb(path)
-        result = inference_model(model, cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-        gt = load_gt(args.gt_dir, path) if args.gt_dir else None
-        name = osp.splitext(osp.basename(path))[0]
-        summaries[name] = write_figure_set(args.out_dir, name, img, result,
-                                           gt, args.review_epistemic)
-    write_json(osp.join(args.out_dir, 'summary.json'), summaries)
-    print(f'wrote figure sets for {len(images)} image(s) to {args.out_dir}')
-    return summaries
+    device = args.device
+    if world > 1 and device == 'cuda':
+        device = f'cuda:{os.environ.get("LOCAL_RANK", 0)}'
+    model = init_checked_model(cfg, checkpoint, args.config, device=device)
+    settings = run_settings(args, checkpoint)
+    key = settings_key(settings)
+    os.makedirs(args.out_dir, exist_ok=True)
+    if rank == 0:
+        remove_stale_temp_files(args.out_dir)
+    barrier()
+
+    mine = items[rank::world]  # the same split on every process
+    todo = [it for it in mine if args.overwrite or completed_record(
+        args.out_dir, osp.splitext(osp.basename(it[0]))[0], key, it[0])
+        is None]
+    run = FolderRun(model, args, key)
+    stopped = None
+    with progress(None, total=len(todo), desc='images',
+                  quiet=args.quiet or rank != 0) as bar:
+        try:
+            run.run(todo, bar)
+        except StopRun as e:
+            stopped = str(e)
+    errors = [e for part in all_gather_object(run.errors) for e in part]
+    done = sum(all_gather_object(run.done))
+    skipped = sum(all_gather_object(len(mine) - len(todo)))
+    if rank == 0:
+        failed = {e['file'] for e in errors}
+        records, pending = {}, []
+        for path, label in items:
+            name = osp.splitext(osp.basename(path))[0]
+            record = completed_record(args.out_dir, name, key, path)
+            if record is not None:
+                records[name] = record
+            elif label not in failed:
+                pending.append(label)
+        write_run_summary(args.out_dir, records, errors, settings, pending)
+        print(f'{done} image(s) processed, {skipped} already done, '
+              f'{len(errors)} failed; {args.out_dir}/summary.json, review '
+              f'page {args.out_dir}/report.html')
+        if stopped:
+            print(f'stopped at the first error (--fail-fast): {stopped}',
+                  file=sys.stderr)
+        if errors:
+            print(f'{len(errors)} file(s) failed:', file=sys.stderr)
+            for e in errors[:20]:
+                print(f'  {e["file"]}: {e["error"]}', file=sys.stderr)
+            if len(errors) > 20:
+                print(f'  ... and {len(errors) - 20} more in summary.json',
+                      file=sys.stderr)
+    return 1 if errors else 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

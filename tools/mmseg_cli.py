@@ -97,22 +97,34 @@ def last_checkpoint(work_dir: str) -> str:
 IMAGE_SUFFIXES = IMAGE_EXTENSIONS  # the converters' list
 
 
-def list_images(paths):
-    """Expand folders; every path must exist and be an image file."""
+def image_inputs(paths):
+    """``(path, label)`` of every image named by ``paths``.
+
+    A folder gives its files with an image extension (any case), sorted,
+    labelled by their path inside the folder; a file is taken as it is
+    (whatever its extension) and labelled as given. A path that does not
+    exist, or a folder without images, is an error: those are mistakes in
+    the command, not bad files.
+    """
     images = []
     for path in paths:
         if osp.isdir(path):
             found = sorted(
                 f for f in glob.glob(osp.join(path, '*'))
-                if f.lower().endswith(IMAGE_SUFFIXES))
+                if osp.isfile(f) and f.lower().endswith(IMAGE_SUFFIXES))
             if not found:
                 raise FileNotFoundError(f'{path}: no images in folder')
-            images += found
+            images += [(f, osp.relpath(f, path)) for f in found]
         elif osp.isfile(path):
-            images.append(path)
+            images.append((path, path))
         else:
             raise FileNotFoundError(f'{path}: no such image or folder')
     return images
+
+
+def list_images(paths):
+    """The paths of :func:`image_inputs`."""
+    return [path for path, _ in image_inputs(paths)]
 
 
 def check_checkpoint(cfg: Config, checkpoint, config_path: str) -> None:

@@ -3,7 +3,8 @@ custom_imports = dict(imports=['spotrust_mm'], allow_failed_imports=False)
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-    dist_cfg=dict(backend='nccl'),
+    # 'auto': nccl with GPUs, gloo without (spotrust_mm.compat)
+    dist_cfg=dict(backend='auto'),
 )
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(

@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 
 from ..fileio import make_temp_dir
+from ..progress import progress
 from .mask_check import normalise_corrosion_mask
 
 SPLITS = ('train', 'val', 'test')
@@ -343,14 +344,6 @@ def check_out_dir(out: str, overwrite: bool) -> None:
         raise ConversionError(
             f'{out}: output folder is not empty; pass --overwrite to '
             'replace it')
-
-
-def progress(iterable, total: int, desc: str, quiet: bool = False):
-    """A tqdm bar (count, rate, ETA) on a TTY; silent otherwise or with
-    ``quiet``."""
-    from tqdm import tqdm
-    return tqdm(iterable, total=total, desc=desc, unit='img',
-                disable=quiet or not sys.stderr.isatty())
 
 
 def write_dataset(samples: Sequence[Sample],

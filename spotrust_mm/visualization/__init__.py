@@ -1,11 +1,14 @@
-from .figures import (accuracy_map, detection_map, figure_panel, read_rgb,
-                      summarize_prediction, uncertainty_map, write_figure_set)
+from .figures import (ARRAY_FORMATS, accuracy_map, detection_map,
+                      figure_panel, fit_side, read_rgb, summarize_prediction,
+                      uncertainty_map, write_figure_set)
 from .hooks import UncertaintyFigureHook
+from .review import review_order, review_page, write_run_summary
 from ..evaluation.plots import reliability_diagram, uncertainty_error_plot
 
 __all__ = [
     'accuracy_map', 'detection_map', 'uncertainty_map',
     'summarize_prediction', 'write_figure_set', 'UncertaintyFigureHook',
     'reliability_diagram', 'uncertainty_error_plot', 'read_rgb',
-    'figure_panel'
+    'figure_panel', 'fit_side', 'ARRAY_FORMATS', 'review_order',
+    'review_page', 'write_run_summary'
 ]

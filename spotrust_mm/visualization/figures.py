@@ -137,14 +137,60 @@ def figure_panel(images: Sequence[np.ndarray], gap: int = 4) -> np.ndarray:
 
 
 def read_rgb(path: str) -> np.ndarray:
-    """(H, W, 3) RGB uint8 image; a clear error if it cannot be read."""
-    img = cv2.imread(path)
-    if img is None:
-        raise ValueError(f'{path}: not a readable image')
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    """(H, W, 3) RGB uint8 image as it displays: the EXIF orientation tag
+    of a phone photo is applied, so a photo stored sideways comes out
+    upright.
+
+    The file is decoded completely, so a truncated or corrupt JPEG is an
+    error rather than an image padded with grey.
+
+    Raises:
+        ValueError: Naming the file and the problem (empty, not an image,
+            corrupt or truncated).
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+    if not osp.isfile(path):
+        raise ValueError(f'{path}: no such file')
+    if osp.getsize(path) == 0:
+        raise ValueError(f'{path}: empty file')
+    try:
+        with Image.open(path) as im:
+            im.load()
+            im = ImageOps.exif_transpose(im)
+            if im.mode in ('I', 'I;16', 'I;16B', 'I;16L'):  # 16-bit grey
+                grey = (np.asarray(im, np.uint32) >> 8).astype(np.uint8)
+                return np.repeat(grey[..., None], 3, axis=2)
+            return np.asarray(im.convert('RGB'))
+    except UnidentifiedImageError:
+        raise ValueError(f'{path}: not an image (format not recognised)')
+    except (OSError, SyntaxError, Image.DecompressionBombError) as e:
+        raise ValueError(f'{path}: corrupt or truncated image ({e})')
 
 
-def _write_png(path: str, rgb: np.ndarray) -> None:
+def fit_side(img: np.ndarray, max_side: Optional[int],
+             nearest: bool = False) -> np.ndarray:
+    """``img`` shrunk (aspect kept) so that its longer side is at most
+    ``max_side``; unchanged if it already fits or ``max_side`` is None.
+
+    Args:
+        img (np.ndarray): (H, W) or (H, W, C).
+        max_side (int, optional): Longest side allowed.
+        nearest (bool): Nearest-neighbour (for label maps) instead of area
+            averaging.
+    """
+    h, w = img.shape[:2]
+    if max_side is None or max(h, w) <= max_side:
+        return img
+    scale = max_side / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    if max(h, w) * scale != max_side:  # keep the longer side exact
+        size = (max_side, size[1]) if w >= h else (size[0], max_side)
+    interp = cv2.INTER_NEAREST if nearest else cv2.INTER_AREA
+    src = img.astype(np.float32) if img.dtype == np.float16 else img
+    return cv2.resize(src, size, interpolation=interp).astype(img.dtype)
+
+
+def _write_image(path: str, rgb: np.ndarray) -> None:
 
     def write(tmp):
         if not cv2.imwrite(tmp, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
@@ -153,20 +199,36 @@ def _write_png(path: str, rgb: np.ndarray) -> None:
     atomic_write(path, write)
 
 
+#: Storage of the full-resolution maps (``<name>.npz``): float types, or
+#: 'none' to skip the file.
+ARRAY_FORMATS = ('float32', 'float16', 'none')
+#: Longer side of the review page's thumbnails.
+THUMB_SIDE = 256
+#: The figures that get a thumbnail for the review page.
+THUMB_KINDS = ('detection', 'epistemic', 'aleatoric')
+
+
 def write_figure_set(out_dir: str,
                      name: str,
                      img: np.ndarray,
                      result,
                      gt: Optional[np.ndarray] = None,
-                     review_epistemic: float = 0.1) -> Dict[str, float]:
+                     review_epistemic: float = 0.1,
+                     max_side: Optional[int] = 2048,
+                     arrays: str = 'float32',
+                     meta: Optional[dict] = None) -> Dict:
     """Write the figure set of one image into ``out_dir``.
 
     Files: ``<name>_detection.png``, ``<name>_accuracy.png`` (if ``gt``),
     ``<name>_epistemic.png``, ``<name>_aleatoric.png``, ``<name>_panel.png``
     (the input and all of these side by side, :func:`figure_panel`),
-    ``<name>.npz``
-    (``probability``, ``prediction``, ``epistemic``, ``aleatoric``) and
-    ``<name>.json`` (:func:`summarize_prediction`).
+    ``<name>.npz`` (``probability``, ``prediction``, ``epistemic``,
+    ``aleatoric`` at full resolution, compressed), thumbnails
+    ``thumbs/<name>_{detection,epistemic,aleatoric}.jpg`` for the review
+    page, and last ``<name>.json``: the summary
+    (:func:`summarize_prediction`), ``meta``, and the list of files. Every
+    file is written atomically, and the JSON only once all others are in
+    place, so an image whose JSON exists is complete.
 
     Args:
         out_dir (str): Output folder (created).
@@ -175,11 +237,19 @@ def write_figure_set(out_dir: str,
         result (SegDataSample): With the four uncertainty fields.
         gt (np.ndarray, optional): (H, W) ground truth.
         review_epistemic (float): See :func:`summarize_prediction`.
+        max_side (int, optional): Longest side of each figure and of the
+            panel; larger ones are shrunk, aspect kept. None: full size.
+            Defaults to 2048.
+        arrays (str): ``'float32'``, ``'float16'`` (half the size; the
+            prediction stays uint8) or ``'none'`` (no ``.npz``).
+        meta (dict, optional): Extra entries for the JSON record.
 
     Returns:
-        dict: The summary.
+        dict: The JSON record: summary fields, ``height``, ``width``,
+        ``files`` (paths relative to ``out_dir``) and ``meta``'s entries.
     """
-    os.makedirs(out_dir, exist_ok=True)
+    if arrays not in ARRAY_FORMATS:
+        raise ValueError(f'arrays must be one of {ARRAY_FORMATS}: {arrays}')
     maps = dict(
         probability=result.seg_logits.data[0].cpu().numpy(),
         prediction=result.pred_sem_seg.data[0].cpu().numpy().astype(np.uint8),
@@ -188,18 +258,36 @@ def write_figure_set(out_dir: str,
     if img.shape[:2] != maps['prediction'].shape:
         raise ValueError(f'{name}: image size {img.shape[:2]} differs from '
                          f"prediction size {maps['prediction'].shape}")
-    base = osp.join(out_dir, name)
-    figures = dict(detection=detection_map(img, maps['prediction']))
+    os.makedirs(osp.join(out_dir, 'thumbs'), exist_ok=True)
+    small = fit_side(img, max_side)
+    pred = fit_side(maps['prediction'], max_side, nearest=True)
+    figures = dict(detection=detection_map(small, pred))
     if gt is not None:
-        figures['accuracy'] = accuracy_map(maps['prediction'], gt)
-    figures['epistemic'] = uncertainty_map(maps['epistemic'])
-    figures['aleatoric'] = uncertainty_map(maps['aleatoric'])
-    for kind, rgb in figures.items():
-        _write_png(f'{base}_{kind}.png', rgb)
-    _write_png(f'{base}_panel.png', figure_panel([img, *figures.values()]))
-    atomic_write(f'{base}.npz', lambda tmp: np.savez_compressed(tmp, **maps))
-    summary = summarize_prediction(maps['probability'], maps['prediction'],
-                                   maps['epistemic'], maps['aleatoric'],
-                                   review_epistemic)
-    write_json(f'{base}.json', summary)
-    return summary
+        figures['accuracy'] = accuracy_map(pred, fit_side(gt, max_side, True))
+    for kind in ('epistemic', 'aleatoric'):  # scale of the full-size map
+        figures[kind] = uncertainty_map(
+            fit_side(maps[kind], max_side), vmax=float(maps[kind].max()))
+    files = {}
+    for kind, rgb in figures.items():  # the colour bar adds width: refit
+        files[kind] = f'{name}_{kind}.png'
+        _write_image(osp.join(out_dir, files[kind]), fit_side(rgb, max_side))
+    files['panel'] = f'{name}_panel.png'
+    _write_image(osp.join(out_dir, files['panel']),
+                 fit_side(figure_panel([small, *figures.values()]), max_side))
+    for kind in THUMB_KINDS:
+        files[f'thumb_{kind}'] = f'thumbs/{name}_{kind}.jpg'
+        _write_image(osp.join(out_dir, files[f'thumb_{kind}']),
+                     fit_side(figures[kind], THUMB_SIDE))
+    if arrays != 'none':
+        stored = {k: v.astype(arrays) if v.dtype.kind == 'f' else v
+                  for k, v in maps.items()}
+        files['arrays'] = f'{name}.npz'
+        atomic_write(osp.join(out_dir, files['arrays']),
+                     lambda tmp: np.savez_compressed(tmp, **stored))
+    record = summarize_prediction(maps['probability'], maps['prediction'],
+                                  maps['epistemic'], maps['aleatoric'],
+                                  review_epistemic)
+    record.update(height=img.shape[0], width=img.shape[1], **(meta or {}))
+    record['files'] = files
+    write_json(osp.join(out_dir, f'{name}.json'), record)
+    return record

@@ -4,8 +4,8 @@ from typing import Optional, Sequence
 from mmengine.hooks import Hook
 from mmseg.registry import HOOKS
 
-from ..fileio import write_json
 from .figures import read_rgb, write_figure_set
+from .review import write_run_summary
 
 
 @HOOKS.register_module()
@@ -16,7 +16,10 @@ class UncertaintyFigureHook(Hook):
     For each prediction: detection, accuracy (when the sample has a
     ground truth), epistemic and aleatoric maps, the raw maps (``.npz``)
     and a per-image JSON (:func:`write_figure_set`); after the test a
-    ``summary.json`` of all images.
+    ``summary.json`` of all images and the review page ``report.html``
+    (:func:`write_run_summary`). Under a distributed launcher every process
+    writes the figure sets of its own share of the images, and the first
+    writes the summary of them all.
 
     Args:
         out_dir (str): Folder for the figures (created).
@@ -46,9 +49,14 @@ class UncertaintyFigureHook(Hook):
             name = osp.splitext(osp.basename(path))[0]
             self.summaries[name] = write_figure_set(
                 self.out_dir, name, read_rgb(path), sample, gt,
-                self.review_epistemic)
+                self.review_epistemic, meta=dict(file=path))
 
     def after_test(self, runner) -> None:
-        write_json(osp.join(self.out_dir, 'summary.json'), self.summaries)
-        runner.logger.info(f'figure sets of {len(self.summaries)} images '
+        from mmengine.dist import all_gather_object, is_main_process
+        records = {}
+        for part in all_gather_object(self.summaries):
+            records.update(part)
+        if is_main_process():
+            write_run_summary(self.out_dir, records)
+        runner.logger.info(f'figure sets of {len(records)} images '
                            f'written to {self.out_dir}')

@@ -7,7 +7,8 @@ from mmseg.registry import MODELS
 from torch import Tensor
 
 from ..layers import sampling, stochastic_layers
-from .uncertainty import UNCERTAINTY_FIELDS, UncertaintyPredictorMixin
+from .uncertainty import (UNCERTAINTY_FIELDS, UncertaintyPredictorMixin,
+                          get_rng_state, set_rng_state)
 
 
 @MODELS.register_module()
@@ -66,10 +67,35 @@ class BayesianEncoderDecoder(UncertaintyPredictorMixin, EncoderDecoder):
                        batch_img_metas: List[dict]) -> Tuple[Tensor, Tensor]:
         """Backbone once, head ``num_samples`` times.
 
+        The backbone runs on the whole batch. With per-image random streams
+        (``image_rng_states``, set by :meth:`predict` when seeded) and more
+        than one image, each image's head samples are drawn from its own
+        stream, so batching does not change an image's noise.
+
         Returns:
             tuple[Tensor, Tensor]: logits and log variances, (S, N, H, W).
         """
         feats = self.extract_feat(inputs)
+        states = getattr(self, 'image_rng_states', None)
+        if not self.is_stochastic or states is None or len(inputs) == 1:
+            out = self._sample_head(feats, batch_img_metas)
+        else:
+            device = inputs.device
+            outs = []
+            for i in range(len(inputs)):
+                set_rng_state(states[i], device)
+                outs.append(
+                    self._sample_head([f[i:i + 1] for f in feats],
+                                      batch_img_metas[i:i + 1]))
+                states[i] = get_rng_state(device)
+            out = torch.cat(outs, dim=1)
+        return out[:, :, 0], out[:, :, 1]
+
+    def _sample_head(self, feats: List[Tensor],
+                     batch_img_metas: List[dict]) -> Tensor:
+        """(S, N, 2, H, W) head outputs, ``sample_chunk`` samples at a time
+        (one sample if the head is deterministic)."""
+        n = len(feats[0])
         total = self.num_samples if self.is_stochastic else 1
         outputs = []
         with sampling(self.decode_head, True):
@@ -78,6 +104,5 @@ class BayesianEncoderDecoder(UncertaintyPredictorMixin, EncoderDecoder):
                 repeated = [f.repeat(k, 1, 1, 1) for f in feats]
                 out = self.decode_head.predict(repeated, batch_img_metas,
                                                self.test_cfg)
-                outputs.append(out.unflatten(0, (k, len(inputs))))
-        out = torch.cat(outputs)
-        return out[:, :, 0], out[:, :, 1]
+                outputs.append(out.unflatten(0, (k, n)))
+        return torch.cat(outputs)

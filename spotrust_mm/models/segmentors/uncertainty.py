@@ -48,6 +48,22 @@ def summarize_samples(logits: Tensor,
     return torch.stack([mean, epistemic, aleatoric], dim=1)
 
 
+def get_rng_state(device: torch.device) -> Tensor:
+    """torch's RNG state for ``device`` (the CPU's or that CUDA device's).
+    """
+    if device.type == 'cuda':
+        return torch.cuda.get_rng_state(device)
+    return torch.get_rng_state()
+
+
+def set_rng_state(state: Tensor, device: torch.device) -> None:
+    """Restore a state from :func:`get_rng_state`."""
+    if device.type == 'cuda':
+        torch.cuda.set_rng_state(state, device)
+    else:
+        torch.set_rng_state(state)
+
+
 @contextmanager
 def seeded(seed: Optional[int], device: torch.device) -> Iterator[None]:
     """Run a block with torch's RNG seeded, then restore the RNG state.
@@ -123,6 +139,11 @@ class UncertaintyPredictorMixin:
                 data_samples: OptSampleList = None) -> SampleList:
         """Predict corrosion and its uncertainty, seeded if ``seed`` is set.
 
+        With a seed, each image's noise comes from its own random stream
+        started at the seed (``image_rng_states``, used by
+        :meth:`sample_outputs`), so an image gets the same maps in a batch
+        as alone, up to float rounding of the batched backbone.
+
         Args:
             inputs (Tensor): Images, (N, C, H, W).
             data_samples (list[SegDataSample], optional): With metainfo.
@@ -141,7 +162,15 @@ class UncertaintyPredictorMixin:
                     padding_size=[0, 0, 0, 0])
             ] * inputs.shape[0]
         with seeded(self.seed, inputs.device):
-            summary = self.inference(inputs, batch_img_metas)
+            # Seeded, every image of a batch draws from its own stream that
+            # starts at the seed, so it gets the maps it gets alone.
+            self.image_rng_states = [
+                get_rng_state(inputs.device)
+            ] * len(inputs) if self.seed is not None else None
+            try:
+                summary = self.inference(inputs, batch_img_metas)
+            finally:
+                self.image_rng_states = None
         return self.postprocess_result(summary, data_samples)
 
     def postprocess_result(self,
