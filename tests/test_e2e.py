@@ -88,8 +88,9 @@ def test_infer_tool_writes_figure_set(trained, tmp_path):
     maps = np.load(tmp_path / '0000.npz')
     assert maps['epistemic'].shape == (128, 128)
     summary = json.loads((tmp_path / 'summary.json').read_text())
-    assert sorted(summary) == ['0000', '0001']
-    assert 'needs_review' in summary['0000']
+    assert sorted(summary['images']) == ['0000', '0001']
+    assert 'needs_review' in summary['images']['0000']
+    assert summary['errors'] == []
 
 
 def test_ensemble_of_trained_members(trained):
@@ -186,7 +187,8 @@ def test_test_tool_prints_every_metric(trained, name):
     for png in ('reliability_diagram.png', 'uncertainty_vs_error.png'):
         assert (work / 'plots' / png).is_file(), png
     figs = json.loads((work / 'figs' / 'summary.json').read_text())
-    assert len(figs) == 16 and (work / 'figs' / '0000_accuracy.png').is_file()
+    assert len(figs['images']) == 16
+    assert (work / 'figs' / '0000_accuracy.png').is_file()
 
 
 def test_test_tool_needs_a_checkpoint(trained):

@@ -129,3 +129,59 @@ def test_train_ensemble_refuses_one_seed_for_all_members():
         tool.main([osp.join(REPO, 'configs/spotrust_ensemble.py'),
                    '--cfg-options', 'train_cfg.max_epochs=1',
                    'randomness.seed=3'])
+
+
+def test_amp_without_a_gpu_says_why():
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip('a GPU is here: --amp is available')
+    tool = _tool('train')
+    args = tool.parse_args([osp.join(REPO, 'configs/spotrust_demo.py'),
+                            '--amp'])
+    with pytest.raises(RuntimeError, match='--amp: .*GPU'):
+        tool.build_train_config(args)
+
+
+def test_train_ensemble_member_commands(tmp_path):
+    tool = _tool('train_ensemble')
+    cfg = osp.join(REPO, 'configs/spotrust_ensemble.py')
+    args = tool.parse_args([cfg, '--parallel', '--first-seed', '5',
+                            '--cfg-options', 'train_cfg.max_epochs=1'])
+    cmd, _ = tool.member_command(args, 2, str(tmp_path / 'm2'))
+    assert cmd[1].endswith('tools/train.py') and '--launcher' not in cmd
+    assert cmd[cmd.index('--cfg-options') + 1] == 'randomness.seed=7'
+    args = tool.parse_args([cfg, '--parallel', '--gpus-per-member', '2',
+                            '--port', '30000'])
+    cmd, _ = tool.member_command(args, 1, str(tmp_path / 'm1'))
+    assert cmd[1:3] == ['-m', 'torch.distributed.run']
+    assert '--nproc_per_node=2' in cmd and '--master_port=30001' in cmd
+    assert cmd[-2:] == ['--launcher', 'pytorch']
+    with pytest.raises(SystemExit):
+        tool.parse_args([cfg, '--member', '3', '--num-members', '3'])
+    with pytest.raises(FileNotFoundError, match='training saved no'):
+        tool.main([cfg, '--collect', '--work-dir', str(tmp_path)])
+
+
+def test_slurm_ensemble_script_submits_an_array_then_the_config(tmp_path):
+    """tools/slurm_train_ensemble.sh against a stand-in ``sbatch`` that
+    records its arguments."""
+    import subprocess
+    fake = tmp_path / 'bin'
+    fake.mkdir()
+    log = tmp_path / 'sbatch.log'
+    (fake / 'sbatch').write_text(
+        '#!/usr/bin/env bash\n'
+        f'printf "%s\\n" "$@" >> {log}\necho ---- >> {log}\necho 4242\n')
+    (fake / 'sbatch').chmod(0o755)
+    import os
+    env = dict(os.environ, PATH=f'{fake}:{os.environ["PATH"]}')
+    proc = subprocess.run(
+        ['bash', osp.join(REPO, 'tools/slurm_train_ensemble.sh'), 'gpu',
+         'rust', 'configs/spotrust_ensemble.py', '3', 'work_dirs/ens'],
+        env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    array, collect = log.read_text().split('----\n')[:2]
+    assert '--array=0-2' in array and '--gres=gpu:1' in array
+    assert '--member $SLURM_ARRAY_TASK_ID' in array
+    assert '--dependency=afterok:4242' in collect and '--collect' in collect
+    assert '--num-members 3 --work-dir work_dirs/ens' in collect

@@ -24,12 +24,12 @@ from mmseg.registry import DATASETS  # noqa: E402
 from mmseg_cli import (add_inference_args,  # noqa: E402
                        init_checked_model, list_images,
                        load_inference_config)
-from tqdm import tqdm  # noqa: E402
 
 from spotrust_mm.evaluation import (corrosion_probability,  # noqa: E402
                                     image_uncertainty_scores, metrics_table,
                                     ood_detection_scores)
 from spotrust_mm.fileio import write_json  # noqa: E402
+from spotrust_mm.progress import progress  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -44,6 +44,7 @@ def parse_args(argv=None):
                    help='OoD images or folders '
                    '(default: the config ood_dataset)')
     p.add_argument('--json', help='write the scores to this JSON file')
+    p.add_argument('--quiet', action='store_true', help='no progress bar')
     add_inference_args(p)
     return p.parse_args(argv)
 
@@ -58,9 +59,9 @@ def dataset_images(dataset_cfg, what: str, config_path: str):
     return [dataset.get_data_info(i)['img_path'] for i in range(len(dataset))]
 
 
-def score_images(model, paths, desc):
+def score_images(model, paths, desc, quiet=False):
     scores = []
-    for path in tqdm(paths, desc=desc, unit='img'):
+    for path in progress(paths, desc=desc, quiet=quiet):
         result = inference_model(model, path)
         prob, epistemic, aleatoric = [
             None if result.get(name) is None else
@@ -84,8 +85,8 @@ def main(argv=None):
     ood_paths = list_images(args.ood) if args.ood else dataset_images(
         cfg.get('ood_dataset'), 'ood_dataset', args.config)
     scores = ood_detection_scores(
-        score_images(model, id_paths, 'in-distribution'),
-        score_images(model, ood_paths, 'out-of-distribution'))
+        score_images(model, id_paths, 'in-distribution', args.quiet),
+        score_images(model, ood_paths, 'out-of-distribution', args.quiet))
     print(metrics_table(scores, f'OoD detection: {args.config}'))
     if args.json:
         write_json(args.json, scores)

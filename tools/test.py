@@ -23,6 +23,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import spotrust_mm  # noqa: E402,F401  (registers plugins, mmcv-lite shim)
 from mmengine.config import Config  # noqa: E402
+from mmengine.dist import is_main_process  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 from mmseg_cli import (add_runner_args, check_checkpoint,  # noqa: E402
                        checkpoint_mismatch, load_runner_config,
@@ -104,6 +105,8 @@ def main(argv=None):
     start = time.perf_counter()
     metrics = runner.test()
     seconds = time.perf_counter() - start
+    if not is_main_process():  # every process has the gathered metrics
+        return metrics
     print(metrics_table(metrics, f'test metrics: {args.config}'))
     if args.json:
         out = {k: float(v) for k, v in metrics.items()}

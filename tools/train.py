@@ -12,6 +12,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import spotrust_mm  # noqa: E402,F401  (registers plugins, mmcv-lite shim)
 from mmengine.config import Config  # noqa: E402
+from mmengine.device import get_device  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 from mmseg_cli import (add_runner_args, load_runner_config,  # noqa: E402
@@ -40,6 +41,12 @@ def parse_args(argv=None):
 def build_train_config(args) -> Config:
     """The config mmseg's train.py would run for these arguments."""
     cfg = load_runner_config(args)
+    if args.amp and get_device() == 'cpu':
+        raise RuntimeError(
+            '--amp: mmengine\'s AmpOptimWrapper trains on GPU, NPU or MLU '
+            'only, and this machine has none. The Bayesian BCE loss is '
+            'computed in float32 under autocast either way (bf16 autocast '
+            'on the CPU is tested in tests/test_models/test_amp.py).')
     if args.amp:
         if cfg.optim_wrapper.type == 'AmpOptimWrapper':
             print_log(

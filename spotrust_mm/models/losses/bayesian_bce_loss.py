@@ -173,20 +173,23 @@ class BayesianBCELoss(nn.Module):
         if pred.dim() != 4 or pred.shape[1] != 2:
             raise ValueError('BayesianBCELoss expects (N, 2, H, W) '
                              f'[logit, log variance], got {tuple(pred.shape)}')
-        loss = self.loss_weight * bayesian_bce_loss(
-            pred[:, 0],
-            pred[:, 1],
-            target,
-            weight=weight,
-            class_weight=self.class_weight,
-            ignore_index=ignore_index,
-            log_var_range=self.log_var_range,
-            reduction=self.reduction,
-            beta=self.beta)
-        if kl is not None:
-            valid = target.numel() if ignore_index is None else int(
-                (target != ignore_index).sum())
-            loss = loss + self.kl_term(kl, valid)
+        # In float32 even under mixed precision (--amp): exp(-s) and the
+        # BCE of a large logit overflow or lose all precision in fp16/bf16.
+        with torch.autocast(device_type=pred.device.type, enabled=False):
+            loss = self.loss_weight * bayesian_bce_loss(
+                pred[:, 0].float(),
+                pred[:, 1].float(),
+                target,
+                weight=None if weight is None else weight.float(),
+                class_weight=self.class_weight,
+                ignore_index=ignore_index,
+                log_var_range=self.log_var_range,
+                reduction=self.reduction,
+                beta=self.beta)
+            if kl is not None:
+                valid = target.numel() if ignore_index is None else int(
+                    (target != ignore_index).sum())
+                loss = loss + self.kl_term(kl.float(), valid)
         return loss
 
     @property

@@ -41,10 +41,12 @@ def summarize_samples(logits: Tensor,
     if logits.shape != log_vars.shape or logits.dim() != 4:
         raise ValueError('logits and log_vars must both be (S, N, H, W), got '
                          f'{tuple(logits.shape)} and {tuple(log_vars.shape)}')
-    probs = torch.sigmoid(logits)
+    # float32 also under mixed precision: the std of probabilities near 0
+    # or 1 and exp(s) need more than fp16/bf16 resolution
+    probs = torch.sigmoid(logits.float())
     mean = probs.mean(0)
     epistemic = (probs - mean).pow(2).mean(0).sqrt()
-    aleatoric = torch.exp(log_vars.clamp(*log_var_range)).mean(0)
+    aleatoric = torch.exp(log_vars.float().clamp(*log_var_range)).mean(0)
     return torch.stack([mean, epistemic, aleatoric], dim=1)
 
 

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Train on one or more nodes with torchrun (mmseg's tools/dist_train.sh).
+#   bash tools/dist_train.sh CONFIG GPUS [train.py args ...]
+# GPUS is the number of processes on this node (CPU processes with gloo on a
+# machine without GPUs). Multi-node: run on every node with NNODES,
+# NODE_RANK, MASTER_ADDR (and PORT) set. PYTHON picks the interpreter.
+CONFIG=$1
+GPUS=$2
+NNODES=${NNODES:-1}
+NODE_RANK=${NODE_RANK:-0}
+PORT=${PORT:-29500}
+MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
+
+PYTHONPATH="$(dirname $0)/..":$PYTHONPATH \
+${PYTHON:-python} -m torch.distributed.run \
+    --nnodes=$NNODES \
+    --node_rank=$NODE_RANK \
+    --master_addr=$MASTER_ADDR \
+    --nproc_per_node=$GPUS \
+    --master_port=$PORT \
+    $(dirname "$0")/train.py \
+    $CONFIG \
+    --launcher pytorch ${@:3}
