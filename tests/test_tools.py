@@ -131,7 +131,7 @@ def test_train_ensemble_refuses_one_seed_for_all_members():
                    'randomness.seed=3'])
 
 
-def test_amp_without_a_gpu_says_why():
+def test_amp_and_sync_bn_without_a_gpu_say_why():
     import torch
     if torch.cuda.is_available():
         pytest.skip('a GPU is here: --amp is available')
@@ -139,6 +139,10 @@ def test_amp_without_a_gpu_says_why():
     args = tool.parse_args([osp.join(REPO, 'configs/spotrust_demo.py'),
                             '--amp'])
     with pytest.raises(RuntimeError, match='--amp: .*GPU'):
+        tool.build_train_config(args)
+    args = tool.parse_args([osp.join(REPO, 'configs/spotrust_demo.py'),
+                            '--cfg-options', 'sync_bn=torch'])
+    with pytest.raises(RuntimeError, match='SyncBatchNorm works on GPUs'):
         tool.build_train_config(args)
 
 

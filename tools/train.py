@@ -47,6 +47,10 @@ def build_train_config(args) -> Config:
             'only, and this machine has none. The Bayesian BCE loss is '
             'computed in float32 under autocast either way (bf16 autocast '
             'on the CPU is tested in tests/test_models/test_amp.py).')
+    if cfg.get('sync_bn') and get_device() == 'cpu':
+        raise RuntimeError(
+            f'sync_bn={cfg.sync_bn!r}: torch\'s SyncBatchNorm works on GPUs '
+            'only and this machine has none; leave sync_bn unset on CPUs')
     if args.amp:
         if cfg.optim_wrapper.type == 'AmpOptimWrapper':
             print_log(
