@@ -262,8 +262,9 @@ def main(argv=None) -> int:
                                 args.num_samples)
     if args.slide:
         crop, stride = args.slide
-        cfg.model.test_cfg = dict(
-            mode='slide', crop_size=(crop, crop), stride=(stride, stride))
+        cfg.model.test_cfg = dict(  # keeps a calibrated temperature
+            cfg.model.get('test_cfg') or {}, mode='slide',
+            crop_size=(crop, crop), stride=(stride, stride))
     device = args.device
     if world > 1 and device == 'cuda':
         device = f'cuda:{os.environ.get("LOCAL_RANK", 0)}'

@@ -1,3 +1,5 @@
+from .calibration import (fit_temperature, mean_nll,
+                          scaled_mean_probability)
 from .functional import (aupr_from_histograms, auroc_from_histograms,
                          binary_confusion, brier_nll_sums, calibration_stats,
                          exact_histograms, expected_calibration_error,
@@ -14,5 +16,6 @@ __all__ = [
     'pavpu_scores', 'score_histograms', 'auroc_from_histograms',
     'aupr_from_histograms', 'exact_histograms', 'UncertaintyMetric',
     'normalised_uncertainties', 'image_uncertainty_scores',
-    'ood_detection_scores', 'metrics_table', 'corrosion_probability'
+    'ood_detection_scores', 'metrics_table', 'corrosion_probability',
+    'fit_temperature', 'scaled_mean_probability', 'mean_nll'
 ]

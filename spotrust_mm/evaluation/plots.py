@@ -64,6 +64,36 @@ def reliability_diagram(stats: np.ndarray, path: str) -> str:
     return _save(fig, path)
 
 
+def reliability_comparison(stats: Dict[str, np.ndarray], path: str) -> str:
+    """Reliability curves of several predictions of the same pixels (e.g.
+    before and after temperature scaling), ECE in the legend.
+
+    Args:
+        stats (dict[str, np.ndarray]): Label to (num_bins, 3) summed
+            ``calibration_stats``.
+        path (str): PNG to write.
+
+    Returns:
+        str: ``path``.
+    """
+    fig = Figure(figsize=(5, 5))
+    ax = fig.subplots()
+    ax.plot([0.5, 1], [0.5, 1], 'k--', linewidth=1, label='calibrated')
+    for label, s in stats.items():
+        count, conf, correct = np.asarray(s, np.float64).T
+        used = count > 0
+        ax.plot(conf[used] / count[used], correct[used] / count[used], 'o-',
+                label=f'{label} (ECE {expected_calibration_error(s):.4f})')
+    ax.set_xlabel('mean confidence of the predicted class')
+    ax.set_ylabel('accuracy')
+    ax.set_xlim(0.5, 1)
+    ax.set_ylim(0, 1)
+    ax.legend(loc='upper left')
+    ax.set_title('Reliability')
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 def uncertainty_error_plot(hists: Dict[str, np.ndarray], path: str,
                            num_bins: int = 20) -> str:
     """Error rate of pixels against their normalised uncertainty.

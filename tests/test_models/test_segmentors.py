@@ -26,6 +26,43 @@ def test_summarize_samples_by_hand():
     assert big[0, 2].item() == pytest.approx(22026.4658, rel=1e-6)
 
 
+def test_summarize_samples_with_a_temperature_by_hand():
+    # logits 0 and 2 ln 3 at T = 2: p = 0.5 and 0.75 as above
+    logits = torch.tensor([0.0, 2 * 1.0986123]).view(2, 1, 1, 1)
+    log_vars = torch.tensor([0.0, 0.6931472]).view(2, 1, 1, 1)  # var 1, 2
+    mean, epi, alea = summarize_samples(logits, log_vars,
+                                        temperature=2.0)[0, :, 0, 0]
+    assert mean.item() == pytest.approx(0.625)
+    assert epi.item() == pytest.approx(0.125)
+    assert alea.item() == pytest.approx(1.5 / 4)  # variance of z / T
+    with pytest.raises(ValueError, match='temperature must be > 0'):
+        summarize_samples(logits, log_vars, temperature=0.0)
+
+
+def test_model_applies_test_cfg_temperature():
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_hrnet_model('MCDropoutHRHead')).eval()
+    x = torch.rand(1, 3, 64, 64) * 255
+    with torch.no_grad():
+        z = model.predict_sample_logits(
+            x, [_meta_sample((64, 64))])[0]  # (S, H, W)
+        plain = model.predict(x)[0]
+        model.test_cfg['temperature'] = 3.0
+        hot = model.predict(x)[0]
+    assert z.shape == (6, 64, 64)
+    torch.testing.assert_close(plain.seg_logits.data[0],
+                               torch.sigmoid(z).mean(0))
+    torch.testing.assert_close(hot.seg_logits.data[0],
+                               torch.sigmoid(z / 3).mean(0))
+
+
+def _meta_sample(shape):
+    from mmseg.structures import SegDataSample
+    return SegDataSample(metainfo=dict(ori_shape=shape, img_shape=shape,
+                                       pad_shape=shape,
+                                       padding_size=[0, 0, 0, 0]))
+
+
 def test_seeded_restores_global_rng():
     torch.manual_seed(5)
     expected = torch.rand(3)

@@ -63,6 +63,9 @@ class BayesianEncoderDecoder(UncertaintyPredictorMixin, EncoderDecoder):
         """Whether the decode head has layers that sample at inference."""
         return bool(stochastic_layers(self.decode_head))
 
+    def num_output_samples(self) -> int:
+        return self.num_samples if self.is_stochastic else 1
+
     def sample_outputs(self, inputs: Tensor,
                        batch_img_metas: List[dict]) -> Tuple[Tensor, Tensor]:
         """Backbone once, head ``num_samples`` times.
@@ -96,7 +99,7 @@ class BayesianEncoderDecoder(UncertaintyPredictorMixin, EncoderDecoder):
         """(S, N, 2, H, W) head outputs, ``sample_chunk`` samples at a time
         (one sample if the head is deterministic)."""
         n = len(feats[0])
-        total = self.num_samples if self.is_stochastic else 1
+        total = self.num_output_samples()
         outputs = []
         with sampling(self.decode_head, True):
             for start in range(0, total, self.sample_chunk):

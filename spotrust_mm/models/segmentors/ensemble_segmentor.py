@@ -109,6 +109,9 @@ class EnsembleSegmentor(UncertaintyPredictorMixin, BaseSegmentor):
     def init_weights(self) -> None:
         """Members keep the weights loaded from their checkpoints."""
 
+    def num_output_samples(self) -> int:
+        return len(self.members)
+
     def sample_outputs(self, inputs: Tensor,
                        batch_img_metas: List[dict]) -> Tuple[Tensor, Tensor]:
         """Run every member once; return (S=members, N, H, W) twice."""

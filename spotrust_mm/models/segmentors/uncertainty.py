@@ -18,8 +18,8 @@ UNCERTAINTY_FIELDS = ('seg_logits', 'epistemic_uncertainty',
 
 def summarize_samples(logits: Tensor,
                       log_vars: Tensor,
-                      log_var_range: Tuple[float, float] = (-10.0, 10.0)
-                      ) -> Tensor:
+                      log_var_range: Tuple[float, float] = (-10.0, 10.0),
+                      temperature: float = 1.0) -> Tensor:
     """Reduce S stochastic outputs to prediction and uncertainties.
 
     SpotRust paper, Sec. 3.3: the prediction is the mean corrosion
@@ -33,6 +33,12 @@ def summarize_samples(logits: Tensor,
         log_vars (Tensor): Log variances ``s``, shape (S, N, H, W).
         log_var_range (tuple[float, float]): ``s`` is clamped to this range
             before ``exp``, as in the loss. Defaults to (-10, 10).
+        temperature (float): Post-hoc temperature ``T`` (tools/calibrate.py):
+            every sample's (or member's) corrosion logit is divided by ``T``
+            before the sigmoid, so the mean probability and the epistemic
+            std are those of the scaled samples, and the aleatoric variance,
+            being that of the logit, is divided by ``T**2``. 1 (default)
+            changes nothing.
 
     Returns:
         Tensor: (N, 3, H, W): mean probability, epistemic std, aleatoric
@@ -43,10 +49,14 @@ def summarize_samples(logits: Tensor,
                          f'{tuple(logits.shape)} and {tuple(log_vars.shape)}')
     # float32 also under mixed precision: the std of probabilities near 0
     # or 1 and exp(s) need more than fp16/bf16 resolution
-    probs = torch.sigmoid(logits.float())
+    if temperature <= 0:
+        raise ValueError(f'temperature must be > 0, got {temperature}')
+    probs = torch.sigmoid(logits.float() / temperature)
     mean = probs.mean(0)
     epistemic = (probs - mean).pow(2).mean(0).sqrt()
     aleatoric = torch.exp(log_vars.float().clamp(*log_var_range)).mean(0)
+    if temperature != 1:
+        aleatoric = aleatoric / temperature**2
     return torch.stack([mean, epistemic, aleatoric], dim=1)
 
 
@@ -130,11 +140,66 @@ class UncertaintyPredictorMixin:
         """Return logits and log variances, each (S, N, H, W)."""
         raise NotImplementedError
 
+    @contextmanager
+    def image_streams(self, inputs: Tensor) -> Iterator[None]:
+        """Seed the sampling (if ``seed`` is set) with one random stream
+        per image of the batch, each starting at the seed
+        (``image_rng_states``, used by ``sample_outputs``), so an image gets
+        the maps it gets alone; the global RNG is restored after."""
+        with seeded(self.seed, inputs.device):
+            self.image_rng_states = [
+                get_rng_state(inputs.device)
+            ] * len(inputs) if self.seed is not None else None
+            try:
+                yield
+            finally:
+                self.image_rng_states = None
+
+    @property
+    def temperature(self) -> float:
+        """Post-hoc temperature, ``test_cfg.temperature`` (1 if unset;
+        written by tools/calibrate.py, see :func:`summarize_samples`)."""
+        return float((self.test_cfg or {}).get('temperature', 1.0))
+
     def encode_decode(self, inputs: Tensor,
                       batch_img_metas: List[dict]) -> Tensor:
-        """(N, 3, H, W) summary: mean probability, epistemic, aleatoric."""
+        """(N, 3, H, W) summary: mean probability, epistemic, aleatoric;
+        or, inside :meth:`predict_sample_logits`, (N, S, H, W) logits."""
         logits, log_vars = self.sample_outputs(inputs, batch_img_metas)
-        return summarize_samples(logits, log_vars, self.log_var_range)
+        if getattr(self, 'return_sample_logits', False):
+            return logits.transpose(0, 1)
+        return summarize_samples(logits, log_vars, self.log_var_range,
+                                 self.temperature)
+
+    def num_output_samples(self) -> int:
+        """S, the samples (or members) :meth:`sample_outputs` returns."""
+        raise NotImplementedError
+
+    def predict_sample_logits(self, inputs: Tensor,
+                              data_samples: SampleList) -> List[Tensor]:
+        """Every sample's corrosion logit (before any temperature), at each
+        image's original size: what tools/calibrate.py fits a temperature
+        on. Seeded like :meth:`predict`; in slide mode overlapping windows
+        average the logits.
+
+        Returns:
+            list[Tensor]: (S, H, W) per image.
+        """
+        metas = [ds.metainfo for ds in data_samples]
+        channels = self.out_channels
+        self.out_channels = self.num_output_samples()
+        self.return_sample_logits = True
+        try:
+            with self.image_streams(inputs):
+                out = self.inference(inputs, metas)
+        finally:
+            self.out_channels = channels
+            self.return_sample_logits = False
+        return [
+            _restore_original_shape(field[None], meta,
+                                    self.align_corners)[0]
+            for field, meta in zip(out, metas)
+        ]
 
     def predict(self,
                 inputs: Tensor,
@@ -163,16 +228,8 @@ class UncertaintyPredictorMixin:
                     pad_shape=inputs.shape[2:],
                     padding_size=[0, 0, 0, 0])
             ] * inputs.shape[0]
-        with seeded(self.seed, inputs.device):
-            # Seeded, every image of a batch draws from its own stream that
-            # starts at the seed, so it gets the maps it gets alone.
-            self.image_rng_states = [
-                get_rng_state(inputs.device)
-            ] * len(inputs) if self.seed is not None else None
-            try:
-                summary = self.inference(inputs, batch_img_metas)
-            finally:
-                self.image_rng_states = None
+        with self.image_streams(inputs):
+            summary = self.inference(inputs, batch_img_metas)
         return self.postprocess_result(summary, data_samples)
 
     def postprocess_result(self,

@@ -1,0 +1,98 @@
+"""Post-hoc temperature scaling: the fit (spotrust_mm.evaluation) and
+tools/calibrate.py on a deliberately over-confident model."""
+import json
+import os.path as osp
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from spotrust_mm.evaluation import (fit_temperature, mean_nll,
+                                    scaled_mean_probability)
+
+from .conftest import REPO, write_tiny_model
+
+
+def test_scaled_mean_probability_by_hand():
+    z = np.array([[0.0, 2.0], [2 * np.log(3), -2.0]])  # S=2 samples, 2 px
+    p = scaled_mean_probability(z, 2.0)
+    assert p[0] == pytest.approx((0.5 + 0.75) / 2)
+    assert p[1] == pytest.approx(0.5)  # sigmoid(1) and sigmoid(-1)
+    assert mean_nll(np.array([0.5, 1.0]), np.array([1, 1])) == \
+        pytest.approx((np.log(2) + 1e-7) / 2, rel=1e-6)
+
+
+@pytest.mark.parametrize('true_t,samples', [(3.0, 1), (0.5, 1), (2.0, 8)])
+def test_fit_recovers_the_temperature_of_an_overconfident_model(true_t,
+                                                                samples):
+    """Labels drawn from the calibrated probabilities; the model's logits
+    are those times ``true_t``: the fit finds ``true_t``."""
+    rng = np.random.default_rng(0)
+    n = 200_000
+    base = rng.normal(0, 2, n)
+    calibrated = base + rng.normal(0, 0.7, (samples, n))  # S samples
+    labels = rng.random(n) < scaled_mean_probability(calibrated)
+    t = fit_temperature(calibrated * true_t, labels)
+    assert t == pytest.approx(true_t, rel=0.05)
+    before = mean_nll(scaled_mean_probability(calibrated * true_t), labels)
+    after = mean_nll(scaled_mean_probability(calibrated * true_t, t), labels)
+    assert after < before
+
+
+def test_fit_checks_its_input():
+    with pytest.raises(ValueError, match=r'\(S, P\)'):
+        fit_temperature(np.zeros((2, 3)), np.zeros(4))
+
+
+LOADERS = ['val_dataloader.num_workers=0',
+           'val_dataloader.persistent_workers=False',
+           'test_dataloader.num_workers=0',
+           'test_dataloader.persistent_workers=False',
+           'val_dataloader.dataset.indices=4',
+           'test_dataloader.dataset.indices=4']
+
+
+@pytest.mark.slow
+def test_calibrate_tool_on_an_overconfident_model(tmp_path):
+    config, ckpt = write_tiny_model(tmp_path, 'MCDropoutHRHead')
+    state = torch.load(ckpt)
+    # corrosion logit x 2000: the same decisions, far too sure of them
+    state['state_dict']['decode_head.conv_seg.weight'][0] *= 2000
+    state['state_dict']['decode_head.conv_seg.bias'][0] *= 2000
+    torch.save(state, ckpt)
+    out = tmp_path / 'calibrated.py'
+    report = tmp_path / 'report.json'
+    proc = subprocess.run(
+        [sys.executable, osp.join(REPO, 'tools/calibrate.py'), config, ckpt,
+         '--out', str(out), '--json', str(report), '--quiet',
+         '--cfg-options', *LOADERS],
+        cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rep = json.loads(report.read_text())
+    assert rep['temperature'] > 2  # it was over-confident
+    for split in ('val', 'test'):
+        before, after = rep[split]['before'], rep[split]['after']
+        assert after['ece'] < 0.8 * before['ece'], split
+        assert after['nll'] < before['nll'], split
+        for key in ('miou', 'f1'):  # accuracy reported for both
+            assert 0 <= before[key] <= 1 and 0 <= after[key] <= 1
+    assert 'val   after' in proc.stdout and 'test  before' in proc.stdout
+    assert (tmp_path / 'reliability_before_after_val.png').is_file()
+    text = out.read_text()
+    assert f"_base_ = [{osp.abspath(config)!r}]" in text
+    assert 'temperature=' in text
+
+    # tools/test.py with the calibrated config gives the "after" figures
+    metrics = tmp_path / 'm.json'
+    proc = subprocess.run(
+        [sys.executable, osp.join(REPO, 'tools/test.py'), str(out), ckpt,
+         '--work-dir', str(tmp_path / 'w'), '--json', str(metrics),
+         '--cfg-options', *LOADERS],
+        cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(metrics.read_text())
+    for key in ('ece', 'nll', 'brier', 'f1'):
+        assert got[key] == pytest.approx(rep['test']['after'][key],
+                                         abs=2e-4), key

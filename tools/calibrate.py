@@ -1,0 +1,215 @@
+"""Fit a post-hoc temperature on the validation split, report calibration
+before and after, and write a config that predicts with it.
+
+    python tools/calibrate.py CONFIG [CHECKPOINT] [--out CALIBRATED.py]
+        [--json FILE] [--plot-dir DIR] [--max-fit-pixels 500000]
+        [--num-samples N] [--device cpu] [--cfg-options k=v ...]
+
+Which logit is scaled: every Monte Carlo sample's (or ensemble member's)
+corrosion logit ``z_s`` is divided by ``T`` before the sigmoid, and the
+prediction is ``mean_s sigmoid(z_s / T)``; ``T`` minimises the NLL of that
+mean on (up to ``--max-fit-pixels``, sampled evenly from every image)
+labelled validation pixels (:func:`spotrust_mm.evaluation.fit_temperature`).
+The epistemic std is then that of the scaled samples, and the aleatoric
+variance (of the logit) is divided by ``T**2``.
+
+Prints ECE, NLL, Brier, mIoU and F1 (at 0.5) of the uncalibrated (T = 1)
+and calibrated probability on the validation and test splits, and writes
+``reliability_before_after_<split>.png``. The calibrated config (default
+``<checkpoint dir>/<config name>_calibrated.py``) inherits CONFIG and sets
+``model.test_cfg.temperature``, which SpotRust segmentors apply in
+tools/test.py, tools/infer.py (figures, summaries, review flags) and
+``inference_model``; CONFIG itself stays uncalibrated. For a plain mmseg
+model (softmax of two logits: ``z = z_corrosion - z_background``) or the
+classical baseline the figures are reported, but no config is written:
+those models do not read the temperature.
+"""
+import argparse
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+import spotrust_mm  # noqa: E402,F401  (registers plugins, mmcv-lite shim)
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+from mmengine.structures import PixelData  # noqa: E402
+from mmseg_cli import (add_inference_args, init_checked_model,  # noqa: E402
+                       load_inference_config)
+
+from spotrust_mm.evaluation import (UncertaintyMetric,  # noqa: E402
+                                    fit_temperature, scaled_mean_probability)
+from spotrust_mm.evaluation.plots import reliability_comparison  # noqa: E402
+from spotrust_mm.fileio import atomic_write, write_json  # noqa: E402
+from spotrust_mm.models.segmentors.uncertainty import \
+    UncertaintyPredictorMixin  # noqa: E402
+from spotrust_mm.progress import progress  # noqa: E402
+
+#: What is printed for each split, before and after.
+REPORTED = ('ece', 'nll', 'brier', 'miou', 'f1')
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('config')
+    p.add_argument('checkpoint', nargs='?',
+                   help='checkpoint (not for an ensemble config)')
+    p.add_argument('--out', help='calibrated config to write (default: '
+                   '<checkpoint dir>/<config name>_calibrated.py)')
+    p.add_argument('--json', help='write temperature and figures here')
+    p.add_argument('--plot-dir', help='reliability diagrams (default: the '
+                   "calibrated config's folder)")
+    p.add_argument('--max-fit-pixels', type=int, default=500_000,
+                   help='labelled validation pixels to fit on')
+    p.add_argument('--quiet', action='store_true', help='no progress bar')
+    add_inference_args(p)
+    return p.parse_args(argv)
+
+
+def sample_logits(model, batch) -> list:
+    """(S, H, W) corrosion logits of each image of a data batch, at the
+    image's original size, before any temperature."""
+    data = model.data_preprocessor(batch, False)
+    with torch.no_grad():
+        if isinstance(model, UncertaintyPredictorMixin):
+            return [z.float().cpu() for z in model.predict_sample_logits(
+                data['inputs'], data['data_samples'])]
+        results = model.predict(data['inputs'], data['data_samples'])
+    out = []
+    for r in results:
+        z = r.seg_logits.data.float().cpu()
+        if z.shape[0] == 2:  # softmax of two logits = sigmoid of the gap
+            out.append(z[1:2] - z[0:1])
+        else:  # one probability channel
+            p = z.clamp(1e-7, 1 - 1e-7)
+            out.append(torch.log(p) - torch.log1p(-p))
+    return out
+
+
+def labelled_pixels(logits, gt, ignore_index=255):
+    """(S, P) logits and (P,) labels of the labelled pixels of an image."""
+    valid = gt != ignore_index
+    return logits[:, valid], gt[valid]
+
+
+def images(model, dataloader, desc, quiet):
+    """``(logits (S, H, W) numpy, gt (H, W) numpy)`` per image."""
+    bar = progress(None, total=len(dataloader.dataset), desc=desc,
+                   quiet=quiet)
+    for batch in dataloader:
+        for z, ds in zip(sample_logits(model, batch),
+                         batch['data_samples']):
+            yield z.numpy(), ds.gt_sem_seg.data[0].numpy()
+            bar.update(1)
+    bar.close()
+
+
+def fit_on(model, dataloader, max_pixels, quiet) -> float:
+    """Fit the temperature on labelled pixels of every image, the same
+    number from each (at most ``max_pixels`` in all), seeded."""
+    rng = np.random.default_rng(0)
+    per_image = max(1, max_pixels // max(len(dataloader.dataset), 1))
+    pool_z, pool_y = [], []
+    for z, gt in images(model, dataloader, 'fitting (val)', quiet):
+        z, y = labelled_pixels(z, gt)
+        keep = rng.choice(y.size, min(per_image, y.size), replace=False)
+        pool_z.append(z[:, keep])
+        pool_y.append(y[keep])
+    return fit_temperature(np.concatenate(pool_z, 1),
+                           np.concatenate(pool_y))
+
+
+def scores_at(model, dataloader, temperatures, desc, quiet, meta):
+    """UncertaintyMetric scores of the mean probability at each
+    temperature, and the summed calibration statistics."""
+    metrics = {t: UncertaintyMetric() for t in temperatures}
+    for m in metrics.values():
+        m.dataset_meta = meta
+    for z, gt in images(model, dataloader, desc, quiet):
+        for t, metric in metrics.items():
+            prob = torch.from_numpy(
+                scaled_mean_probability(z, t).astype(np.float32))
+            metric.process({}, [dict(
+                seg_logits=PixelData(data=prob[None]).to_dict(),
+                pred_sem_seg=PixelData(
+                    data=(prob > 0.5).long()[None]).to_dict(),
+                gt_sem_seg=PixelData(
+                    data=torch.from_numpy(gt)[None]).to_dict())])
+    return {t: (m.compute_metrics(m.results),
+                sum(r['calibration'] for r in m.results))
+            for t, m in metrics.items()}
+
+
+def config_text(config, checkpoint, temperature, lines) -> str:
+    head = ['# tools/calibrate.py: temperature fitted on the validation '
+            'split of', f'#   {osp.abspath(config)}',
+            (f'#   checkpoint {osp.abspath(checkpoint)}'
+             if checkpoint else None),
+            f'# T = {temperature:.4f}. Before -> after:']
+    head += [f'#   {line}' for line in lines]
+    return '\n'.join([h for h in head if h] + [
+        f'_base_ = [{osp.abspath(config)!r}]',
+        f'model = dict(test_cfg=dict(temperature={temperature:.6g}))', ''])
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = load_inference_config(args.config, args.checkpoint,
+                                args.cfg_options, args.num_samples)
+    model = init_checked_model(cfg, args.checkpoint, args.config,
+                               device=args.device)
+    model.eval()
+    meta = getattr(model, 'dataset_meta', None) or {}
+    loaders = dict(val=Runner.build_dataloader(cfg.val_dataloader),
+                   test=Runner.build_dataloader(cfg.test_dataloader))
+    temperature = fit_on(model, loaders['val'], args.max_fit_pixels,
+                         args.quiet)
+    name = osp.splitext(osp.basename(args.config))[0]
+    out = args.out or osp.join(
+        osp.dirname(osp.abspath(args.checkpoint or args.config)),
+        f'{name}_calibrated.py')
+    plot_dir = args.plot_dir or osp.dirname(out)
+    report = dict(temperature=temperature, config=osp.abspath(args.config),
+                  checkpoint=args.checkpoint)
+    lines = []
+    print(f'temperature T = {temperature:.4f} (fitted on the validation '
+          'split)')
+    print(f"{'split':<6}{'':<8}" + ''.join(f'{k:>10}' for k in REPORTED))
+    for split, loader in loaders.items():
+        scores = scores_at(model, loader, (1.0, temperature), split,
+                           args.quiet, meta)
+        before, after = scores[1.0][0], scores[temperature][0]
+        report[split] = dict(before={k: before[k] for k in REPORTED},
+                             after={k: after[k] for k in REPORTED})
+        for label, s in (('before', before), ('after', after)):
+            print(f'{split:<6}{label:<8}' +
+                  ''.join(f'{s[k]:>10.4f}' for k in REPORTED))
+        lines.append(f'{split}: ' + ', '.join(
+            f'{k} {before[k]:.4f} -> {after[k]:.4f}' for k in REPORTED))
+        reliability_comparison(
+            {'before (T = 1)': scores[1.0][1],
+             f'after (T = {temperature:.3g})': scores[temperature][1]},
+            osp.join(plot_dir, f'reliability_before_after_{split}.png'))
+    if isinstance(model, UncertaintyPredictorMixin):
+        text = config_text(args.config, args.checkpoint, temperature, lines)
+
+        def write(tmp):
+            with open(tmp, 'w') as f:
+                f.write(text)
+
+        atomic_write(out, write)
+        report['calibrated_config'] = out
+        print(f'wrote {out}: use it in place of {args.config} (with the '
+              'same checkpoint) for calibrated probabilities')
+    else:
+        print(f'{type(model).__name__} does not read test_cfg.temperature:'
+              ' no calibrated config written')
+    print(f'reliability diagrams in {plot_dir}')
+    if args.json:
+        write_json(args.json, report)
+    return report
+
+
+if __name__ == '__main__':
+    main()
