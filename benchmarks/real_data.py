@@ -9,7 +9,9 @@
    the suggested class weight from its dataset_info.json.
 2. Trains each row on CPU with the CPU-sized settings below, then tests it
    with tools/test.py (``--json``): the same data, split, crop,
-   augmentation, schedule and seed for every learned row.
+   augmentation, schedule and seed for every learned row. Then fits a
+   temperature on the validation split with tools/calibrate.py; the table
+   shows T and the test split's ECE and NLL after calibration.
 3. Writes the table between the ``real-data`` markers of ``--doc``.
 
 Each row keeps its results in ``<work-dir>/<row>/``. A rerun skips the rows
@@ -179,22 +181,56 @@ def run_row(name: str, args, data: str) -> dict:
     return result
 
 
+def calibrate_row(name: str, args, data: str, result: dict) -> dict:
+    """Fit a temperature on the validation split with tools/calibrate.py
+    (cached in ``<row>/calibration.json``); the test split's figures after
+    calibration go into the table."""
+    kind, config, _ = ROWS[name]
+    row_dir = osp.join(args.work_dir, name)
+    out = osp.join(row_dir, 'calibration.json')
+    if not osp.isfile(out) or name in (args.retest or []):
+        py = sys.executable
+        if kind == 'classical':
+            cmd = [py, 'tools/calibrate.py', config,
+                   osp.join(row_dir, 'fitted.pth'), '--cfg-options',
+                   *[o for o in data_options(data, kind)
+                     if not o.startswith('train_dataloader')]]
+        elif kind == 'train':
+            cmd = [py, 'tools/calibrate.py',
+                   osp.join(row_dir, osp.basename(config)),
+                   osp.join(REPO, result['checkpoint'])]
+        else:
+            cmd = [py, 'tools/calibrate.py', osp.join(row_dir, 'ensemble.py')]
+        print(f'[{name}] calibrating', flush=True)
+        run(cmd + ['--out', osp.join(row_dir, 'calibrated.py'), '--json',
+                   out, '--plot-dir', osp.join(row_dir, 'calibration'),
+                   '--quiet'], osp.join(row_dir, 'run.log'))
+    with open(out) as f:
+        result['calibration'] = json.load(f)
+    return result
+
+
 def _fmt(v, digits=3):
     return '–' if v is None else f'{v:.{digits}f}'
 
 
 def table(results) -> str:
     head = ('| row | mIoU | F1 | precision | recall | ECE | Brier | NLL | '
+            'T | ECE cal. | NLL cal. | '
             'AUROC err: predictive | epistemic | aleatoric | train | '
             's / image | checkpoint |')
-    lines = [head, '|' + '---|' * 14]
+    lines = [head, '|' + '---|' * 17]
     for r in results:
         m = r['metrics']
+        cal = r.get('calibration')
+        after = cal['test']['after'] if cal else {}
         ckpt = osp.basename(r['checkpoint'])
         lines.append('| ' + ' | '.join([
             r['label'], _fmt(m['miou']), _fmt(m['f1']),
             _fmt(m['precision']), _fmt(m['recall']), _fmt(m['ece'], 4),
             _fmt(m['brier'], 4), _fmt(m['nll'], 4),
+            _fmt(cal['temperature'], 2) if cal else '–',
+            _fmt(after.get('ece'), 4), _fmt(after.get('nll'), 4),
             _fmt(m.get('predictive/auroc_error')),
             _fmt(m.get('epistemic/auroc_error')),
             _fmt(m.get('aleatoric/auroc_error')),
@@ -310,13 +346,18 @@ def main(argv=None):
     os.makedirs(args.work_dir, exist_ok=True)
     data = convert(args)
     for name in args.rows:
-        run_row(name, args, data)
+        calibrate_row(name, args, data, run_row(name, args, data))
     results = []
     for name in ROWS:  # every row with results, in table order
         f = osp.join(args.work_dir, name, 'result.json')
         if osp.isfile(f):
             with open(f) as fh:
-                results.append(json.load(fh))
+                result = json.load(fh)
+            cal = osp.join(args.work_dir, name, 'calibration.json')
+            if osp.isfile(cal):
+                with open(cal) as fh:
+                    result['calibration'] = json.load(fh)
+            results.append(result)
     text = (table(results) + '\n\nTraining curves (first member for the '
             'ensemble). Val F1: defect-class F1 on the validation split at '
             'each validation. s gap: mean log variance on defect pixels '
