@@ -61,3 +61,19 @@ def test_classical_segmentor_predicts_probability_only():
         model.loss(img, [])
     with pytest.raises(ValueError, match='score'):
         MODELS.build(dict(type='ClassicalSegmentor', score='edges'))
+
+
+def test_init_model_builds_it():
+    """mmseg.apis.init_model (tools/calibrate.py, tools/infer.py) passes
+    pretrained=None and train_cfg=None to every segmentor."""
+    import os.path as osp
+
+    from mmseg.apis import init_model
+
+    from ..conftest import REPO
+    model = init_model(
+        osp.join(REPO, 'configs/crackforest/classical_darkness.py'), None,
+        device='cpu')
+    assert type(model).__name__ == 'ClassicalSegmentor'
+    with pytest.raises(ValueError, match='no pretrained weights'):
+        MODELS.build(dict(type='ClassicalSegmentor', pretrained='x.pth'))

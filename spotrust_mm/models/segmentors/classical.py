@@ -128,6 +128,9 @@ class ClassicalSegmentor(BaseSegmentor):
         temperature (float): Initial temperature. Defaults to 0.5.
         data_preprocessor (dict, optional): Must give RGB in [0, 255]
             (mean 0, std 1, ``bgr_to_rgb=True``).
+        pretrained, train_cfg: Accepted for ``mmseg.apis.init_model``,
+            which always sets them; must be None (nothing to load or
+            train).
     """
 
     def __init__(self,
@@ -136,7 +139,13 @@ class ClassicalSegmentor(BaseSegmentor):
                  threshold: float = 2.5,
                  temperature: float = 0.5,
                  data_preprocessor=None,
-                 init_cfg=None):
+                 init_cfg=None,
+                 pretrained=None,
+                 train_cfg=None):
+        if pretrained is not None or train_cfg:
+            raise ValueError('ClassicalSegmentor has no pretrained weights '
+                             'or training schedule: it is fitted by '
+                             'tools/fit_classical.py')
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if score not in SCORES:
