@@ -3,16 +3,19 @@ variant, against one deterministic pass over the same windows.
 
     python benchmarks/bench_whole_photo.py [--height 3000] [--width 4000]
         [--crop 512] [--stride 384] [--samples 24] [--members 3]
-        [--variants deterministic mcdropout variational ensemble]
+        [--variants deterministic_mmseg_slide deterministic mcdropout
+                    variational ensemble]
         [--device cpu]
 
 Every variant is HRNetV2-W18 as in its config (random weights: the time
 does not depend on them), run through ``model.predict`` in mmseg's slide
 mode on one (1, 3, H, W) input, as tools/infer.py ``--slide CROP STRIDE``
 does: ``deterministic`` is the MC-dropout model with one sample (the head
-not sampled), ``mcdropout`` and ``variational`` sample the head N times
-per window, ``ensemble`` runs ``--members`` deterministic members per
-window. One run each, side by side in one process; prints a markdown
+not sampled), ``deterministic_mmseg_slide`` the same through mmseg's own
+``slide_inference`` (which pads every window's output to the whole image
+before adding it; SpotRust-MM adds it into its slice), ``mcdropout``
+and ``variational`` sample the head N times per window, ``ensemble``
+runs ``--members`` deterministic members per window. One run each, side by side in one process; prints a markdown
 table of seconds and ratios to the deterministic pass.
 """
 import argparse
@@ -29,7 +32,8 @@ from mmseg.registry import MODELS  # noqa: E402
 from mmseg.utils import register_all_modules  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIGS = dict(deterministic='configs/spotrust_mcdropout.py',
+CONFIGS = dict(deterministic_mmseg_slide='configs/spotrust_mcdropout.py',
+               deterministic='configs/spotrust_mcdropout.py',
                mcdropout='configs/spotrust_mcdropout.py',
                variational='configs/spotrust_variational.py',
                ensemble='configs/spotrust_ensemble.py')
@@ -41,10 +45,15 @@ def build(variant, args, tmp):
                  stride=(args.stride, args.stride))
     cfg = Config.fromfile(osp.join(REPO, CONFIGS[variant]))
     if variant != 'ensemble':
-        cfg.model.num_samples = 1 if variant == 'deterministic' else \
-            args.samples
+        cfg.model.num_samples = 1 if variant.startswith(
+            'deterministic') else args.samples
         cfg.model.test_cfg = slide
-        return MODELS.build(cfg.model)
+        model = MODELS.build(cfg.model)
+        if variant == 'deterministic_mmseg_slide':  # mmseg's own windows
+            from mmseg.models.segmentors import EncoderDecoder
+            model.slide_inference = EncoderDecoder.slide_inference.__get__(
+                model)
+        return model
     members = []
     for k in range(args.members):  # random members saved as checkpoints
         torch.manual_seed(k)

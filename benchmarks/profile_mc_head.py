@@ -2,7 +2,9 @@
 
 The head is timed both layer by layer (resize, concat, ConvModule, output
 convs: the training path) and through ``fused_forward``, the equal
-inference path that MC sampling uses.
+inference path that MC sampling uses. A second table times the least work
+one head sample must do as bare operations (:func:`floor_table`), and the
+N-sample ratio to one deterministic pass that it would allow.
 
     python benchmarks/profile_mc_head.py [--config ...] [--size 512]
         [--chunk 8]
@@ -18,6 +20,9 @@ import torch  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmseg.registry import MODELS  # noqa: E402
 from mmseg.utils import register_all_modules  # noqa: E402
+
+import torch.nn.functional as F  # noqa: E402
+from mmseg.models.utils import resize  # noqa: E402
 
 from spotrust_mm.models.layers import sampling  # noqa: E402
 from spotrust_mm.models.segmentors import summarize_samples  # noqa: E402
@@ -68,8 +73,77 @@ def main(argv=None):
                 stacked[:, :, 0], stacked[:, :, 1])),
         ]
         print('| step | ms |\n|---|---|')
+        timed = {}
         for name, fn in rows:
-            print(f'| {name} | {ms(fn):.0f} |')
+            timed[name] = ms(fn)
+            print(f'| {name} | {timed[name]:.0f} |')
+        floor_table(model, head, feats, k, size, timed)
+
+
+def floor_table(model, head, feats, k, size, timed):
+    """The least work one head sample must do, timed as bare operations.
+
+    Every sample has its own dropout mask (or weight noise) on every branch
+    input, so nothing after the masks can be shared between samples: each
+    must at least run its sampled branch layers (dropout masks, or the
+    Bayes-by-backprop convs with their noise), form the 1x1 conv's
+    pre-activation at
+    the head's resolution (one matrix product over the branches resized
+    to it, the widest branch convolved at its own resolution and its
+    output resized: the cheapest order, see ``fused_forward``), apply the
+    ReLU, and take the 2-output product. Resizing the outputs to the input
+    size and the summary over samples come on top, once per sample.
+    """
+    branch = head.branch_channels
+    c, (h, w) = head.channels, feats[0].shape[2:]
+    native = [i > 0 and 2 * ch >= c for i, ch in enumerate(branch)]
+    k_rest = sum(ch for ch, own in zip(branch, native) if not own)
+    x_rest = torch.randn(k, k_rest, h * w)
+    w_rest = torch.randn(k, c, k_rest)
+    own = [f.repeat(k, 1, 1, 1) for f, o in zip(feats, native) if o]
+    w_own = [torch.randn(c, f.shape[1], 1, 1) for f in own]
+    pre = torch.randn(k, c, h * w)
+    head_w = torch.randn(k, 2, c)
+    rep = [f.repeat(k, 1, 1, 1) for f in feats]
+    def noise():
+        with sampling(head):
+            return [layer(f) for layer, f in zip(head.branch_layers, rep)]
+
+    kinds = sorted({type(m).__name__ for m in head.branch_layers})
+    steps = [
+        (f'sampled branch layers ({", ".join(kinds)})', noise),
+        (f'matrix product {c}x{k_rest} over {h}x{w} pixels',
+         lambda: torch.bmm(w_rest, x_rest)),
+        ('widest branch: conv at its resolution + resize',
+         lambda: [resize(F.conv2d(f, wt), size=(h, w), mode='bilinear',
+                         align_corners=False)
+                  for f, wt in zip(own, w_own)]),
+        ('ReLU (in place)', lambda: pre.relu_()),
+        ('2-output product', lambda: torch.bmm(head_w, pre)),
+    ]
+    print(f'\nFloor of one head sample (bare operations, x{k}, ms):\n')
+    print('| step | ms, x%d | ms per sample |' % k)
+    print('|---|---|---|')
+    total = 0.0
+    for name, fn in steps:
+        t = ms(fn)
+        total += t / k
+        print(f'| {name} | {t:.0f} | {t / k:.1f} |')
+    print(f'| **floor per sample** | | **{total:.1f}** |')
+    backbone = timed['backbone, once']
+    fused = timed[f'fused_forward (all of the above), x{k}'] / k
+    per_resize = timed[f'resize outputs to {size}x{size}, x{k}'] / k
+    summary = timed[f'summarise {3 * k} samples']
+    with sampling(head, False):
+        det = ms(lambda: head.fused_forward(feats))
+    one = backbone + det + per_resize  # one deterministic pass
+    n = 3 * k
+    now = backbone + n * (fused + per_resize) + summary
+    best = backbone + n * (total + per_resize) + summary
+    print(f'\nThe deterministic head (not sampled), once: {det:.0f} ms. '
+          f'N={n}: one deterministic pass ~{one:.0f} ms (backbone + that '
+          f'head + resize). MC now ~{now:.0f} ms = {now / one:.2f}x; at '
+          f'the floor ~{best:.0f} ms = {best / one:.2f}x.')
 
 
 if __name__ == '__main__':

@@ -204,11 +204,17 @@ def test_batches_give_the_maps_of_one_image_at_a_time(tiny, tmp_path):
     assert _infer(tiny, [photos], one).returncode == 0
     proc = _infer(tiny, [photos], three, '--batch-size', '3')
     assert proc.returncode == 0, proc.stderr[-3000:]
-    for i in range(5):
-        a, b = np.load(one / f'b{i}.npz'), np.load(three / f'b{i}.npz')
-        np.testing.assert_array_equal(a['prediction'], b['prediction'])
-        for k in ('probability', 'epistemic', 'aleatoric'):
-            np.testing.assert_allclose(a[k], b[k], rtol=1e-4, atol=1e-5)
+    slide_one, slide_three = tmp_path / 'slide1', tmp_path / 'slide3'
+    for out, batch in ((slide_one, '1'), (slide_three, '3')):
+        proc = _infer(tiny, [photos], out, '--batch-size', batch, '--slide',
+                      '48', '40')
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    for a_dir, b_dir in ((one, three), (slide_one, slide_three)):
+        for i in range(5):
+            a, b = np.load(a_dir / f'b{i}.npz'), np.load(b_dir / f'b{i}.npz')
+            np.testing.assert_array_equal(a['prediction'], b['prediction'])
+            for k in ('probability', 'epistemic', 'aleatoric'):
+                np.testing.assert_allclose(a[k], b[k], rtol=1e-4, atol=1e-5)
 
 
 def test_exif_rotated_photo_is_segmented_as_displayed(tiny, tmp_path):

@@ -141,3 +141,22 @@ def test_sampling_is_off_after_predict():
     model = _model()
     _predict(model)
     assert not any(m.sample for m in model.decode_head.branch_layers)
+
+
+@pytest.mark.parametrize('size', [(70, 90), (40, 30)])
+def test_slide_inference_equals_mmsegs_to_the_bit(size):
+    """Windows added into their slice give mmseg's padded-add result."""
+    from mmseg.models.segmentors import EncoderDecoder
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_hrnet_model('MCDropoutHRHead')).eval()
+    model.test_cfg = dict(mode='slide', crop_size=(32, 32), stride=(24, 24))
+    from mmengine.config import ConfigDict
+    model.test_cfg = ConfigDict(model.test_cfg)
+    x = torch.rand(2, 3, *size)
+    meta = [dict(img_shape=size, ori_shape=size, pad_shape=size)] * 2
+    with torch.no_grad(), model.image_streams(x):
+        ours = model.slide_inference(x, [dict(m) for m in meta])
+    with torch.no_grad(), model.image_streams(x):
+        theirs = EncoderDecoder.slide_inference(model, x,
+                                                [dict(m) for m in meta])
+    assert torch.equal(ours, theirs)

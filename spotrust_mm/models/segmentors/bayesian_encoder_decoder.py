@@ -87,9 +87,9 @@ class BayesianEncoderDecoder(UncertaintyPredictorMixin, EncoderDecoder):
             outs = []
             for i in range(len(inputs)):
                 set_rng_state(states[i], device)
-                outs.append(
-                    self._sample_head([f[i:i + 1] for f in feats],
-                                      batch_img_metas[i:i + 1]))
+                outs.append(  # the head sizes its output by the first
+                    self._sample_head(  # meta (slide mode sets its window)
+                        [f[i:i + 1] for f in feats], batch_img_metas[:1]))
                 states[i] = get_rng_state(device)
             out = torch.cat(outs, dim=1)
         return out[:, :, 0], out[:, :, 1]
