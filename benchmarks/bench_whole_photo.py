@@ -15,8 +15,9 @@ not sampled), ``deterministic_mmseg_slide`` the same through mmseg's own
 ``slide_inference`` (which pads every window's output to the whole image
 before adding it; SpotRust-MM adds it into its slice), ``mcdropout``
 and ``variational`` sample the head N times per window, ``ensemble``
-runs ``--members`` deterministic members per window. One run each, side by side in one process; prints a markdown
-table of seconds and ratios to the deterministic pass.
+runs ``--members`` deterministic members per window. One run each, side
+by side in one process; prints a markdown table of seconds and ratios to
+the deterministic pass.
 """
 import argparse
 import os.path as osp
