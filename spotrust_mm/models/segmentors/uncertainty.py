@@ -140,9 +140,10 @@ class UncertaintyPredictorMixin:
         slide_inference``: same windows, same averaging, same result to the
         bit), except that each window's output is added into its own slice
         of the output rather than padded to the whole image first. mmseg's
-        padding allocates and adds a full-image tensor per window, which
-        for a 4000x3000 photo (88 windows of 512, stride 384) is most of
-        the time of a deterministic pass (docs/benchmarks.md).
+        padding makes a full-image temporary per window: 144 MB for the
+        three maps of a 4000x3000 photo, and S times the image for the S
+        sample logits of :meth:`predict_sample_logits`. The time is the
+        same within noise (docs/benchmarks.md, whole photos).
 
         Args:
             inputs (Tensor): (N, C, H, W) images.
