@@ -175,6 +175,7 @@ body {{ font-family: sans-serif; margin: 1em 2em; color: #222; }}
   margin-bottom: 1em; }}
 #errors h2 {{ color: #c00; font-size: 1.1em; }}
 #controls {{ margin: .8em 0; }}
+#controls label {{ margin-right: 1.5em; }}
 table {{ border-collapse: collapse; }}
 th, td {{ border-bottom: 1px solid #ddd; padding: 4px 8px; }}
 th.sortable {{ cursor: pointer; text-decoration: underline dotted; }}
