@@ -82,10 +82,15 @@ def parse_args(argv=None):
     return args
 
 
+def output_name(path: str) -> str:
+    """The stem every output of the image at ``path`` is named by."""
+    return osp.splitext(osp.basename(path))[0]
+
+
 def load_gt(gt_dir, img_path):
-    stem = osp.splitext(osp.basename(img_path))[0]
+    """The mask in ``gt_dir`` with the image's stem, or None."""
     for suffix in IMAGE_SUFFIXES:
-        path = osp.join(gt_dir, stem + suffix)
+        path = osp.join(gt_dir, output_name(img_path) + suffix)
         if osp.isfile(path):
             return read_corrosion_mask(path)
     return None
@@ -175,7 +180,7 @@ class FolderRun:
     def __init__(self, model, args, key):
         self.model, self.args, self.key = model, args, key
         self.errors = []
-        self.done = 0
+        self.records = {}  # name -> record of the images processed
 
     def fail(self, item, exc):
         path, label = item
@@ -222,15 +227,14 @@ class FolderRun:
             return self.fail(group[0][0], e)
         for (item, img, gt), result in zip(group, results):
             path = item[0]
-            name = osp.splitext(osp.basename(path))[0]
+            name = output_name(path)
             try:
-                write_figure_set(
+                self.records[name] = write_figure_set(
                     self.args.out_dir, name, img, result, gt,
                     self.args.review_epistemic, self.args.max_panel_side,
                     self.args.arrays,
                     meta=dict(file=item[1], source=file_identity(path),
                               settings=self.key))
-                self.done += 1
             except Exception as e:  # noqa: BLE001
                 self.fail(item, e)
 
@@ -240,7 +244,7 @@ def check_names(items):
     overwrite each other."""
     seen = {}
     for path, label in items:
-        name = osp.splitext(osp.basename(path))[0]
+        name = output_name(path)
         if name in seen:
             raise ValueError(
                 f'{label} and {seen[name]} have the same name {name!r}; '
@@ -276,10 +280,15 @@ def main(argv=None) -> int:
         remove_stale_temp_files(args.out_dir)
     barrier()
 
-    mine = items[rank::world]  # the same split on every process
-    todo = [it for it in mine if args.overwrite or completed_record(
-        args.out_dir, osp.splitext(osp.basename(it[0]))[0], key, it[0])
-        is None]
+    skipped, todo = {}, []  # this process's share: done before, to do
+    for item in items[rank::world]:  # the same split on every process
+        name = output_name(item[0])
+        record = None if args.overwrite else completed_record(
+            args.out_dir, name, key, item[0])
+        if record is None:
+            todo.append(item)
+        else:
+            skipped[name] = record
     run = FolderRun(model, args, key)
     stopped = None
     with progress(None, total=len(todo), desc='images',
@@ -289,20 +298,20 @@ def main(argv=None) -> int:
         except StopRun as e:
             stopped = str(e)
     errors = [e for part in all_gather_object(run.errors) for e in part]
-    done = sum(all_gather_object(run.done))
-    skipped = sum(all_gather_object(len(mine) - len(todo)))
+    parts = all_gather_object((skipped, run.records))
     if rank == 0:
+        records = {}
+        for done_before, processed in parts:
+            records.update(done_before)
+            records.update(processed)
+        done = sum(len(processed) for _, processed in parts)
         failed = {e['file'] for e in errors}
-        records, pending = {}, []
-        for path, label in items:
-            name = osp.splitext(osp.basename(path))[0]
-            record = completed_record(args.out_dir, name, key, path)
-            if record is not None:
-                records[name] = record
-            elif label not in failed:
-                pending.append(label)
+        pending = [label for path, label in items
+                   if output_name(path) not in records
+                   and label not in failed]
         write_run_summary(args.out_dir, records, errors, settings, pending)
-        print(f'{done} image(s) processed, {skipped} already done, '
+        print(f'{done} image(s) processed, {len(records) - done} already '
+              'done, '
               f'{len(errors)} failed; {args.out_dir}/summary.json, review '
               f'page {args.out_dir}/report.html')
         if stopped:

@@ -41,16 +41,6 @@ def parse_args(argv=None):
 def build_train_config(args) -> Config:
     """The config mmseg's train.py would run for these arguments."""
     cfg = load_runner_config(args)
-    if args.amp and get_device() == 'cpu':
-        raise RuntimeError(
-            '--amp: mmengine\'s AmpOptimWrapper trains on GPU, NPU or MLU '
-            'only, and this machine has none. The Bayesian BCE loss is '
-            'computed in float32 under autocast either way (bf16 autocast '
-            'on the CPU is tested in tests/test_models/test_amp.py).')
-    if cfg.get('sync_bn') and get_device() == 'cpu':
-        raise RuntimeError(
-            f'sync_bn={cfg.sync_bn!r}: torch\'s SyncBatchNorm works on GPUs '
-            'only and this machine has none; leave sync_bn unset on CPUs')
     if args.amp:
         if cfg.optim_wrapper.type == 'AmpOptimWrapper':
             print_log(
@@ -64,7 +54,27 @@ def build_train_config(args) -> Config:
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
     cfg.resume = args.resume
+    check_device_support(cfg)
     return cfg
+
+
+def check_device_support(cfg: Config) -> None:
+    """Refuse, with the reason, what needs a GPU on a machine without
+    one: mmengine's ``AmpOptimWrapper`` (``--amp`` or the config) asserts,
+    and torch's SyncBatchNorm refuses CPU modules."""
+    if get_device() != 'cpu':
+        return
+    if cfg.optim_wrapper.get('type') == 'AmpOptimWrapper':
+        raise RuntimeError(
+            '--amp: mmengine\'s AmpOptimWrapper (asked for by --amp or the '
+            'config) trains on GPU, NPU or MLU only, and this machine has '
+            'none. The Bayesian BCE loss is computed in float32 under '
+            'autocast either way (bf16 autocast on the CPU is tested in '
+            'tests/test_models/test_amp.py).')
+    if cfg.get('sync_bn'):
+        raise RuntimeError(
+            f'sync_bn={cfg.sync_bn!r}: torch\'s SyncBatchNorm works on GPUs '
+            'only and this machine has none; leave sync_bn unset on CPUs')
 
 
 def main(argv=None):

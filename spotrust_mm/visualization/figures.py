@@ -181,10 +181,9 @@ def fit_side(img: np.ndarray, max_side: Optional[int],
     h, w = img.shape[:2]
     if max_side is None or max(h, w) <= max_side:
         return img
-    scale = max_side / max(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    if max(h, w) * scale != max_side:  # keep the longer side exact
-        size = (max_side, size[1]) if w >= h else (size[0], max_side)
+    scale = max_side / max(h, w)  # the longer side becomes max_side
+    size = (max_side, max(1, round(h * scale))) if w >= h else \
+        (max(1, round(w * scale)), max_side)
     interp = cv2.INTER_NEAREST if nearest else cv2.INTER_AREA
     src = img.astype(np.float32) if img.dtype == np.float16 else img
     return cv2.resize(src, size, interpolation=interp).astype(img.dtype)

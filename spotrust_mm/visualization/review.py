@@ -17,6 +17,7 @@ from typing import Dict, List, Optional, Sequence
 from urllib.parse import quote
 
 from ..fileio import atomic_write, write_json
+from .figures import THUMB_KINDS
 
 #: Columns the page can sort by: key -> (heading, record field, format).
 NUMERIC_COLUMNS = {
@@ -117,8 +118,7 @@ def _row(rank: int, name: str, record: dict) -> str:
     return (f'<tr class="image{" review" if review else ""}" '
             f'{" ".join(attrs)}><td class="num rank">{rank}</td>'
             f'<td class="name">{title}</td>' +
-            ''.join(_thumb(files, k)
-                    for k in ('detection', 'epistemic', 'aleatoric')) +
+            ''.join(_thumb(files, k) for k in THUMB_KINDS) +
             ''.join(cells) + flag + '</tr>')
 
 

@@ -47,10 +47,10 @@ def summarize_samples(logits: Tensor,
     if logits.shape != log_vars.shape or logits.dim() != 4:
         raise ValueError('logits and log_vars must both be (S, N, H, W), got '
                          f'{tuple(logits.shape)} and {tuple(log_vars.shape)}')
-    # float32 also under mixed precision: the std of probabilities near 0
-    # or 1 and exp(s) need more than fp16/bf16 resolution
     if temperature <= 0:
         raise ValueError(f'temperature must be > 0, got {temperature}')
+    # float32 also under mixed precision: the std of probabilities near 0
+    # or 1 and exp(s) need more than fp16/bf16 resolution
     probs = torch.sigmoid(logits.float() / temperature)
     mean = probs.mean(0)
     epistemic = (probs - mean).pow(2).mean(0).sqrt()
