@@ -141,6 +141,11 @@ def test_amp_and_sync_bn_without_a_gpu_say_why():
     with pytest.raises(RuntimeError, match='--amp: .*GPU'):
         tool.build_train_config(args)
     args = tool.parse_args([osp.join(REPO, 'configs/spotrust_demo.py'),
+                            '--cfg-options',
+                            'optim_wrapper.type=AmpOptimWrapper'])
+    with pytest.raises(RuntimeError, match='AmpOptimWrapper .*config'):
+        tool.build_train_config(args)  # AMP asked for by the config
+    args = tool.parse_args([osp.join(REPO, 'configs/spotrust_demo.py'),
                             '--cfg-options', 'sync_bn=torch'])
     with pytest.raises(RuntimeError, match='SyncBatchNorm works on GPUs'):
         tool.build_train_config(args)
