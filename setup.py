@@ -23,6 +23,7 @@ setup(
         'tqdm',
         'scipy',  # reads CrackForest's .mat ground truth
         'pillow',  # reads palette and 16-bit masks in the converters
+        'pycocotools',  # COCO polygons and RLE in the COCO converter
     ],
     extras_require={'mmpretrain': ['mmpretrain>=1.2']},
 )

@@ -10,19 +10,16 @@ SpotRust-MM's MC inference with N samples (backbone once, head N times),
 scaled to N. Prints a markdown table of median seconds and ratios to (a).
 """
 import argparse
-import os.path as osp
 import statistics
-import sys
 import time
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import spotrust_mm  # noqa: E402,F401
-import torch  # noqa: E402
-from mmengine.config import Config  # noqa: E402
-from mmseg.registry import MODELS  # noqa: E402
-from mmseg.utils import register_all_modules  # noqa: E402
+import torch
+from mmengine.config import Config
+from mmseg.registry import MODELS
+from mmseg.utils import register_all_modules
 
-from spotrust_mm.models.layers import sampling  # noqa: E402
+from spotrust_mm.models.layers import sampling
 
 
 def median_time(fn, repeats):

@@ -27,21 +27,18 @@ hence the separate environment with PyPI's own torch and torchvision.
 Prints a markdown table of median seconds and ratios to (a).
 """
 import argparse
-import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import spotrust_mm  # noqa: E402,F401
-import torch  # noqa: E402
-from mmengine.config import Config  # noqa: E402
-from mmseg.registry import MODELS  # noqa: E402
-from mmseg.utils import register_all_modules  # noqa: E402
-from bench_mc_inference import median_time  # noqa: E402
-from torch import nn  # noqa: E402
+import torch
+from mmengine.config import Config
+from mmseg.registry import MODELS
+from mmseg.utils import register_all_modules
+from spotrust_mm.timing import median_time
+from torch import nn
 
-from spotrust_mm.models.layers import sampling  # noqa: E402
-from spotrust_mm.models.segmentors import summarize_samples  # noqa: E402
+from spotrust_mm.models.layers import sampling
+from spotrust_mm.models.segmentors import summarize_samples
 
 
 class FullNetwork(nn.Module):

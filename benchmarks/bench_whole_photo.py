@@ -25,12 +25,11 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import spotrust_mm  # noqa: E402,F401
-import torch  # noqa: E402
-from mmengine.config import Config  # noqa: E402
-from mmseg.registry import MODELS  # noqa: E402
-from mmseg.utils import register_all_modules  # noqa: E402
+import torch
+from mmengine.config import Config
+from mmseg.registry import MODELS
+from mmseg.utils import register_all_modules
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = dict(deterministic_mmseg_slide='configs/spotrust_mcdropout.py',

@@ -10,22 +10,19 @@ N-sample ratio to one deterministic pass that it would allow.
         [--chunk 8]
 """
 import argparse
-import os.path as osp
-import sys
 import time
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import spotrust_mm  # noqa: E402,F401
-import torch  # noqa: E402
-from mmengine.config import Config  # noqa: E402
-from mmseg.registry import MODELS  # noqa: E402
-from mmseg.utils import register_all_modules  # noqa: E402
+import torch
+from mmengine.config import Config
+from mmseg.registry import MODELS
+from mmseg.utils import register_all_modules
 
-import torch.nn.functional as F  # noqa: E402
-from mmseg.models.utils import resize  # noqa: E402
+import torch.nn.functional as F
+from mmseg.models.utils import resize
 
-from spotrust_mm.models.layers import sampling  # noqa: E402
-from spotrust_mm.models.segmentors import summarize_samples  # noqa: E402
+from spotrust_mm.models.layers import sampling
+from spotrust_mm.models.segmentors import summarize_samples
 
 
 def ms(fn, repeats=3):

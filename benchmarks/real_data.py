@@ -39,13 +39,11 @@ import subprocess
 import sys
 import time
 
+from spotrust_mm.apis import trained_checkpoint
+
+from spotrust_mm.fileio import write_json
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, REPO)
-sys.path.insert(0, osp.join(REPO, 'tools'))
-
-from mmseg_cli import trained_checkpoint  # noqa: E402
-
-from spotrust_mm.fileio import write_json  # noqa: E402
 
 CPU_OPTIONS = [
     'model.backbone.extra.stage1.num_blocks=(2,)',

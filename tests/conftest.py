@@ -1,14 +1,12 @@
 import copy
 import os.path as osp
-import sys
 
 import pytest
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, REPO)
 
 import spotrust_mm  # noqa: E402,F401
-from mmseg.utils import register_all_modules  # noqa: E402
+from mmseg.utils import register_all_modules
 
 register_all_modules(init_default_scope=True)
 

@@ -310,7 +310,7 @@ def test_review_page_in_headless_chromium(tiny, tmp_path):
     dom = _browser(chromium, tmp_path, '--dump-dom',
                    page + '#sort=area&dir=desc&review=1')
     rows = _rows(dom)
-    by_area = sorted(expected, key=lambda n: -records[n]['corroded_fraction'])
+    by_area = sorted(expected, key=lambda n: -records[n]['defect_fraction'])
     assert [n for n, _ in rows] == by_area
     flagged = {n for n in expected if records[n]['needs_review']}
     assert {n for n, hidden in rows if not hidden} == flagged

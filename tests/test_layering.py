@@ -1,6 +1,6 @@
 """Dependencies point one way: models <- evaluation <- visualization <-
-tools (datasets, fileio and compat are shared below them; engine trains
-models). A module may not import a package that depends on it."""
+apis <- tools (datasets, fileio and compat are shared below them; engine
+trains models). A module may not import a package that depends on it."""
 import ast
 import glob
 import os.path as osp
@@ -11,10 +11,11 @@ from .conftest import REPO
 
 # package -> the spotrust_mm packages it must not import
 FORBIDDEN = {
-    'models': {'evaluation', 'visualization', 'engine'},
-    'datasets': {'models', 'evaluation', 'visualization', 'engine'},
-    'evaluation': {'visualization', 'engine'},
-    'visualization': {'engine'},
+    'models': {'evaluation', 'visualization', 'engine', 'apis'},
+    'datasets': {'models', 'evaluation', 'visualization', 'engine', 'apis'},
+    'evaluation': {'visualization', 'engine', 'apis'},
+    'visualization': {'engine', 'apis'},
+    'engine': {'apis'},
 }
 
 
@@ -61,3 +62,31 @@ def test_the_checker_sees_relative_and_absolute_imports():
               'from .figures import y\n')
     assert _imported_packages(source, 'visualization/probe.py') == {
         'evaluation', 'models', 'engine', 'visualization'}
+
+
+def test_no_sys_path_edits_in_tools_tests_or_benchmarks():
+    """Tools, tests and benchmarks import the installed package; none edits
+    sys.path to reach a module."""
+    found = []
+    for folder in ('tools', 'tests', 'benchmarks'):
+        for path in glob.glob(osp.join(REPO, folder, '**', '*.py'),
+                              recursive=True):
+            for node in ast.walk(ast.parse(open(path).read())):
+                if isinstance(node, ast.Attribute) and node.attr == 'path' \
+                        and isinstance(node.value, ast.Name) and \
+                        node.value.id == 'sys':
+                    found.append(osp.relpath(path, REPO))
+    assert not found, found
+
+
+def test_modules_stay_small_or_say_why():
+    """No module over about 400 lines without a reason at its top."""
+    long = []
+    for folder in ('spotrust_mm', 'tools', 'benchmarks'):
+        for path in glob.glob(osp.join(REPO, folder, '**', '*.py'),
+                              recursive=True):
+            text = open(path).read()
+            if text.count('\n') > 420 and 'Why one module' not in \
+                    text[:3000]:
+                long.append(osp.relpath(path, REPO))
+    assert not long, long

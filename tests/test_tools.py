@@ -36,7 +36,7 @@ def test_test_tool_wires_plots_figures_and_out(test_tool, tmp_path):
     assert metrics['IoUMetric']['output_dir'] == str(tmp_path / 'preds')
     assert dict(type='UncertaintyFigureHook',
                 out_dir=str(tmp_path / 'figs')) in cfg.custom_hooks
-    assert cfg.load_from == str(ckpt)
+    assert cfg.load_from is None  # main() loads it, once, checked
     other = _cfg(test_tool, osp.join(REPO, 'configs/spotrust_mcdropout.py'),
                  str(ckpt), '--plot-dir', str(tmp_path / 'p'))
     assert {m['type']: m for m in other.test_evaluator}[
@@ -55,7 +55,7 @@ def test_test_tool_checkpoint_errors(test_tool, tmp_path):
 
 
 def test_inference_config_and_image_listing(test_tool, tmp_path):
-    import mmseg_cli  # on sys.path once a tool is loaded
+    from spotrust_mm import apis as mmseg_cli
     with pytest.raises(ValueError, match='member configs'):
         mmseg_cli.load_inference_config(
             osp.join(REPO, 'configs/spotrust_ensemble_infer.py'),
@@ -68,14 +68,15 @@ def test_inference_config_and_image_listing(test_tool, tmp_path):
         mmseg_cli.load_inference_config(str(tmp_path / 'none.py'))
     (tmp_path / 'empty').mkdir()
     with pytest.raises(FileNotFoundError, match='empty: no images'):
-        mmseg_cli.list_images([str(tmp_path / 'empty')])
+        mmseg_cli.image_inputs([str(tmp_path / 'empty')])
     with pytest.raises(FileNotFoundError, match='gone.png: no such'):
-        mmseg_cli.list_images([str(tmp_path / 'gone.png')])
+        mmseg_cli.image_inputs([str(tmp_path / 'gone.png')])
     (tmp_path / 'imgs').mkdir()
     for name in ('b.png', 'a.JPG', 'notes.txt'):
         (tmp_path / 'imgs' / name).write_bytes(b'')
-    assert [osp.basename(p) for p in mmseg_cli.list_images(
-        [str(tmp_path / 'imgs')])] == ['a.JPG', 'b.png']
+    assert mmseg_cli.image_inputs([str(tmp_path / 'imgs')]) == [
+        (str(tmp_path / 'imgs' / 'a.JPG'), 'a.JPG'),
+        (str(tmp_path / 'imgs' / 'b.png'), 'b.png')]
 
 
 def test_ood_tool_needs_an_ood_set(tmp_path):
@@ -86,7 +87,8 @@ def test_ood_tool_needs_an_ood_set(tmp_path):
 
 def test_trained_checkpoint_prefers_the_best(test_tool, tmp_path):
     import os
-    import mmseg_cli
+
+    from spotrust_mm import apis as mmseg_cli
     with pytest.raises(FileNotFoundError, match='saved no checkpoint'):
         mmseg_cli.trained_checkpoint(str(tmp_path))
     last = tmp_path / 'epoch_3.pth'
@@ -100,27 +102,75 @@ def test_trained_checkpoint_prefers_the_best(test_tool, tmp_path):
     assert mmseg_cli.trained_checkpoint(str(tmp_path)) == str(new)
 
 
-def test_checkpoint_that_does_not_fit_is_named(tmp_path):
+def test_checkpoint_that_does_not_fit_is_named_and_read_once(
+        tmp_path, monkeypatch):
     import torch
+    from mmengine.runner import CheckpointLoader
     from mmseg.registry import MODELS
 
+    from spotrust_mm.apis import load_checked_checkpoint
+
     from .conftest import tiny_hrnet_model
-    cli = _tool('mmseg_cli')
+    reads = []
+    real = CheckpointLoader.load_checkpoint.__func__
+
+    def counting(cls, filename, *a, **k):
+        reads.append(filename)
+        return real(cls, filename, *a, **k)
+
+    monkeypatch.setattr(CheckpointLoader, 'load_checkpoint',
+                        classmethod(counting))
+    torch.manual_seed(0)
     model = MODELS.build(tiny_hrnet_model())
+    torch.manual_seed(1)
+    trained = MODELS.build(tiny_hrnet_model())
     same = tmp_path / 'same.pth'
-    torch.save(dict(state_dict=model.state_dict()), same)
-    assert cli.checkpoint_mismatch(model, str(same), 'a.py') is None
+    torch.save(dict(state_dict=trained.state_dict(), meta={}), same)
+    load_checked_checkpoint(model, str(same), 'a.py')
+    assert reads == [str(same)]  # read once
+    key = 'decode_head.conv_seg.weight'
+    assert torch.equal(model.state_dict()[key], trained.state_dict()[key])
     # trained with another config: one block fewer, another head width
     state = dict(model.state_dict())
     state.pop('backbone.conv1.weight')
-    key = 'decode_head.conv_seg.weight'
     state[key] = torch.zeros(1, 5, 1, 1)
     other = tmp_path / 'other.pth'
     torch.save(dict(state_dict=state), other)
-    msg = cli.checkpoint_mismatch(model, str(other), 'cfg.py')
+    with pytest.raises(ValueError) as e:
+        load_checked_checkpoint(model, str(other), 'cfg.py')
+    msg = str(e.value)
     assert msg.startswith(f'{other} does not fit the model of cfg.py')
     assert "1 of the model's" in msg and 'backbone.conv1.weight' in msg
     assert f'1 have other shapes (e.g. [{key!r}])' in msg
+    assert torch.equal(model.state_dict()[key],  # nothing loaded
+                       trained.state_dict()[key])
+
+
+def test_test_tool_has_no_dead_tta_flag(test_tool):
+    """mmseg's SegTTAModel would softmax the one probability channel and
+    drop the uncertainty fields; the flag is not offered."""
+    with pytest.raises(SystemExit):
+        test_tool.parse_args(['cfg.py', 'ckpt.pth', '--tta'])
+
+
+def test_each_argument_is_defined_once():
+    """--cfg-options (mmengine's DictAction) and --launcher are defined in
+    spotrust_mm/apis/cli.py only."""
+    import glob
+    for path in glob.glob(osp.join(REPO, 'tools', '**', '*.py'),
+                          recursive=True) + glob.glob(
+                              osp.join(REPO, 'spotrust_mm', '**', '*.py'),
+                              recursive=True):
+        if path.endswith(osp.join('apis', 'cli.py')):
+            continue
+        text = open(path).read()
+        assert "argument('--launcher'" not in text, path
+        assert 'DictAction' not in text, path
+    infer = _tool('infer')
+    args = infer.parse_args(['c.py', 'x.png', '--out-dir', 'o',
+                             '--launcher', 'pytorch', '--cfg-options',
+                             'a=1'])
+    assert args.launcher == 'pytorch' and args.cfg_options == {'a': 1}
 
 
 def test_train_ensemble_refuses_one_seed_for_all_members():

@@ -59,7 +59,7 @@ def test_summary_and_review_rule():
     pred = np.array([[1, 1, 0, 0]])
     epi = np.array([[.02, .04, .2, 0]])
     s = summarize_prediction(pred * .9, pred, epi, epi, review_epistemic=.1)
-    assert s['corroded_fraction'] == .5
+    assert s['defect_fraction'] == .5
     assert s['mean_epistemic'] == pytest.approx(.03)  # predicted region
     assert s['max_epistemic'] == pytest.approx(.2)
     assert s['needs_review']  # uncertain outside the predicted region
@@ -103,7 +103,7 @@ def test_figure_hook_writes_a_set_per_test_image(tmp_path):
     assert acc[2, 0].tolist() == [0, 255, 255]  # FP
     summary = json.loads((figs / 'summary.json').read_text())
     assert summary['images']['plate']['needs_review'] is True
-    assert summary['images']['plate']['corroded_fraction'] == .5
+    assert summary['images']['plate']['defect_fraction'] == .5
     assert (figs / 'report.html').is_file()
 
 
@@ -196,7 +196,7 @@ def test_review_page_orders_flagged_images_first():
 
     def rec(review, max_epi, area):
         return dict(needs_review=review, max_epistemic=max_epi,
-                    corroded_fraction=area, mean_epistemic=0.0,
+                    defect_fraction=area, mean_epistemic=0.0,
                     mean_aleatoric=0.0, files={})
 
     records = dict(a=rec(False, .05, .5), b=rec(True, .2, .1),
@@ -207,3 +207,55 @@ def test_review_page_orders_flagged_images_first():
         page.index('data-name="d"')
     assert 'x&lt;y&gt;.jpg' in page and '<script src' not in page
     assert 'http' not in page  # nothing fetched from anywhere
+
+
+def test_new_figure_set_replaces_the_old_one_whole(tmp_path):
+    """A rerun without ground truth and without arrays leaves no accuracy
+    map or .npz of the earlier run beside its outputs."""
+    img = np.zeros((4, 6, 3), np.uint8)
+    r = _result(np.zeros((4, 6)), np.zeros((4, 6)), np.zeros((4, 6)))
+    first = write_figure_set(str(tmp_path), 'x', img, r,
+                             gt=np.zeros((4, 6), np.int64))
+    assert {'accuracy', 'arrays'} <= set(first['files'])
+    second = write_figure_set(str(tmp_path), 'x', img, r, arrays='none')
+    assert not (tmp_path / 'x_accuracy.png').exists()
+    assert not (tmp_path / 'x.npz').exists()
+    assert set(second['files']) == set(first['files']) - {'accuracy',
+                                                          'arrays'}
+    with pytest.raises(ValueError, match=r'x: ground truth size \(3, 6\)'):
+        write_figure_set(str(tmp_path), 'x', img, r,
+                         gt=np.zeros((3, 6), np.int64))
+
+
+def test_output_names_of_nested_folders_and_reserved_stems():
+    from spotrust_mm.visualization import output_name
+    assert output_name('/d/img/a/x.png', '/d/img') == 'a__x'
+    assert output_name('/d/img/x.png', '/d/img') == 'x'
+    assert output_name('/elsewhere/x.png', '/d/img') == 'x'
+    assert output_name('/d/summary.jpg') == 'summary_'  # not summary.json
+
+
+def test_figure_hook_keeps_images_of_nested_folders_apart(tmp_path):
+    root = tmp_path / 'img'
+    paths = []
+    for sub, value in (('a', 40), ('b', 200)):
+        (root / sub).mkdir(parents=True)
+        paths.append(root / sub / 'x.png')
+        cv2.imwrite(str(paths[-1]), np.full((4, 4, 3), value, np.uint8))
+    hook = UncertaintyFigureHook(str(tmp_path / 'figs'))
+    runner = SimpleNamespace(
+        logger=SimpleNamespace(info=lambda msg: None),
+        test_dataloader=SimpleNamespace(dataset=SimpleNamespace(
+            data_prefix=dict(img_path=str(root)))))
+    hook.before_test(runner)
+    zeros = np.zeros((4, 4))
+    hook.after_test_iter(runner, 0, None, [
+        _result(zeros, zeros, zeros, img_path=str(p)) for p in paths])
+    hook.after_test(runner)
+    summary = json.loads((tmp_path / 'figs' / 'summary.json').read_text())
+    assert sorted(summary['images']) == ['a__x', 'b__x']
+    same = root / 'a' / 'x.jpg'  # one name for two files: refused
+    cv2.imwrite(str(same), np.zeros((4, 4, 3), np.uint8))
+    with pytest.raises(ValueError, match=r'x\.jpg and .*x\.png would both'):
+        hook.after_test_iter(runner, 1, None, [
+            _result(zeros, zeros, zeros, img_path=str(same))])

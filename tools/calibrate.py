@@ -26,25 +26,22 @@ those models do not read the temperature.
 """
 import argparse
 import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-import spotrust_mm  # noqa: E402,F401  (registers plugins, mmcv-lite shim)
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
-from mmengine.structures import PixelData  # noqa: E402
-from mmseg_cli import (add_inference_args, init_checked_model,  # noqa: E402
+import spotrust_mm  # noqa: F401  (registers plugins, mmcv-lite shim)
+import numpy as np
+import torch
+from mmengine.runner import Runner
+from mmengine.structures import PixelData
+from spotrust_mm.apis import (add_inference_args, init_checked_model,
                        load_inference_config)
 
-from spotrust_mm.evaluation import (UncertaintyMetric,  # noqa: E402
+from spotrust_mm.evaluation import (UncertaintyMetric,
                                     fit_temperature, scaled_mean_probability)
-from spotrust_mm.evaluation.plots import reliability_comparison  # noqa: E402
-from spotrust_mm.fileio import atomic_write, write_json  # noqa: E402
+from spotrust_mm.evaluation.plots import reliability_comparison
+from spotrust_mm.fileio import atomic_write, write_json
 from spotrust_mm.models.segmentors.uncertainty import \
-    UncertaintyPredictorMixin  # noqa: E402
-from spotrust_mm.progress import progress  # noqa: E402
+    UncertaintyPredictorMixin
+from spotrust_mm.progress import progress
 
 #: What is printed for each split, before and after.
 REPORTED = ('ece', 'nll', 'brier', 'miou', 'f1')

@@ -13,23 +13,19 @@ of its ``ood_dataset`` (the embedded synthetic foliage-and-water scenes);
 inference config needs no checkpoint.
 """
 import argparse
-import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-import spotrust_mm  # noqa: E402,F401  (registers plugins, mmcv-lite shim)
-from mmseg.apis import inference_model  # noqa: E402
-from mmseg.registry import DATASETS  # noqa: E402
-from mmseg_cli import (add_inference_args,  # noqa: E402
-                       init_checked_model, list_images,
+import spotrust_mm  # noqa: F401  (registers plugins, mmcv-lite shim)
+from mmseg.apis import inference_model
+from mmseg.registry import DATASETS
+from spotrust_mm.apis import (add_inference_args,
+                       image_inputs, init_checked_model,
                        load_inference_config)
 
-from spotrust_mm.evaluation import (corrosion_probability,  # noqa: E402
+from spotrust_mm.evaluation import (corrosion_probability,
                                     image_uncertainty_scores, metrics_table,
                                     ood_detection_scores)
-from spotrust_mm.fileio import write_json  # noqa: E402
-from spotrust_mm.progress import progress  # noqa: E402
+from spotrust_mm.fileio import write_json
+from spotrust_mm.progress import progress
 
 
 def parse_args(argv=None):
@@ -80,10 +76,11 @@ def main(argv=None):
                                 args.cfg_options, args.num_samples)
     model = init_checked_model(cfg, args.checkpoint, args.config,
                                device=args.device)
-    id_paths = list_images(args.id) if args.id else dataset_images(
-        cfg.test_dataloader.dataset, 'test_dataloader', args.config)
-    ood_paths = list_images(args.ood) if args.ood else dataset_images(
-        cfg.get('ood_dataset'), 'ood_dataset', args.config)
+    id_paths = [p for p, _ in image_inputs(args.id)] if args.id else \
+        dataset_images(cfg.test_dataloader.dataset, 'test_dataloader',
+                       args.config)
+    ood_paths = [p for p, _ in image_inputs(args.ood)] if args.ood else \
+        dataset_images(cfg.get('ood_dataset'), 'ood_dataset', args.config)
     scores = ood_detection_scores(
         score_images(model, id_paths, 'in-distribution', args.quiet),
         score_images(model, ood_paths, 'out-of-distribution', args.quiet))

@@ -12,27 +12,23 @@ the temperature minimises the NLL of ``sigmoid((score - threshold) / T)``
 import argparse
 import os
 import os.path as osp
-import sys
 import time
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-import spotrust_mm  # noqa: E402,F401  (registers plugins, mmcv-lite shim)
-import torch  # noqa: E402
-from mmengine.config import DictAction  # noqa: E402
-from mmengine.dataset import Compose  # noqa: E402
-from mmengine.registry import init_default_scope  # noqa: E402
-from mmseg.registry import DATASETS, MODELS  # noqa: E402
-from mmseg_cli import read_config  # noqa: E402
+import spotrust_mm  # noqa: F401  (registers plugins, mmcv-lite shim)
+import torch
+from mmengine.dataset import Compose
+from mmengine.registry import init_default_scope
+from mmseg.registry import DATASETS, MODELS
+from spotrust_mm.apis import add_cfg_options_arg, read_config
 
-from spotrust_mm.fileio import atomic_write  # noqa: E402
+from spotrust_mm.fileio import atomic_write
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('config')
     p.add_argument('-o', '--out', required=True, help='checkpoint to write')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction)
+    add_cfg_options_arg(p)
     args = p.parse_args(argv)
     cfg = read_config(args.config, args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmseg'))

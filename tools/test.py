@@ -13,24 +13,25 @@ metric (docs/metrics.md), writes them as JSON with ``--json``, and the
 reliability diagram and uncertainty-vs-error plot (PNG) into
 ``--plot-dir`` (default ``<work_dir>/plots``). ``--show-dir`` writes the
 figure set of every test image (as tools/infer.py).
+
+mmseg's ``--tta`` is not offered: mmseg's ``SegTTAModel`` would apply a
+softmax to the one probability channel of these models and drop their
+uncertainty fields, so its results would be wrong.
 """
 import argparse
 import os.path as osp
-import sys
 import time
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-import spotrust_mm  # noqa: E402,F401  (registers plugins, mmcv-lite shim)
-from mmengine.config import Config  # noqa: E402
-from mmengine.dist import is_main_process  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
-from mmseg_cli import (add_runner_args, check_checkpoint,  # noqa: E402
-                       checkpoint_mismatch, load_runner_config,
+import spotrust_mm  # noqa: F401  (registers plugins, mmcv-lite shim)
+from mmengine.config import Config
+from mmengine.dist import is_main_process
+from mmengine.runner import Runner
+from spotrust_mm.apis import (add_runner_args, check_checkpoint,
+                       load_checked_checkpoint, load_runner_config,
                        parse_runner_args)
 
-from spotrust_mm.evaluation import metrics_table  # noqa: E402
-from spotrust_mm.fileio import write_json  # noqa: E402
+from spotrust_mm.evaluation import metrics_table
+from spotrust_mm.fileio import write_json
 
 
 def parse_args(argv=None):
@@ -55,8 +56,6 @@ def parse_args(argv=None):
         help='dir where the figure set of every image will be saved')
     parser.add_argument(
         '--wait-time', type=float, default=2, help='the interval of show (s)')
-    parser.add_argument(
-        '--tta', action='store_true', help='Test time augmentation')
     add_runner_args(parser)
     return parse_runner_args(parser, argv)
 
@@ -71,7 +70,9 @@ def build_test_config(args) -> Config:
     """The config mmseg's test.py would run for these arguments."""
     cfg = load_runner_config(args)
     check_checkpoint(cfg, args.checkpoint, args.config)
-    cfg.load_from = args.checkpoint
+    # loaded once, and checked, by main() (load_checked_checkpoint), not
+    # by the runner, which would test a checkpoint that does not fit
+    cfg.load_from = None
     if args.show:
         hook = cfg.default_hooks.get('visualization')
         if hook is None:
@@ -81,10 +82,6 @@ def build_test_config(args) -> Config:
         cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
             dict(type='UncertaintyFigureHook', out_dir=args.show_dir)
         ]
-    if args.tta:
-        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
-        cfg.tta_model.module = cfg.model
-        cfg.model = cfg.tta_model
     plot_dir = args.plot_dir or osp.join(cfg.work_dir, 'plots')
     for metric in _evaluators(cfg):
         if metric['type'] == 'UncertaintyMetric':
@@ -98,10 +95,7 @@ def main(argv=None):
     args = parse_args(argv)
     runner = Runner.from_cfg(build_test_config(args))
     if args.checkpoint is not None:
-        problem = checkpoint_mismatch(runner.model, args.checkpoint,
-                                      args.config)
-        if problem:
-            raise ValueError(problem)
+        load_checked_checkpoint(runner.model, args.checkpoint, args.config)
     start = time.perf_counter()
     metrics = runner.test()
     seconds = time.perf_counter() - start

@@ -5,19 +5,15 @@
 """
 import argparse
 import logging
-import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-import spotrust_mm  # noqa: E402,F401  (registers plugins, mmcv-lite shim)
-from mmengine.config import Config  # noqa: E402
-from mmengine.device import get_device  # noqa: E402
-from mmengine.logging import print_log  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
-from mmseg_cli import (add_runner_args, load_runner_config,  # noqa: E402
+import spotrust_mm  # noqa: F401  (registers plugins, mmcv-lite shim)
+from mmengine.config import Config
+from mmengine.device import get_device
+from mmengine.logging import print_log
+from mmengine.runner import Runner
+from spotrust_mm.apis import (add_runner_args, load_runner_config,
                        parse_runner_args)
-from mmseg.registry import RUNNERS  # noqa: E402
+from mmseg.registry import RUNNERS
 
 
 def parse_args(argv=None):

@@ -31,14 +31,13 @@ import os.path as osp
 import subprocess
 import sys
 
+from spotrust_mm.apis import trained_checkpoint
+
+from spotrust_mm.fileio import atomic_write
+from spotrust_mm.progress import progress
+
 TOOLS = osp.dirname(osp.abspath(__file__))
 REPO = osp.dirname(TOOLS)
-sys.path.insert(0, TOOLS)
-sys.path.insert(0, REPO)
-from mmseg_cli import trained_checkpoint  # noqa: E402
-
-from spotrust_mm.fileio import atomic_write  # noqa: E402
-from spotrust_mm.progress import progress  # noqa: E402
 
 
 def ensemble_config_text(members, work_dir: str) -> str:

@@ -1,13 +1,14 @@
-from .corrosion import (CorrosionDataset, CrackDataset,
-                        SyntheticCorrosionDataset)
-from .mask_check import normalise_corrosion_mask, read_corrosion_mask
+from .defect import (CorrosionDataset, CrackDataset, DefectDataset,
+                     SyntheticCorrosionDataset)
+from .label_format import (LABEL_FORMATS, check_label_format,
+                           labels_from_mask, read_label_mask)
 from .synthetic import (ensure_synthetic_dataset, generate_synthetic_dataset,
                         render_image)
-from .transforms import LoadCorrosionAnnotations
+from .transforms import LoadDefectAnnotations
 
 __all__ = [
-    'CorrosionDataset', 'CrackDataset', 'SyntheticCorrosionDataset',
-    'LoadCorrosionAnnotations', 'normalise_corrosion_mask',
-    'read_corrosion_mask',
+    'DefectDataset', 'CorrosionDataset', 'CrackDataset',
+    'SyntheticCorrosionDataset', 'LoadDefectAnnotations', 'LABEL_FORMATS',
+    'check_label_format', 'labels_from_mask', 'read_label_mask',
     'generate_synthetic_dataset', 'ensure_synthetic_dataset', 'render_image'
 ]

@@ -6,7 +6,6 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmseg.registry import HOOKS
 
-from ..datasets.mask_check import read_corrosion_mask
 from ..models.layers import MCDropout
 from ..models.losses import BayesianBCELoss
 
@@ -75,16 +74,34 @@ class BayesianWarmupHook(Hook):
             layer.p = p
 
 
-def count_label_pixels(dataset, ignore_index: int = 255) -> int:
-    """Labelled (not ``ignore_index``) pixels of every mask in
-    ``dataset``, as read from the files at full resolution."""
+def count_label_pixels(dataset, ignore_index: int = 255,
+                       seed: int = 0) -> int:
+    """Labelled (not ``ignore_index``) pixels that the loss sees in one
+    epoch: those of every sample's ``gt_sem_seg`` after the training
+    pipeline (resize, crop, padding), not of the mask files. The pipeline's
+    random choices are seeded with ``seed`` (numpy's and Python's global
+    generators are restored afterwards), so the count is the same on every
+    run.
+    """
+    import random
+
+    import numpy as np
+    np_state, py_state = np.random.get_state(), random.getstate()
+    np.random.seed(seed)
+    random.seed(seed)
     total = 0
-    for i in range(len(dataset)):
-        path = dataset.get_data_info(i).get('seg_map_path')
-        if path is None:
-            raise ValueError(f'sample {i} of the training set has no mask')
-        labels = read_corrosion_mask(path, ignore_index)
-        total += int((labels != ignore_index).sum())
+    try:
+        for i in range(len(dataset)):
+            sample = dataset[i]
+            if 'gt_sem_seg' not in sample['data_samples']:
+                path = dataset.get_data_info(i).get('img_path')
+                raise ValueError(
+                    f'{path}: sample {i} of the training set has no mask')
+            labels = sample['data_samples'].gt_sem_seg.data
+            total += int((labels != ignore_index).sum())
+    finally:
+        np.random.set_state(np_state)
+        random.setstate(py_state)
     return total
 
 
@@ -92,10 +109,12 @@ def count_label_pixels(dataset, ignore_index: int = 255) -> int:
 class KLNormaliserHook(Hook):
     """Set the KL normaliser of the variational head from the data.
 
-    Before training it counts the labelled pixels of the training set
-    (:func:`count_label_pixels`): the N of the per-pixel negative ELBO
-    ``mean NLL + KL / N``. A :class:`BayesianBCELoss` with
-    ``num_train_pixels='auto'`` gets that number. One with a number that
+    Before training it counts the labelled pixels that the loss sees in one
+    epoch (:func:`count_label_pixels`: after the training pipeline's
+    resize and crop, as the data term's mean is taken over them): the N of
+    the per-pixel negative ELBO ``mean NLL + KL / N``. A
+    :class:`BayesianBCELoss` with ``num_train_pixels='auto'`` gets that
+    number. One with a number that
     differs from it by more than ``rtol`` fails the run, naming both, since
     such a KL weight was written for other data.
 

@@ -1,6 +1,7 @@
-from .figures import (ARRAY_FORMATS, accuracy_map, detection_map,
-                      figure_panel, fit_side, read_rgb, summarize_prediction,
-                      uncertainty_map, write_figure_set)
+from .figures import (ARRAY_FORMATS, FIGURE_KINDS, accuracy_map,
+                      detection_map, figure_panel, fit_side, output_files,
+                      output_name, read_rgb, remove_outputs,
+                      summarize_prediction, uncertainty_map, write_figure_set)
 from .hooks import UncertaintyFigureHook
 from .review import review_order, review_page, write_run_summary
 from ..evaluation.plots import reliability_diagram, uncertainty_error_plot
@@ -10,5 +11,6 @@ __all__ = [
     'summarize_prediction', 'write_figure_set', 'UncertaintyFigureHook',
     'reliability_diagram', 'uncertainty_error_plot', 'read_rgb',
     'figure_panel', 'fit_side', 'ARRAY_FORMATS', 'review_order',
-    'review_page', 'write_run_summary'
+    'review_page', 'write_run_summary', 'FIGURE_KINDS', 'output_files',
+    'output_name', 'remove_outputs'
 ]

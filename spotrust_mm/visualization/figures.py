@@ -6,7 +6,7 @@ crash never leaves a half-written output.
 """
 import os
 import os.path as osp
-from typing import Dict, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -20,7 +20,7 @@ ACCURACY_COLOURS = dict(tp=(255, 255, 255), tn=(0, 0, 0), fp=(0, 255, 255),
 
 def detection_map(img: np.ndarray, pred: np.ndarray,
                   alpha: float = 0.5) -> np.ndarray:
-    """RGB image with predicted corrosion blended in cyan (as the paper).
+    """RGB image with the predicted defect blended in cyan (as the paper).
 
     Args:
         img (np.ndarray): (H, W, 3) RGB uint8.
@@ -89,10 +89,10 @@ def summarize_prediction(prob: np.ndarray,
     """Per-image summary for triage.
 
     ``needs_review`` is True when any pixel's epistemic uncertainty (std of
-    the corrosion probability over samples or members) is at least
+    the defect probability over samples or members) is at least
     ``review_epistemic``: the model disagrees with itself somewhere, with
-    or without predicted corrosion there, so a person should look. An
-    image with no predicted corrosion and low uncertainty everywhere is not
+    or without a predicted defect there, so a person should look. An
+    image with no predicted defect and low uncertainty everywhere is not
     flagged.
 
     Args:
@@ -100,7 +100,7 @@ def summarize_prediction(prob: np.ndarray,
         review_epistemic (float): Epistemic std that triggers a review.
 
     Returns:
-        dict: ``corroded_fraction``, ``mean_/p95_epistemic`` and
+        dict: ``defect_fraction``, ``mean_/p95_epistemic`` and
         ``mean_/p95_aleatoric`` over the predicted region (0 if empty),
         ``max_epistemic`` over the image, ``needs_review``.
     """
@@ -116,7 +116,7 @@ def summarize_prediction(prob: np.ndarray,
     mean_alea, p95_alea = stats(aleatoric)
     max_epi = float(epistemic.max())
     return dict(
-        corroded_fraction=float(region.mean()),
+        defect_fraction=float(region.mean()),
         mean_epistemic=mean_epi,
         p95_epistemic=p95_epi,
         mean_aleatoric=mean_alea,
@@ -207,10 +207,54 @@ THUMB_SIDE = 256
 THUMB_KINDS = ('detection', 'epistemic', 'aleatoric')
 
 
+#: The figures of an image, each ``<name>_<kind>.png``.
+FIGURE_KINDS = ('detection', 'accuracy', 'epistemic', 'aleatoric', 'panel')
+
+
+#: Names of the run's own files (``summary.json``): an image of that stem
+#: gets a trailing ``_`` (``summary.jpg`` -> ``summary_.json``).
+RESERVED_NAMES = ('summary', )
+
+
+def output_name(path: str, root: Optional[str] = None) -> str:
+    """The name of an image's outputs: its path inside ``root`` without the
+    extension, folders joined by ``__`` (``a/b/x.png`` -> ``a__b__x``), so
+    that images of nested folders get names of their own; the bare stem
+    for an image outside ``root`` or without one. A name of
+    :data:`RESERVED_NAMES` gets a trailing ``_``."""
+    name = None
+    if root:
+        rel = osp.relpath(path, root)
+        if not rel.startswith(os.pardir + os.sep) and rel != os.pardir:
+            name = osp.splitext(rel)[0].replace(os.sep, '__')
+    if name is None:
+        name = osp.splitext(osp.basename(path))[0]
+    return name + '_' if name in RESERVED_NAMES else name
+
+
+def output_files(name: str) -> List[str]:
+    """Every file :func:`write_figure_set` may write for ``name``
+    (relative to its folder), its record ``<name>.json`` first."""
+    return ([f'{name}.json', f'{name}.npz'] +
+            [f'{name}_{kind}.png' for kind in FIGURE_KINDS] +
+            [f'thumbs/{name}_{kind}.jpg' for kind in THUMB_KINDS])
+
+
+def remove_outputs(out_dir: str, name: str) -> None:
+    """Delete the outputs of ``name`` in ``out_dir``: the record first, so
+    that from then on the image counts as not done, then every file an
+    earlier run may have written for it (:func:`output_files`)."""
+    for rel in output_files(name):
+        path = osp.join(out_dir, rel)
+        if osp.lexists(path):
+            os.remove(path)
+
+
 def write_figure_set(out_dir: str,
                      name: str,
                      img: np.ndarray,
                      result,
+                     *,
                      gt: Optional[np.ndarray] = None,
                      review_epistemic: float = 0.1,
                      max_side: Optional[int] = 2048,
@@ -225,9 +269,14 @@ def write_figure_set(out_dir: str,
     ``aleatoric`` at full resolution, compressed), thumbnails
     ``thumbs/<name>_{detection,epistemic,aleatoric}.jpg`` for the review
     page, and last ``<name>.json``: the summary
-    (:func:`summarize_prediction`), ``meta``, and the list of files. Every
-    file is written atomically, and the JSON only once all others are in
-    place, so an image whose JSON exists is complete.
+    (:func:`summarize_prediction`), ``meta``, and the list of files.
+
+    It first removes what an earlier run wrote for ``name``
+    (:func:`remove_outputs`, the record first), so outputs of two runs are
+    never mixed and a file this run does not write (no ``gt``, ``arrays=
+    'none'``) is not left behind. Every file is then written atomically,
+    and the JSON only once all others are in place, so an image whose JSON
+    exists is complete and all of a piece.
 
     Args:
         out_dir (str): Output folder (created).
@@ -257,7 +306,11 @@ def write_figure_set(out_dir: str,
     if img.shape[:2] != maps['prediction'].shape:
         raise ValueError(f'{name}: image size {img.shape[:2]} differs from '
                          f"prediction size {maps['prediction'].shape}")
+    if gt is not None and gt.shape != img.shape[:2]:
+        raise ValueError(f'{name}: ground truth size {gt.shape} differs '
+                         f'from image size {img.shape[:2]}')
     os.makedirs(osp.join(out_dir, 'thumbs'), exist_ok=True)
+    remove_outputs(out_dir, name)
     small = fit_side(img, max_side)
     pred = fit_side(maps['prediction'], max_side, nearest=True)
     figures = dict(detection=detection_map(small, pred))

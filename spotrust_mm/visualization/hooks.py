@@ -1,10 +1,9 @@
-import os.path as osp
 from typing import Optional, Sequence
 
 from mmengine.hooks import Hook
 from mmseg.registry import HOOKS
 
-from .figures import read_rgb, write_figure_set
+from .figures import output_name, read_rgb, write_figure_set
 from .review import write_run_summary
 
 
@@ -17,9 +16,12 @@ class UncertaintyFigureHook(Hook):
     ground truth), epistemic and aleatoric maps, the raw maps (``.npz``)
     and a per-image JSON (:func:`write_figure_set`); after the test a
     ``summary.json`` of all images and the review page ``report.html``
-    (:func:`write_run_summary`). Under a distributed launcher every process
-    writes the figure sets of its own share of the images, and the first
-    writes the summary of them all.
+    (:func:`write_run_summary`). Outputs are named by the image's path
+    inside the test set's image folder (:func:`output_name`), so images of
+    nested folders do not overwrite each other; two images that would still
+    get one name (``x.png`` and ``x.jpg``) are an error naming both. Under
+    a distributed launcher every process writes the figure sets of its own
+    share of the images, and the first writes the summary of them all.
 
     Args:
         out_dir (str): Folder for the figures (created).
@@ -33,9 +35,20 @@ class UncertaintyFigureHook(Hook):
         self.out_dir = out_dir
         self.review_epistemic = review_epistemic
         self.summaries = {}
+        self.root = None
 
     def before_test(self, runner) -> None:
         self.summaries = {}
+        loader = getattr(runner, 'test_dataloader', None)
+        dataset = getattr(loader, 'dataset', None)
+        prefix = getattr(dataset, 'data_prefix', None) or {}
+        self.root = prefix.get('img_path')
+
+    def _claim(self, name: str, path: str, records: dict) -> None:
+        if name in records:
+            raise ValueError(
+                f'{path} and {records[name]["file"]} would both be written '
+                f'as {name!r} in {self.out_dir}: rename one of them')
 
     def after_test_iter(self,
                         runner,
@@ -46,16 +59,20 @@ class UncertaintyFigureHook(Hook):
             path = sample.img_path
             gt = sample.gt_sem_seg.data[0].cpu().numpy() \
                 if 'gt_sem_seg' in sample else None
-            name = osp.splitext(osp.basename(path))[0]
+            name = output_name(path, self.root)
+            self._claim(name, path, self.summaries)
             self.summaries[name] = write_figure_set(
-                self.out_dir, name, read_rgb(path), sample, gt,
-                self.review_epistemic, meta=dict(file=path))
+                self.out_dir, name, read_rgb(path), sample, gt=gt,
+                review_epistemic=self.review_epistemic,
+                meta=dict(file=path))
 
     def after_test(self, runner) -> None:
         from mmengine.dist import all_gather_object, is_main_process
         records = {}
         for part in all_gather_object(self.summaries):
-            records.update(part)
+            for name, record in part.items():
+                self._claim(name, record['file'], records)
+                records[name] = record
         if is_main_process():
             write_run_summary(self.out_dir, records)
         runner.logger.info(f'figure sets of {len(records)} images '

@@ -21,7 +21,7 @@ from .figures import THUMB_KINDS
 
 #: Columns the page can sort by: key -> (heading, record field, format).
 NUMERIC_COLUMNS = {
-    'area': ('defect area', 'corroded_fraction', '{:.1%}'),
+    'area': ('defect area', 'defect_fraction', '{:.1%}'),
     'epistemic': ('mean epistemic', 'mean_epistemic', '{:.4f}'),
     'aleatoric': ('mean aleatoric', 'mean_aleatoric', '{:.4f}'),
     'maxepi': ('max epistemic', 'max_epistemic', '{:.4f}'),
@@ -35,13 +35,13 @@ def review_order(records: Dict[str, dict]) -> List[str]:
 
     Args:
         records (dict): Name to per-image record (``needs_review``,
-            ``max_epistemic``, ``corroded_fraction``).
+            ``max_epistemic``, ``defect_fraction``).
     """
     return sorted(
         records,
         key=lambda n: (not records[n]['needs_review'],
                        -records[n]['max_epistemic'],
-                       -records[n]['corroded_fraction'], n))
+                       -records[n]['defect_fraction'], n))
 
 
 def write_run_summary(out_dir: str,

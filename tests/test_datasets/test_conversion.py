@@ -15,7 +15,7 @@ from spotrust_mm.datasets.conversion import (ConversionError,
                                              parse_value_map,
                                              rasterise_polygons,
                                              read_split_file,
-                                             rle_counts_from_string,
+                                             rle_string_counts,
                                              split_stems)
 
 from ..conftest import REPO
@@ -141,7 +141,7 @@ def test_rle_decode_by_hand_and_compressed_roundtrip():
     assert mask.tolist() == [[0, 1, 0], [1, 0, 0]]
     rng = np.random.default_rng(0)
     counts = [int(c) for c in rng.integers(0, 40, 30)]
-    assert rle_counts_from_string(_rle_to_string(counts)) == counts
+    assert rle_string_counts(_rle_to_string(counts)) == counts
     with pytest.raises(ConversionError, match='sum to'):
         decode_rle(dict(size=[2, 3], counts=[1, 2]), 'ann 7')
 

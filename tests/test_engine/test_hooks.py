@@ -63,42 +63,48 @@ def test_warmup_without_dropout_ramp_leaves_dropout_alone():
         BayesianWarmupHook(warmup_epochs=0)
 
 
-class _Masks:
-    def __init__(self, paths):
-        self.paths = paths
-
-    def __len__(self):
-        return len(self.paths)
-
-    def get_data_info(self, i):
-        return dict(seg_map_path=self.paths[i])
-
-
 def _mask_set(tmp_path):
-    a = np.zeros((4, 5), np.uint8)
-    a[0, :3] = 255  # ignored in a 0/1 mask
-    a[1, 1] = 1
-    b = np.zeros((6, 2), np.uint8)
-    b[0, 0] = 255  # a 0/255 mask: 255 is the defect, all 12 count
-    paths = [str(tmp_path / 'a.png'), str(tmp_path / 'b.png')]
-    cv2.imwrite(paths[0], a)
-    cv2.imwrite(paths[1], b)
-    return _Masks(paths)
+    """A training set as the loss sees it: a 40x30 photo cropped to 16x16
+    (256 labelled pixels) and a 10x12 photo smaller than the crop, kept
+    whole, with 3 ignored pixels (117)."""
+    from mmseg.registry import DATASETS
+    for sub in ('img', 'ann'):
+        (tmp_path / sub).mkdir()
+    a = np.zeros((30, 40), np.uint8)
+    a[10:20, 10:20] = 1
+    b = np.zeros((12, 10), np.uint8)
+    b[0, :3] = 255  # ignored
+    b[5, 5] = 1
+    for name, mask in (('a', a), ('b', b)):
+        cv2.imwrite(str(tmp_path / 'img' / f'{name}.png'),
+                    np.zeros(mask.shape + (3, ), np.uint8))
+        cv2.imwrite(str(tmp_path / 'ann' / f'{name}.png'), mask)
+    return DATASETS.build(dict(
+        type='CorrosionDataset', data_root=str(tmp_path),
+        data_prefix=dict(img_path='img', seg_map_path='ann'),
+        pipeline=[dict(type='LoadImageFromFile'),
+                  dict(type='LoadDefectAnnotations'),
+                  dict(type='RandomCrop', crop_size=(16, 16)),
+                  dict(type='PackSegInputs')]))
 
 
 def test_kl_normaliser_counts_labelled_pixels(tmp_path):
     data = _mask_set(tmp_path)
-    assert count_label_pixels(data) == (20 - 3) + 12
+    # what the loss sees, not the 1200 + 117 pixels of the mask files
+    assert count_label_pixels(data) == 256 + 117
+    state = np.random.get_state()[1].copy()
+    assert count_label_pixels(data) == 373  # seeded, RNG restored
+    assert np.array_equal(np.random.get_state()[1], state)
     model = MODELS.build(tiny_hrnet_model(
         'VariationalHRHead',
         loss_decode=dict(type='BayesianBCELoss', num_train_pixels='auto')))
     runner = _runner(model, dataset=data)
     KLNormaliserHook().before_train(runner)
-    assert model.decode_head.loss_decode.num_train_pixels == 29
-    assert '29 training pixels' in runner.logger.last
+    assert model.decode_head.loss_decode.num_train_pixels == 373
+    assert '373 training pixels' in runner.logger.last
     # a number written for other data fails loudly
     model.decode_head.loss_decode.num_train_pixels = 48 * 128 * 128
-    with pytest.raises(ValueError, match=r'786432 .* has 29 labelled'):
+    with pytest.raises(ValueError, match=r'786432 .* has 373 labelled'):
         KLNormaliserHook().before_train(runner)
-    model.decode_head.loss_decode.num_train_pixels = 29.1
+    model.decode_head.loss_decode.num_train_pixels = 375
     KLNormaliserHook().before_train(runner)  # within 1 %

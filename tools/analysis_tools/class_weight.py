@@ -6,24 +6,22 @@ from its training masks as the converters do.
 
 Formula (spotrust_mm.datasets.conversion.defect_class_weight):
 ``class_weight = [1, sqrt(background / defect)]``, with the pixel counts of
-the split's masks (0 background, 1 defect; 0/255 masks read as 0/1; 255 in
-a 0/1 mask is ignored). Put it in a config as
+the split's masks, read in the stated ``--label-format``: ``labels`` (the
+converters' 0 background, 1 defect, 255 ignored; the default) or ``0/255``
+(raw masks, 255 the defect). Put it in a config as
 ``model.decode_head.loss_decode.class_weight``.
 """
 import argparse
 import glob
 import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
-from spotrust_mm.datasets.conversion import (  # noqa: E402
+from spotrust_mm.datasets.conversion import (
     ConversionError, converter_main, defect_class_weight, label_counts)
-from spotrust_mm.datasets.mask_check import \
-    read_corrosion_mask  # noqa: E402
+from spotrust_mm.datasets.label_format import LABEL_FORMATS, read_label_mask
 
 
-def split_counts(root: str, split: str = 'train', ann_dir: str = 'ann_dir'):
+def split_counts(root: str, split: str = 'train', ann_dir: str = 'ann_dir',
+                 label_format: str = 'labels'):
     """(background, defect, ignored, number of masks) of one split."""
     folder = osp.join(root, ann_dir, split)
     files = sorted(glob.glob(osp.join(folder, '*.png')))
@@ -32,7 +30,7 @@ def split_counts(root: str, split: str = 'train', ann_dir: str = 'ann_dir'):
     bg = fg = ign = 0
     for path in files:
         try:
-            labels = read_corrosion_mask(path)
+            labels = read_label_mask(path, label_format)
         except ValueError as e:
             raise ConversionError(str(e)) from None
         b, f, i = label_counts(labels)
@@ -45,8 +43,11 @@ def main(argv=None):
     p.add_argument('root', help='dataset folder (img_dir/, ann_dir/)')
     p.add_argument('--split', default='train')
     p.add_argument('--ann-dir', default='ann_dir')
+    p.add_argument('--label-format', choices=LABEL_FORMATS, default='labels',
+                   help="masks' format (default: labels, as converted)")
     args = p.parse_args(argv)
-    bg, fg, ign, n = split_counts(args.root, args.split, args.ann_dir)
+    bg, fg, ign, n = split_counts(args.root, args.split, args.ann_dir,
+                                  args.label_format)
     weight = defect_class_weight(bg, fg)
     total = bg + fg
     print(f'{n} masks in {args.split}: {bg} background, {fg} defect '

@@ -16,15 +16,12 @@ folder (Roboflow puts them together).
 import argparse
 import json
 import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
-import numpy as np  # noqa: E402
+import numpy as np
 
-from spotrust_mm.datasets.conversion import (  # noqa: E402
-    ConversionError, Sample, add_converter_args, converter_main, decode_rle,
-    rasterise_polygons, run_converter)
+from spotrust_mm.datasets.conversion import (
+    ConversionError, Sample, add_converter_args, coco_polygons_mask,
+    converter_main, decode_rle, run_converter)
 
 
 def coco_mask(anns, size, img_path: str, json_path: str) -> np.ndarray:
@@ -40,9 +37,8 @@ def coco_mask(anns, size, img_path: str, json_path: str) -> np.ndarray:
                     f'{where}: RLE is {part.shape[1]}x{part.shape[0]} but '
                     f'the image is {size[1]}x{size[0]}')
         elif isinstance(seg, list):
-            part = rasterise_polygons(
-                [np.asarray(p, np.float64).reshape(-1, 2) for p in seg
-                 if len(p)], size, where)
+            part = coco_polygons_mask([p for p in seg if len(p)], size,
+                                      where)
         else:
             raise ConversionError(f'{where}: no polygon or RLE segmentation')
         mask |= part

@@ -7,7 +7,10 @@ SpotRust-MM reads.
 
 Images (any of .jpg .jpeg .png .bmp .tif .tiff .webp) are paired with the
 mask of the same stem (plus ``--mask-suffix``) in .png, .bmp, .tif or .jpg.
-Without ``--map`` a mask holds 0/1 (255 = ignore) or 0/255. ``--map`` gives
+Without ``--map`` the masks hold 0/1 (255 = ignore) or 0/255 (255 = the
+defect): decided once for the whole folder, never per file (0/1 if any
+mask holds the value 1; JPEG masks are 0/255 either way), printed and
+written to dataset_info.json as ``label_format``. ``--map`` gives
 other values or colours their labels, e.g. a 4-colour condition-state
 palette where every colour but black is corrosion:
 
@@ -19,24 +22,23 @@ count of changed pixels is reported.
 """
 import argparse
 import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
-from spotrust_mm.datasets.conversion import (  # noqa: E402
-    LOSSY_EXTENSIONS, MASK_EXTENSIONS, ConversionError, Sample,
-    add_converter_args, apply_value_map, converter_main, default_mask_labels,
-    files_by_stem, parse_value_map, read_mask_values, run_converter)
+from spotrust_mm.datasets.conversion import (
+    MASK_EXTENSIONS, ConversionError, Sample, add_converter_args,
+    apply_value_map, converter_main, default_mask_labels, files_by_stem,
+    folder_label_format, is_lossy, parse_value_map, read_mask_values,
+    run_converter)
 
 
-def load_mask(path: str, value_map=None):
-    """(labels, snapped pixel count) of one mask file."""
+def load_mask(path: str, value_map=None, label_format='labels'):
+    """(labels, snapped pixel count) of one mask file: by ``value_map``,
+    or without one in the folder's ``label_format``."""
     if value_map is None:
-        return default_mask_labels(read_mask_values(path, rgb=False), path)
+        return default_mask_labels(read_mask_values(path, rgb=False), path,
+                                   label_format)
     rgb = isinstance(next(iter(value_map)), tuple)
-    lossy = osp.splitext(path)[1].lower() in LOSSY_EXTENSIONS
     return apply_value_map(read_mask_values(path, rgb), value_map, path,
-                           float('inf') if lossy else 0.0)
+                           float('inf') if is_lossy(path) else 0.0)
 
 
 def pair_files(img_dir: str, mask_dir: str, mask_suffix: str = ''):
@@ -62,17 +64,26 @@ def main(argv=None):
     value_map = parse_value_map(args.map)
     images, masks = pair_files(args.img_dir, args.mask_dir,
                                args.mask_suffix)
+    paired = sorted(set(images) & set(masks))
+    label_format = None
+    if value_map is None:
+        label_format = folder_label_format(masks[s] for s in paired)
+        print(f'masks read as {label_format!r}: ' + (
+            '0 background, 1 defect, 255 ignored' if label_format == 'labels'
+            else '0 background, 255 defect (no mask holds the value 1)'))
     samples = [
         Sample(stem, images[stem],
-               lambda size, p=masks[stem]: load_mask(p, value_map))
-        for stem in sorted(set(images) & set(masks))
+               lambda size, p=masks[stem]: load_mask(p, value_map,
+                                                     label_format))
+        for stem in paired
     ]
     unpaired = [osp.basename(images[s]) for s in sorted(set(images) -
                                                         set(masks))]
     return run_converter(args, samples,
                          f'mask folder {osp.abspath(args.mask_dir)}',
                          unpaired=unpaired,
-                         extra_info=dict(value_map=args.map))
+                         extra_info=dict(value_map=args.map,
+                                         label_format=label_format))
 
 
 if __name__ == '__main__':

@@ -12,13 +12,10 @@ image (an error, or skipped with ``--skip-unpaired``).
 """
 import argparse
 import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
-import numpy as np  # noqa: E402
+import numpy as np
 
-from spotrust_mm.datasets.conversion import (  # noqa: E402
+from spotrust_mm.datasets.conversion import (
     ConversionError, Sample, add_converter_args, converter_main,
     files_by_stem, rasterise_polygons, run_converter)
 

@@ -7,7 +7,7 @@ synthetic = dict(num_images=dict(train=48, val=16), size=128, seed=0)
 crop_size = (128, 128)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadCorrosionAnnotations'),
+    dict(type='LoadDefectAnnotations'),
     dict(
         type='RandomResize',
         scale=(128, 128),
@@ -20,7 +20,7 @@ train_pipeline = [
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(128, 128), keep_ratio=True),
-    dict(type='LoadCorrosionAnnotations'),
+    dict(type='LoadDefectAnnotations'),
     dict(type='PackSegInputs')
 ]
 train_dataloader = dict(

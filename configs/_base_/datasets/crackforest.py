@@ -13,7 +13,7 @@ img_scale = (480, 320)
 crop_size = (320, 320)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadCorrosionAnnotations'),
+    dict(type='LoadDefectAnnotations'),
     dict(
         type='RandomResize',
         scale=img_scale,
@@ -28,7 +28,7 @@ train_pipeline = [
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=img_scale, keep_ratio=True),
-    dict(type='LoadCorrosionAnnotations'),
+    dict(type='LoadDefectAnnotations'),
     dict(type='PackSegInputs')
 ]
 

@@ -11,7 +11,7 @@ crop_size = (480, 480)
 class_weight = [1.0, 7.035]  # the paper's; replace with your data's
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadCorrosionAnnotations'),
+    dict(type='LoadDefectAnnotations'),
     dict(
         type='RandomResize',
         scale=(960, 720),
@@ -25,7 +25,7 @@ train_pipeline = [
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(960, 720), keep_ratio=True),
-    dict(type='LoadCorrosionAnnotations'),
+    dict(type='LoadDefectAnnotations'),
     dict(type='PackSegInputs')
 ]
 train_dataloader = dict(

@@ -88,8 +88,10 @@ class BayesianBCELoss(nn.Module):
     channel 0 is the corrosion logit, channel 1 the log variance ``s``.
     For the variational head a KL term is added:
     ``kl_weight * KL / num_train_pixels``. With ``num_train_pixels`` set to
-    the number of labelled pixels in the training set, the total is the
-    negative ELBO per pixel (the data term is a per-pixel mean); left as
+    the number of labelled pixels the loss sees in one epoch (those of the
+    training crops, after the pipeline's resize and crop, which is what
+    ``KLNormaliserHook`` counts), the total is the negative ELBO per pixel
+    (the data term is a per-pixel mean over the same pixels); left as
     None, the batch's own valid pixel count is used, which weights the
     prior more strongly (by the number of batches per epoch).
 
@@ -102,7 +104,8 @@ class BayesianBCELoss(nn.Module):
         kl_weight (float): Weight of the KL term. Defaults to 1.0.
         num_train_pixels (float | str, optional): KL normaliser, see
             above; 'auto' leaves it to ``KLNormaliserHook``, which counts
-            the training set's labelled pixels before training.
+            the labelled pixels of one epoch's training crops before
+            training.
         reduction (str): 'mean', 'sum' or 'none'. Defaults to 'mean'.
         beta (float): beta-NLL exponent (see :func:`bayesian_bce_loss`);
             0, the paper's loss, by default. ``BayesianWarmupHook`` sets it

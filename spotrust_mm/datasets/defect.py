@@ -5,39 +5,44 @@ from typing import List, Sequence, Union
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
-from .mask_check import read_corrosion_mask
+from .label_format import check_label_format, read_label_mask
 from .synthetic import ensure_synthetic_dataset
 
 
 @DATASETS.register_module()
-class CorrosionDataset(BaseSegDataset):
-    """Binary corrosion segmentation dataset (background / corrosion).
+class DefectDataset(BaseSegDataset):
+    """Binary defect segmentation dataset (background / defect).
 
     The layout is mmseg's: ``img_dir/<split>/<name><img_suffix>`` with
     ``ann_dir/<split>/<name><seg_map_suffix>`` (what the converters in
-    ``tools/dataset_converters`` write). Masks hold 0 (background)
-    and 1 (corrosion), optionally ``ignore_index``; 0/255 masks are mapped
-    to 0/1. With ``check_masks`` every mask is read once at start-up, so a
-    bad mask fails before training, with an error naming the file.
+    ``tools/dataset_converters`` write). The masks' format is stated by
+    ``label_format`` (:mod:`.label_format`), never guessed per file:
+    ``'labels'`` (the converters' 0 background, 1 defect, 255 ignored) or
+    ``'0/255'`` (raw masks, 255 the defect). The pipeline's
+    :class:`LoadDefectAnnotations` must be given the same format. With
+    ``check_masks`` every mask is read once at start-up, so a bad mask
+    fails before training, with an error naming the file.
 
     Args:
         img_suffix (str | Sequence[str]): Image suffix, or several (photos
             of mixed formats); matched without regard to case when several
             are given. Defaults to '.png'.
         seg_map_suffix (str): Mask suffix. Defaults to '.png'.
+        label_format (str): ``'labels'`` (default) or ``'0/255'``.
         check_masks (bool): Check every mask at start-up. Defaults to True.
         **kwargs: :class:`BaseSegDataset` arguments.
     """
     METAINFO = dict(
-        classes=('background', 'corrosion'), palette=[[0, 0, 0], [255, 0,
-                                                                  0]])
+        classes=('background', 'defect'), palette=[[0, 0, 0], [255, 0, 0]])
 
     def __init__(self,
                  img_suffix: Union[str, Sequence[str]] = '.png',
                  seg_map_suffix: str = '.png',
+                 label_format: str = 'labels',
                  check_masks: bool = True,
                  **kwargs):
         self.check_masks = check_masks
+        self.label_format = check_label_format(label_format)
         super().__init__(
             img_suffix=img_suffix if isinstance(img_suffix, str) else tuple(
                 s.lower() for s in img_suffix),
@@ -88,12 +93,28 @@ class CorrosionDataset(BaseSegDataset):
             raise FileNotFoundError(
                 f"{info['img_path']}: its mask {path} does not exist")
         if self.check_masks:
-            read_corrosion_mask(path, self.ignore_index)
+            self.read_labels(path)
+
+    def read_labels(self, path: str):
+        """The (H, W) labels of the mask file ``path`` in this dataset's
+        format, at full resolution."""
+        return read_label_mask(path, self.label_format,
+                               len(self.metainfo['classes']),
+                               self.ignore_index)
 
 
 @DATASETS.register_module()
-class CrackDataset(CorrosionDataset):
-    """:class:`CorrosionDataset` whose defect class is a crack (e.g.
+class CorrosionDataset(DefectDataset):
+    """:class:`DefectDataset` whose defect class is corrosion (the SpotRust
+    paper's), so that inferencers and figures say 'corrosion'."""
+    METAINFO = dict(
+        classes=('background', 'corrosion'), palette=[[0, 0, 0], [255, 0,
+                                                                  0]])
+
+
+@DATASETS.register_module()
+class CrackDataset(DefectDataset):
+    """:class:`DefectDataset` whose defect class is a crack (e.g.
     CrackForest, written by ``tools/dataset_converters/crackforest.py``):
     the same binary labels, with the class named for what it is, so that
     inferencers and figures say 'crack'."""

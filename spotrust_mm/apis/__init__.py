@@ -1,0 +1,20 @@
+"""What the tools share, as mmseg keeps ``mmseg/apis``: argument
+handling, configs and checkpoints, image listing, and folder inference
+with its resume bookkeeping. Tools in ``tools/`` are thin scripts over
+these."""
+from .checkpoint import (init_checked_model, load_checked_checkpoint,
+                         state_mismatch)
+from .cli import (LAUNCHERS, add_cfg_options_arg, add_inference_args,
+                  add_launcher_args, add_runner_args, parse_runner_args)
+from .config import (check_checkpoint, last_checkpoint, load_inference_config,
+                     load_runner_config, read_config, trained_checkpoint)
+from .images import image_inputs
+
+__all__ = [
+    'init_checked_model', 'load_checked_checkpoint', 'state_mismatch',
+    'LAUNCHERS', 'add_cfg_options_arg', 'add_inference_args',
+    'add_launcher_args', 'add_runner_args', 'parse_runner_args',
+    'check_checkpoint', 'last_checkpoint', 'load_inference_config',
+    'load_runner_config', 'read_config', 'trained_checkpoint',
+    'image_inputs'
+]

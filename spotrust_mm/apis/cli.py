@@ -1,0 +1,54 @@
+"""Command-line arguments shared by the tools (train, test, infer,
+calibrate, eval_ood, fit_classical), each defined once here, as mmseg's
+own tools define them."""
+import argparse
+import os
+
+from mmengine.config import DictAction
+
+#: Launchers of mmengine's ``init_dist``.
+LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
+
+
+def add_cfg_options_arg(parser: argparse.ArgumentParser) -> None:
+    """``--cfg-options key=value ...`` (mmengine's ``DictAction``)."""
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings in the config, key=value pairs')
+
+
+def add_launcher_args(parser: argparse.ArgumentParser,
+                      launchers=LAUNCHERS) -> None:
+    """``--launcher`` and ``--local-rank`` (torchrun passes the rank in
+    ``LOCAL_RANK``; older launchers as ``--local-rank``)."""
+    parser.add_argument(
+        '--launcher', choices=list(launchers), default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def add_runner_args(parser: argparse.ArgumentParser) -> None:
+    """``--cfg-options``, ``--launcher`` and ``--local-rank`` of the
+    runner tools (train, test)."""
+    add_cfg_options_arg(parser)
+    add_launcher_args(parser)
+
+
+def add_inference_args(parser: argparse.ArgumentParser) -> None:
+    """``--device``, ``--num-samples`` and ``--cfg-options`` of the
+    inference tools (see :func:`~spotrust_mm.apis.load_inference_config`).
+    """
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument(
+        '--num-samples', type=int, help='override MC samples')
+    add_cfg_options_arg(parser)
+
+
+def parse_runner_args(parser: argparse.ArgumentParser, argv=None):
+    """Parse, and export ``LOCAL_RANK`` as torch's launcher expects."""
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args

@@ -1,0 +1,83 @@
+"""Configs and checkpoints as the tools find them."""
+import glob
+import os.path as osp
+
+from mmengine.config import Config
+
+
+def read_config(config_path: str, cfg_options=None) -> Config:
+    """Load a config file (a clear error if it is missing) and apply
+    ``--cfg-options``."""
+    if not osp.isfile(config_path):
+        raise FileNotFoundError(f'{config_path}: config file does not exist')
+    cfg = Config.fromfile(config_path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def load_runner_config(args) -> Config:
+    """Load ``args.config``, apply the launcher, ``--cfg-options`` and the
+    work_dir.
+
+    The work_dir is, by priority: ``--work-dir``, the config's, then
+    ``./work_dirs/<config name>``.
+    """
+    cfg = read_config(args.config)
+    cfg.launcher = args.launcher  # as mmseg: --cfg-options may override it
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    return cfg
+
+
+def check_checkpoint(cfg: Config, checkpoint, config_path: str) -> None:
+    """A checkpoint must exist if given, and is needed unless ``cfg`` is an
+    ensemble (whose members name their own)."""
+    if checkpoint is not None and not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'{checkpoint}: checkpoint not found')
+    if checkpoint is None and cfg.model.type != 'EnsembleSegmentor':
+        raise ValueError(f'{config_path}: a checkpoint is needed for '
+                         f'{cfg.model.type} (only ensembles go without)')
+
+
+def load_inference_config(config_path: str, checkpoint=None,
+                          cfg_options=None, num_samples=None) -> Config:
+    """The config for ``init_model``, with ``--cfg-options`` and an
+    optional number of MC samples applied, checked against ``checkpoint``.
+    """
+    cfg = read_config(config_path, cfg_options)
+    if num_samples is not None:
+        if cfg.model.type == 'EnsembleSegmentor':
+            raise ValueError(f'{config_path}: the number of samples is set '
+                             'in the member configs of an ensemble')
+        cfg.model.num_samples = num_samples
+    check_checkpoint(cfg, checkpoint, config_path)
+    return cfg
+
+
+def trained_checkpoint(work_dir: str) -> str:
+    """The checkpoint to use after training in ``work_dir``: the best one
+    by the validation score (``best_*.pth``, written by CheckpointHook's
+    ``save_best``; the newest if there are several), else the last one.
+    """
+    best = glob.glob(osp.join(work_dir, 'best_*.pth'))
+    if best:
+        return osp.abspath(max(best, key=osp.getmtime))
+    return last_checkpoint(work_dir)
+
+
+def last_checkpoint(work_dir: str) -> str:
+    """The checkpoint named in mmengine's ``last_checkpoint`` file."""
+    marker = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(marker):
+        raise FileNotFoundError(f'{marker}: training saved no checkpoint')
+    with open(marker) as f:
+        path = f.read().strip()
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{marker}: names missing checkpoint {path}')
+    return osp.abspath(path)

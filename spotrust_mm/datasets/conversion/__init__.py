@@ -1,0 +1,46 @@
+"""Shared machinery of the dataset converters (``tools/dataset_converters``).
+
+Every converter turns one label format into the mmseg layout that
+:class:`~spotrust_mm.datasets.DefectDataset` reads::
+
+    OUT/img_dir/{train,val,test}/<stem><ext>     (the image, copied as is)
+    OUT/ann_dir/{train,val,test}/<stem>.png      (0 background, 1 defect,
+                                                  255 ignore)
+    OUT/dataset_info.json
+
+A converter only lists its samples (:class:`Sample`: a stem, an image file
+and a function that returns the label mask); :func:`write_dataset` checks,
+splits and writes them. The output is built in a temporary folder beside
+``OUT`` and renamed at the end, so a failure never leaves a half-written
+dataset, and an existing ``OUT`` is replaced only with ``overwrite`` and
+only by a complete new one.
+
+Modules: :mod:`.common` (layout, errors, samples, file listing),
+:mod:`.splits`, :mod:`.class_weight`, :mod:`.value_map` (``--map``),
+:mod:`.polygons` (polygons and COCO RLE), :mod:`.mask_files`,
+:mod:`.writer` (the output-folder transaction) and :mod:`.cli` (the
+scripts' arguments and main).
+"""
+from .class_weight import defect_class_weight, label_counts
+from .cli import add_converter_args, converter_main, run_converter
+from .common import (IGNORE_INDEX, IMAGE_EXTENSIONS, SPLITS, ConversionError,
+                     Sample, files_by_stem, image_size)
+from .mask_files import (MASK_EXTENSIONS, default_mask_labels,
+                         folder_label_format, is_lossy, read_mask_values)
+from .polygons import (check_polygon, coco_polygons_mask, decode_rle,
+                       rasterise_polygons, rle_string_counts)
+from .splits import read_split_file, split_stems
+from .value_map import apply_value_map, parse_value_map
+from .writer import check_out_dir, summarise, write_dataset
+
+__all__ = [
+    'defect_class_weight', 'label_counts', 'add_converter_args',
+    'converter_main', 'run_converter', 'IGNORE_INDEX', 'IMAGE_EXTENSIONS',
+    'SPLITS', 'ConversionError', 'Sample', 'files_by_stem', 'image_size',
+    'MASK_EXTENSIONS', 'default_mask_labels', 'folder_label_format',
+    'is_lossy', 'read_mask_values', 'check_polygon', 'coco_polygons_mask',
+    'decode_rle', 'rasterise_polygons', 'rle_string_counts',
+    'read_split_file', 'split_stems',
+    'apply_value_map', 'parse_value_map', 'check_out_dir', 'summarise',
+    'write_dataset'
+]

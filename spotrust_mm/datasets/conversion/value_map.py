@@ -1,0 +1,99 @@
+"""``--map``: mask values or colours to labels."""
+from typing import Dict, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from .common import IGNORE_INDEX, ConversionError
+
+Key = Union[int, Tuple[int, int, int]]
+
+
+def parse_value_map(items: Optional[Sequence[str]]) -> Optional[Dict[Key,
+                                                                     int]]:
+    """Parse ``--map`` items ``VALUE=LABEL``: VALUE is a grey level
+    (``255``) or an RGB colour (``255,0,0``); LABEL is 0, 1 or 255 (also
+    written ``ignore``)."""
+    if not items:
+        return None
+    out: Dict[Key, int] = {}
+    for item in items:
+        if '=' not in item:
+            raise ConversionError(
+                f'--map item {item!r}: expected VALUE=LABEL, e.g. 255=1 or '
+                '255,0,0=1')
+        value, label = item.rsplit('=', 1)
+        label = label.strip().lower()
+        label_v = IGNORE_INDEX if label == 'ignore' else None
+        try:
+            if label_v is None:
+                label_v = int(label)
+            parts = [int(p) for p in value.split(',')]
+        except ValueError:
+            raise ConversionError(
+                f'--map item {item!r}: not numbers') from None
+        if label_v not in (0, 1, IGNORE_INDEX):
+            raise ConversionError(
+                f'--map item {item!r}: label must be 0, 1 or 255/ignore')
+        if len(parts) == 1:
+            key: Key = parts[0]
+        elif len(parts) == 3:
+            key = tuple(parts)
+        else:
+            raise ConversionError(
+                f'--map item {item!r}: value must be a grey level or R,G,B')
+        if key in out and out[key] != label_v:
+            raise ConversionError(f'--map gives {value} two labels')
+        out[key] = label_v
+    if len({type(k) for k in out}) > 1:
+        raise ConversionError(
+            '--map mixes grey levels and RGB colours; use one kind')
+    return out
+
+
+def apply_value_map(values: np.ndarray, value_map: Dict[Key, int],
+                    path: str, snap_tolerance: float = 0.0
+                    ) -> Tuple[np.ndarray, int]:
+    """Map mask values (H, W) grey or (H, W, 3) RGB to labels.
+
+    A value not in the map is an error naming ``path``, unless
+    ``snap_tolerance > 0`` and a mapped value lies within that Euclidean
+    distance, in which case it takes the nearest mapped value's label (for
+    JPEG-compressed masks).
+
+    Returns:
+        tuple: (labels (H, W) uint8, number of snapped pixels).
+    """
+    keys = list(value_map)
+    rgb = isinstance(keys[0], tuple)
+    if rgb != (values.ndim == 3):
+        raise ConversionError(
+            f'{path}: {"colour" if values.ndim == 3 else "grey"} mask but '
+            f'--map gives {"RGB colours" if rgb else "grey levels"}')
+    flat = values.reshape(-1, 3 if rgb else 1).astype(np.int64)
+    uniq, inverse = np.unique(flat, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    key_arr = np.array([k if rgb else (k, ) for k in keys], np.int64)
+    labels_of_keys = np.array([value_map[k] for k in keys], np.uint8)
+    dist = np.sqrt(((uniq[:, None, :] - key_arr[None]) ** 2).sum(-1))
+    nearest = dist.argmin(1)
+    exact = dist[np.arange(len(uniq)), nearest] == 0
+    near = dist[np.arange(len(uniq)), nearest] <= snap_tolerance
+    bad = ~(exact | near)
+    if bad.any():
+        shown = [tuple(int(c) for c in u) if rgb else int(u[0])
+                 for u in uniq[bad][:8]]
+        raise ConversionError(
+            f'{path}: mask values {shown} are not covered by the value map '
+            f'{_describe_map(value_map)}' +
+            (f' (nor within {snap_tolerance:g} of a mapped value)'
+             if snap_tolerance > 0 else '') + '; add them with --map')
+    labels = labels_of_keys[nearest][inverse].reshape(values.shape[:2])
+    snapped = int(np.bincount(inverse, minlength=len(uniq))[~exact].sum())
+    return labels, snapped
+
+
+def _describe_map(value_map: Dict[Key, int]) -> str:
+    def fmt(k):
+        return ','.join(map(str, k)) if isinstance(k, tuple) else str(k)
+
+    return ' '.join(f'{fmt(k)}={v}' for k, v in value_map.items())

@@ -1,0 +1,182 @@
+"""Writing a converted dataset: checked, split, built in a temporary
+folder and renamed into place."""
+import json
+import os
+import os.path as osp
+import shutil
+import tempfile
+from collections import Counter
+from typing import Dict, List, Optional, Sequence, Union
+
+import cv2
+import numpy as np
+
+from ...fileio import make_temp_dir
+from ...progress import progress
+from .class_weight import defect_class_weight, label_counts
+from .common import IGNORE_INDEX, SPLITS, ConversionError, Sample, image_size
+from .splits import split_stems
+
+
+def check_out_dir(out: str, overwrite: bool) -> None:
+    """Refuse a non-empty ``out`` unless ``overwrite``."""
+    if osp.exists(out) and not osp.isdir(out):
+        raise ConversionError(f'{out}: exists and is not a folder')
+    if osp.isdir(out) and os.listdir(out) and not overwrite:
+        raise ConversionError(
+            f'{out}: output folder is not empty; pass --overwrite to '
+            'replace it')
+
+
+def write_dataset(samples: Sequence[Sample],
+                  out: str,
+                  source: str,
+                  split: Union[Sequence[float], Dict[str, List[str]]] = (
+                      0.7, 0.15, 0.15),
+                  seed: int = 0,
+                  overwrite: bool = False,
+                  extra_info: Optional[dict] = None,
+                  quiet: bool = False) -> dict:
+    """Check, split and write ``samples`` in the mmseg layout under ``out``.
+
+    Args:
+        samples (Sequence[Sample]): The labelled images.
+        out (str): Output folder; refused if non-empty unless ``overwrite``.
+        source (str): What was converted (recorded in dataset_info.json).
+        split: Train/val/test fractions (shuffled with ``seed``), or a dict
+            of stems per split (from :func:`read_split_file`); every sample
+            must then be listed, and every listed stem must exist.
+        seed (int): Split seed. Defaults to 0.
+        overwrite (bool): Replace a non-empty ``out``.
+        extra_info (dict, optional): More entries for dataset_info.json.
+        quiet (bool): No progress bar.
+
+    Returns:
+        dict: The content of ``dataset_info.json``.
+    """
+    check_out_dir(out, overwrite)
+    stems = [s.stem for s in samples]
+    dupes = sorted(s for s, n in Counter(stems).items() if n > 1)
+    if dupes:
+        raise ConversionError(
+            f'two images share the stem(s) {dupes[:5]}: stems must be unique')
+    if not samples:
+        raise ConversionError(f'{source}: no labelled images found')
+    if isinstance(split, dict):
+        listed = {s for v in split.values() for s in v}
+        missing = sorted(set(stems) - listed)
+        unknown = sorted(listed - set(stems))
+        if missing or unknown:
+            raise ConversionError(
+                'split file does not match the data: ' +
+                (f'not listed {missing[:5]} ' if missing else '') +
+                (f'no such sample {unknown[:5]}' if unknown else ''))
+        splits = {k: sorted(split.get(k, [])) for k in SPLITS}
+        seed_info = None
+    else:
+        splits = split_stems(stems, split, seed)
+        seed_info = seed
+    split_of = {s: k for k, v in splits.items() for s in v}
+    parent = osp.dirname(osp.abspath(out))
+    os.makedirs(parent, exist_ok=True)
+    tmp = make_temp_dir(parent, f'.{osp.basename(out)}.tmp-')
+    counts = {k: np.zeros(3, np.int64) for k in SPLITS}
+    snapped = {}
+    try:
+        for k in SPLITS:
+            os.makedirs(osp.join(tmp, 'img_dir', k))
+            os.makedirs(osp.join(tmp, 'ann_dir', k))
+        for sample in progress(samples, len(samples), f'converting {source}',
+                               quiet):
+            size = image_size(sample.image)
+            result = sample.load_mask(size)
+            mask, n_snapped = result if isinstance(result, tuple) else (
+                result, 0)
+            if n_snapped:
+                snapped[sample.stem] = n_snapped
+            if mask.shape != tuple(size):
+                raise ConversionError(
+                    f'{sample.image}: its mask is {mask.shape[1]}x'
+                    f'{mask.shape[0]} but the image is {size[1]}x{size[0]}')
+            bad = set(np.unique(mask).tolist()) - {0, 1, IGNORE_INDEX}
+            if bad:
+                raise ConversionError(
+                    f'{sample.image}: mask labels {sorted(bad)} are not '
+                    '0/1/255')
+            k = split_of[sample.stem]
+            ext = osp.splitext(sample.image)[1]
+            shutil.copyfile(sample.image,
+                            osp.join(tmp, 'img_dir', k, sample.stem + ext))
+            if not cv2.imwrite(
+                    osp.join(tmp, 'ann_dir', k, sample.stem + '.png'),
+                    mask.astype(np.uint8)):
+                raise OSError(f'could not write the mask of {sample.image}')
+            counts[k] += label_counts(mask)
+        bg, fg = counts['train'][:2]
+        info = dict(
+            source=source,
+            layout='mmseg: img_dir/<split>/<stem><ext>, '
+            'ann_dir/<split>/<stem>.png (0 background, 1 defect, 255 '
+            'ignore)',
+            splits={k: len(v) for k, v in splits.items()},
+            split_seed=seed_info,
+            defect_pixel_fraction={
+                k: (float(c[1] / (c[0] + c[1])) if c[0] + c[1] else 0.0)
+                for k, c in counts.items()
+            },
+            pixels={k: dict(background=int(c[0]), defect=int(c[1]),
+                            ignored=int(c[2]))
+                    for k, c in counts.items()},
+            class_weight=[1.0, round(defect_class_weight(bg, fg), 3)],
+            class_weight_formula='[1, sqrt(background / defect)] over the '
+            'training split',
+            snapped_pixels=snapped,
+            stems=splits)
+        info.update(extra_info or {})
+        with open(osp.join(tmp, 'dataset_info.json'), 'w') as f:
+            json.dump(info, f, indent=2)
+        _replace_dir(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return info
+
+
+def _replace_dir(new: str, out: str) -> None:
+    """Move the finished folder ``new`` to ``out``; an existing ``out`` is
+    moved aside first and deleted only once ``new`` is in place."""
+    old = None
+    if osp.exists(out):
+        old = tempfile.mkdtemp(prefix=f'.{osp.basename(out)}.old-',
+                               dir=osp.dirname(osp.abspath(out)))
+        os.rmdir(old)
+        os.rename(out, old)
+    try:
+        os.rename(new, out)
+    except BaseException:
+        if old is not None:
+            os.rename(old, out)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def summarise(info: dict, out: str) -> str:
+    """The lines a converter prints when it is done."""
+    lines = [f'wrote {out}: ' + ', '.join(
+        f'{k} {info["splits"][k]}' for k in SPLITS)]
+    lines.append('defect pixel fraction: ' + ', '.join(
+        f'{k} {info["defect_pixel_fraction"][k]:.4f}' for k in SPLITS))
+    lines.append(f'suggested class_weight: {info["class_weight"]} '
+                 f'({info["class_weight_formula"]})')
+    if info.get('snapped_pixels'):
+        total = sum(info['snapped_pixels'].values())
+        lines.append(f'snapped {total} pixels of '
+                     f'{len(info["snapped_pixels"])} JPEG-compressed masks '
+                     'to the nearest mapped value')
+    for key in ('skipped', 'unlabelled'):
+        if info.get(key):
+            lines.append(f'{key}: {len(info[key])} ' + ', '.join(
+                str(x) for x in info[key][:10]) +
+                         (' ...' if len(info[key]) > 10 else ''))
+    return '\n'.join(lines)
