@@ -323,3 +323,39 @@ def test_review_page_in_headless_chromium(tiny, tmp_path):
     img = cv2.imread(str(shot))
     assert img is not None and img.shape[:2] == (900, 1280)
     assert img.std() > 10  # something was drawn
+
+
+def test_rerun_redoes_exactly_the_images_that_changed(tiny, tmp_path):
+    """Resume cases that must redo an image: the photo changed under its
+    name, an output file is missing, a setting changed; and what --gt-dir
+    lacks is an error, not a silent skip. A photo named summary.* does not
+    overwrite summary.json, and a second run into a locked folder is
+    refused."""
+    from spotrust_mm.fileio import FolderLock
+    photos = tmp_path / 'photos'
+    photos.mkdir()
+    for i, name in enumerate(('a', 'b', 'summary')):
+        cv2.imwrite(str(photos / f'{name}.png'), _photo(i))
+    out = tmp_path / 'out'
+    first = _infer(tiny, [photos], out)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert sorted(_summary(out)['images']) == ['a', 'b', 'summary_']
+    cv2.imwrite(str(photos / 'a.png'), _photo(7))  # new photo, same name
+    os.remove(out / 'b_panel.png')  # an output lost
+    second = _infer(tiny, [photos], out)
+    assert '2 image(s) processed, 1 already done' in second.stdout
+    third = _infer(tiny, [photos], out, '--review-epistemic', '0.2')
+    assert '3 image(s) processed, 0 already done' in third.stdout
+    gt = tmp_path / 'gt'
+    gt.mkdir()
+    cv2.imwrite(str(gt / 'a.PNG'), np.zeros((96, 128), np.uint8))
+    fourth = _infer(tiny, [photos], out, '--gt-dir', gt)
+    assert fourth.returncode == 1
+    errors = {e['file']: e['error'] for e in _summary(out)['errors']}
+    assert sorted(errors) == ['b.png', 'summary.png']
+    assert 'no mask named b.*' in errors['b.png']
+    assert (out / 'a_accuracy.png').is_file()
+    with FolderLock(str(out)):
+        locked = _infer(tiny, [photos], out)
+    assert locked.returncode != 0
+    assert 'another tools/infer.py run is writing' in locked.stderr
