@@ -96,3 +96,75 @@ def test_calibrate_tool_on_an_overconfident_model(tmp_path):
     for key in ('ece', 'nll', 'brier', 'f1'):
         assert got[key] == pytest.approx(rep['test']['after'][key],
                                          abs=2e-4), key
+
+
+def test_grid_minimum_by_hand():
+    from spotrust_mm.evaluation import grid_minimum, temperature_grid
+    grid = temperature_grid()
+    assert grid[0] == pytest.approx(0.05) and grid[-1] == pytest.approx(20)
+    # a parabola in log T with its vertex at T = 2: found exactly
+    nll = (np.log(grid) - np.log(2.0)) ** 2 + 5
+    assert grid_minimum(grid, nll) == pytest.approx(2.0, rel=1e-9)
+    assert grid_minimum(grid, np.arange(len(grid))) == pytest.approx(0.05)
+
+
+def test_nll_per_temperature_by_hand():
+    from spotrust_mm.evaluation import nll_per_temperature
+    probs = np.array([[0.5, 0.5], [0.75, 0.25]])  # 2 temperatures, 2 px
+    got = nll_per_temperature(probs, np.array([1, 0]))
+    assert got == pytest.approx([2 * np.log(2), 2 * np.log(4 / 3)])
+
+
+@pytest.mark.slow
+def test_calibration_fits_the_deployed_predictor_with_resize_and_slide(
+        tmp_path):
+    """With a test pipeline that resizes and slide inference, the fitted T
+    is the minimum of the NLL of what predict gives at T (evaluated with
+    test_cfg.temperature, as deployed), and F1 uses the model's own
+    threshold."""
+    import importlib.util
+
+    from mmengine.runner import Runner
+
+    from spotrust_mm.apis import init_checked_model, load_inference_config
+    from spotrust_mm.evaluation import mean_nll
+    spec = importlib.util.spec_from_file_location(
+        'calibrate_tool', osp.join(REPO, 'tools/calibrate.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    config, ckpt = write_tiny_model(tmp_path, 'MCDropoutHRHead')
+    state = torch.load(ckpt)
+    state['state_dict']['decode_head.conv_seg.weight'][0] *= 40
+    torch.save(state, ckpt)
+    options = dict(
+        [o.split('=') for o in LOADERS],
+        **{'val_dataloader.dataset.pipeline.1.scale': (96, 96),
+           'model.test_cfg': dict(mode='slide', crop_size=(64, 64),
+                                  stride=(40, 40)),
+           'model.decode_head.threshold': 0.3})
+    options = {k: (int(v) if isinstance(v, str) and v.isdigit() else
+                   False if v == 'False' else v)
+               for k, v in options.items()}
+    cfg = load_inference_config(config, ckpt, options)
+    model = init_checked_model(cfg, ckpt, config).eval()
+    loader = Runner.build_dataloader(cfg.val_dataloader)
+    fitted = tool.fit_on(model, loader, quiet=True)
+
+    def deployed_nll(t):
+        model.test_cfg['temperature'] = t
+        probs, labels = [], []
+        for batch in loader:
+            data = model.data_preprocessor(batch, False)
+            with torch.no_grad():
+                out = model.predict(data['inputs'], data['data_samples'])
+            for r in out:
+                gt = r.gt_sem_seg.data[0].numpy()
+                assert gt.shape == r.seg_logits.data[0].shape == (128, 128)
+                probs.append(r.seg_logits.data[0].numpy()[gt != 255])
+                labels.append(gt[gt != 255] == 1)
+        return mean_nll(np.concatenate(probs), np.concatenate(labels))
+
+    best = deployed_nll(fitted)
+    assert best <= deployed_nll(fitted * 1.05) + 1e-9
+    assert best <= deployed_nll(fitted / 1.05) + 1e-9
+    assert tool.threshold_of(model) == 0.3

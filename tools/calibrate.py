@@ -2,27 +2,35 @@
 before and after, and write a config that predicts with it.
 
     python tools/calibrate.py CONFIG [CHECKPOINT] [--out CALIBRATED.py]
-        [--json FILE] [--plot-dir DIR] [--max-fit-pixels 500000]
-        [--num-samples N] [--device cpu] [--cfg-options k=v ...]
+        [--json FILE] [--plot-dir DIR] [--num-samples N] [--device cpu]
+        [--cfg-options k=v ...]
 
 Which logit is scaled: every Monte Carlo sample's (or ensemble member's)
-corrosion logit ``z_s`` is divided by ``T`` before the sigmoid, and the
-prediction is ``mean_s sigmoid(z_s / T)``; ``T`` minimises the NLL of that
-mean on (up to ``--max-fit-pixels``, sampled evenly from every image)
-labelled validation pixels (:func:`spotrust_mm.evaluation.fit_temperature`).
-The epistemic std is then that of the scaled samples, and the aleatoric
-variance (of the logit) is divided by ``T**2``.
+defect logit ``z_s`` is divided by ``T`` before the sigmoid, and the
+prediction is ``mean_s sigmoid(z_s / T)``. The temperature is fitted on
+the predictor that is deployed: for each of 49 temperatures (log-spaced,
+0.05-20) the model's own predict path gives the mean probability, averaged
+over slide windows and resized to the original image as probabilities,
+exactly as ``test_cfg.temperature`` makes it at inference
+(``predict_at_temperatures``), from one pass of the backbone and the
+samples. ``T`` minimises the NLL over every labelled validation pixel: the
+grid's best, refined by a parabola in log T
+(:func:`spotrust_mm.evaluation.grid_minimum`). The epistemic std is then
+that of the scaled samples, and the aleatoric variance (of the logit) is
+divided by ``T**2``.
 
-Prints ECE, NLL, Brier, mIoU and F1 (at 0.5) of the uncalibrated (T = 1)
-and calibrated probability on the validation and test splits, and writes
-``reliability_before_after_<split>.png``. The calibrated config (default
-``<checkpoint dir>/<config name>_calibrated.py``) inherits CONFIG and sets
+Prints ECE, NLL, Brier, mIoU and F1 of the uncalibrated (T = 1) and
+calibrated probability on the validation and test splits, with the
+model's own threshold, and writes ``reliability_before_after_<split>.png``.
+The calibrated config (default ``<checkpoint dir>/<config
+name>_calibrated.py``) inherits CONFIG and sets
 ``model.test_cfg.temperature``, which SpotRust segmentors apply in
 tools/test.py, tools/infer.py (figures, summaries, review flags) and
 ``inference_model``; CONFIG itself stays uncalibrated. For a plain mmseg
-model (softmax of two logits: ``z = z_corrosion - z_background``) or the
-classical baseline the figures are reported, but no config is written:
-those models do not read the temperature.
+model (softmax of two logits: ``z = z_defect - z_background``) or the
+classical baseline the temperature scales the logit of the final output,
+and the figures are reported, but no config is written: those models do
+not read the temperature.
 """
 import argparse
 import os.path as osp
@@ -33,10 +41,10 @@ import torch
 from mmengine.runner import Runner
 from mmengine.structures import PixelData
 from spotrust_mm.apis import (add_inference_args, init_checked_model,
-                       load_inference_config)
+                              load_inference_config)
 
-from spotrust_mm.evaluation import (UncertaintyMetric,
-                                    fit_temperature, scaled_mean_probability)
+from spotrust_mm.evaluation import (UncertaintyMetric, grid_minimum,
+                                    nll_per_temperature, temperature_grid)
 from spotrust_mm.evaluation.plots import reliability_comparison
 from spotrust_mm.fileio import atomic_write, write_json
 from spotrust_mm.models.segmentors.uncertainty import \
@@ -57,80 +65,82 @@ def parse_args(argv=None):
     p.add_argument('--json', help='write temperature and figures here')
     p.add_argument('--plot-dir', help='reliability diagrams (default: the '
                    "calibrated config's folder)")
-    p.add_argument('--max-fit-pixels', type=int, default=500_000,
-                   help='labelled validation pixels to fit on')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
     add_inference_args(p)
     return p.parse_args(argv)
 
 
-def sample_logits(model, batch) -> list:
-    """(S, H, W) corrosion logits of each image of a data batch, at the
-    image's original size, before any temperature."""
+def probabilities_at(model, batch, temperatures) -> list:
+    """``(probabilities (K, H, W), labels (H, W))`` of each image of a
+    data batch at the original size: the model's mean probability at each
+    temperature, as it predicts (see the module docstring)."""
     data = model.data_preprocessor(batch, False)
+    gts = [ds.gt_sem_seg.data[0] for ds in data['data_samples']]
     with torch.no_grad():
         if isinstance(model, UncertaintyPredictorMixin):
-            return [z.float().cpu() for z in model.predict_sample_logits(
-                data['inputs'], data['data_samples'])]
-        results = model.predict(data['inputs'], data['data_samples'])
-    out = []
-    for r in results:
-        z = r.seg_logits.data.float().cpu()
-        if z.shape[0] == 2:  # softmax of two logits = sigmoid of the gap
-            out.append(z[1:2] - z[0:1])
-        else:  # one probability channel
-            p = z.clamp(1e-7, 1 - 1e-7)
-            out.append(torch.log(p) - torch.log1p(-p))
-    return out
+            probs = model.predict_at_temperatures(
+                data['inputs'], data['data_samples'], temperatures)
+        else:
+            probs = []
+            for r in model.predict(data['inputs'], data['data_samples']):
+                z = r.seg_logits.data.float()
+                if z.shape[0] == 2:  # softmax of two logits
+                    z = z[1] - z[0]  # = sigmoid of the gap
+                else:  # one probability channel
+                    p = z[0].clamp(1e-7, 1 - 1e-7)
+                    z = torch.log(p) - torch.log1p(-p)
+                probs.append(torch.stack(
+                    [torch.sigmoid(z / t) for t in temperatures]))
+    return [(p.float().cpu().numpy(), gt.cpu().numpy())
+            for p, gt in zip(probs, gts)]
 
 
-def labelled_pixels(logits, gt, ignore_index=255):
-    """(S, P) logits and (P,) labels of the labelled pixels of an image."""
-    valid = gt != ignore_index
-    return logits[:, valid], gt[valid]
-
-
-def images(model, dataloader, desc, quiet):
-    """``(logits (S, H, W) numpy, gt (H, W) numpy)`` per image."""
+def images_at(model, dataloader, temperatures, desc, quiet):
+    """:func:`probabilities_at` of every image of ``dataloader``."""
     bar = progress(None, total=len(dataloader.dataset), desc=desc,
                    quiet=quiet)
     for batch in dataloader:
-        for z, ds in zip(sample_logits(model, batch),
-                         batch['data_samples']):
-            yield z.numpy(), ds.gt_sem_seg.data[0].numpy()
+        for item in probabilities_at(model, batch, temperatures):
+            yield item
             bar.update(1)
     bar.close()
 
 
-def fit_on(model, dataloader, max_pixels, quiet) -> float:
-    """Fit the temperature on labelled pixels of every image, the same
-    number from each (at most ``max_pixels`` in all), seeded."""
-    rng = np.random.default_rng(0)
-    per_image = max(1, max_pixels // max(len(dataloader.dataset), 1))
-    pool_z, pool_y = [], []
-    for z, gt in images(model, dataloader, 'fitting (val)', quiet):
-        z, y = labelled_pixels(z, gt)
-        keep = rng.choice(y.size, min(per_image, y.size), replace=False)
-        pool_z.append(z[:, keep])
-        pool_y.append(y[keep])
-    return fit_temperature(np.concatenate(pool_z, 1),
-                           np.concatenate(pool_y))
+def fit_on(model, dataloader, quiet, ignore_index=255) -> float:
+    """The temperature that minimises the NLL of the deployed mean
+    probability over every labelled pixel of ``dataloader``."""
+    grid = temperature_grid()
+    nll = np.zeros(len(grid))
+    for probs, gt in images_at(model, dataloader, grid, 'fitting (val)',
+                               quiet):
+        valid = gt != ignore_index
+        nll += nll_per_temperature(probs[:, valid], gt[valid] == 1)
+    return grid_minimum(grid, nll)
+
+
+def threshold_of(model) -> float:
+    """The probability above which the model predicts the defect."""
+    if isinstance(model, UncertaintyPredictorMixin):
+        return float(model.threshold)
+    return 0.5  # argmax of two classes; the classical detector's rule
 
 
 def scores_at(model, dataloader, temperatures, desc, quiet, meta):
     """UncertaintyMetric scores of the mean probability at each
-    temperature, and the summed calibration statistics."""
+    temperature (the model's threshold), and the summed calibration
+    statistics."""
     metrics = {t: UncertaintyMetric() for t in temperatures}
     for m in metrics.values():
         m.dataset_meta = meta
-    for z, gt in images(model, dataloader, desc, quiet):
-        for t, metric in metrics.items():
-            prob = torch.from_numpy(
-                scaled_mean_probability(z, t).astype(np.float32))
+    threshold = threshold_of(model)
+    for probs, gt in images_at(model, dataloader, temperatures, desc,
+                               quiet):
+        for prob, metric in zip(probs, metrics.values()):
+            prob = torch.from_numpy(prob)
             metric.process({}, [dict(
                 seg_logits=PixelData(data=prob[None]).to_dict(),
                 pred_sem_seg=PixelData(
-                    data=(prob > 0.5).long()[None]).to_dict(),
+                    data=(prob > threshold).long()[None]).to_dict(),
                 gt_sem_seg=PixelData(
                     data=torch.from_numpy(gt)[None]).to_dict())])
     return {t: (m.compute_metrics(m.results),
@@ -160,8 +170,7 @@ def main(argv=None):
     meta = getattr(model, 'dataset_meta', None) or {}
     loaders = dict(val=Runner.build_dataloader(cfg.val_dataloader),
                    test=Runner.build_dataloader(cfg.test_dataloader))
-    temperature = fit_on(model, loaders['val'], args.max_fit_pixels,
-                         args.quiet)
+    temperature = fit_on(model, loaders['val'], args.quiet)
     name = osp.splitext(osp.basename(args.config))[0]
     out = args.out or osp.join(
         osp.dirname(osp.abspath(args.checkpoint or args.config)),

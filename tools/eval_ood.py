@@ -17,9 +17,8 @@ import argparse
 import spotrust_mm  # noqa: F401  (registers plugins, mmcv-lite shim)
 from mmseg.apis import inference_model
 from mmseg.registry import DATASETS
-from spotrust_mm.apis import (add_inference_args,
-                       image_inputs, init_checked_model,
-                       load_inference_config)
+from spotrust_mm.apis import (add_inference_args, image_inputs,
+                              init_checked_model, load_inference_config)
 
 from spotrust_mm.evaluation import (corrosion_probability,
                                     image_uncertainty_scores, metrics_table,

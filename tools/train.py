@@ -12,7 +12,7 @@ from mmengine.device import get_device
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 from spotrust_mm.apis import (add_runner_args, load_runner_config,
-                       parse_runner_args)
+                              parse_runner_args)
 from mmseg.registry import RUNNERS
 
 

@@ -1,5 +1,6 @@
-from .calibration import (fit_temperature, mean_nll,
-                          scaled_mean_probability)
+from .calibration import (fit_temperature, grid_minimum, mean_nll,
+                          nll_per_temperature, scaled_mean_probability,
+                          temperature_grid)
 from .functional import (aupr_from_histograms, auroc_from_histograms,
                          binary_confusion, brier_nll_sums, calibration_stats,
                          exact_histograms, expected_calibration_error,
@@ -17,5 +18,6 @@ __all__ = [
     'aupr_from_histograms', 'exact_histograms', 'UncertaintyMetric',
     'normalised_uncertainties', 'image_uncertainty_scores',
     'ood_detection_scores', 'metrics_table', 'corrosion_probability',
-    'fit_temperature', 'scaled_mean_probability', 'mean_nll'
+    'fit_temperature', 'scaled_mean_probability', 'mean_nll',
+    'grid_minimum', 'nll_per_temperature', 'temperature_grid'
 ]

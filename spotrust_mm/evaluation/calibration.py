@@ -59,3 +59,39 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray,
         bounds=tuple(np.log(bounds)), method='bounded',
         options=dict(xatol=1e-4))
     return float(np.exp(result.x))
+
+
+def temperature_grid(num: int = 49, bounds=TEMPERATURE_BOUNDS) -> np.ndarray:
+    """``num`` temperatures evenly spaced in log T over ``bounds`` (49 over
+    0.05-20: steps of 13 %)."""
+    return np.exp(np.linspace(np.log(bounds[0]), np.log(bounds[1]), num))
+
+
+def nll_per_temperature(probs: np.ndarray, labels: np.ndarray,
+                        eps: float = 1e-7) -> np.ndarray:
+    """Summed binary NLL of (K, P) probabilities (one row per temperature)
+    against (P,) 0/1 labels, ``p`` clipped as :func:`mean_nll`: (K,)."""
+    p = np.clip(np.asarray(probs, np.float64), eps, 1 - eps)
+    y = np.asarray(labels, bool).ravel()
+    return -(np.log(p[:, y]).sum(1) + np.log1p(-p[:, ~y]).sum(1))
+
+
+def grid_minimum(temperatures: np.ndarray, nll: np.ndarray) -> float:
+    """The temperature that minimises ``nll`` (one value per temperature of
+    a log-spaced grid): the grid's best, refined by the vertex of the
+    parabola through it and its two neighbours in log T (kept within
+    them); the grid's end if the best is there."""
+    t = np.log(np.asarray(temperatures, np.float64))
+    f = np.asarray(nll, np.float64)
+    i = int(np.argmin(f))
+    if i == 0 or i == len(f) - 1:
+        return float(np.exp(t[i]))
+    x0, x1, x2 = t[i - 1:i + 2]
+    f0, f1, f2 = f[i - 1:i + 2]
+    denom = (x0 - x1) * (x0 - x2) * (x1 - x2)
+    a = (x2 * (f1 - f0) + x1 * (f0 - f2) + x0 * (f2 - f1)) / denom
+    b = (x2 * x2 * (f0 - f1) + x1 * x1 * (f2 - f0) + x0 * x0 *
+         (f1 - f2)) / denom
+    if a <= 0:
+        return float(np.exp(x1))
+    return float(np.exp(np.clip(-b / (2 * a), x0, x2)))

@@ -44,16 +44,50 @@ def test_model_applies_test_cfg_temperature():
     model = MODELS.build(tiny_hrnet_model('MCDropoutHRHead')).eval()
     x = torch.rand(1, 3, 64, 64) * 255
     with torch.no_grad():
-        z = model.predict_sample_logits(
-            x, [_meta_sample((64, 64))])[0]  # (S, H, W)
         plain = model.predict(x)[0]
         model.test_cfg['temperature'] = 3.0
         hot = model.predict(x)[0]
-    assert z.shape == (6, 64, 64)
+        with model.image_streams(x):  # the seeded noise of predict
+            logits, _ = model.sample_outputs(
+                x, [_meta_sample((64, 64)).metainfo])
+    assert logits.shape == (6, 1, 64, 64)  # (S, N, H, W)
+    z = logits[:, 0]
     torch.testing.assert_close(plain.seg_logits.data[0],
                                torch.sigmoid(z).mean(0))
     torch.testing.assert_close(hot.seg_logits.data[0],
                                torch.sigmoid(z / 3).mean(0))
+
+
+@pytest.mark.parametrize('mode', ['whole', 'slide'])
+def test_probabilities_at_temperatures_are_the_deployed_ones(mode):
+    """What tools/calibrate.py fits on is what predict gives with
+    test_cfg.temperature: with a resized input (ori_shape differs) and in
+    slide mode, where averaging logits over windows and resizing them (as
+    the calibration did before) gives another predictor."""
+    from mmseg.structures import SegDataSample
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_hrnet_model('MCDropoutHRHead')).eval()
+    if mode == 'slide':
+        model.test_cfg = type(model.test_cfg)(
+            mode='slide', crop_size=(64, 64), stride=(24, 24))
+    x = torch.rand(1, 3, 96, 128) * 255
+    meta = dict(ori_shape=(75, 100), img_shape=(96, 128),
+                pad_shape=(96, 128), padding_size=[0, 0, 0, 0])
+    temps = [1.0, 0.5, 3.0]
+    with torch.no_grad():
+        fitted = model.predict_at_temperatures(
+            x, [SegDataSample(metainfo=meta)], temps)[0]
+        assert fitted.shape == (3, 75, 100)
+        for k, t in enumerate(temps):
+            model.test_cfg['temperature'] = t
+            deployed = model.predict(x, [SegDataSample(metainfo=meta)])[0]
+            torch.testing.assert_close(fitted[k],
+                                       deployed.seg_logits.data[0],
+                                       rtol=0, atol=1e-6)
+        index = torch.tensor([0, 101, 7499])
+        some = model.predict_at_temperatures(
+            x, [SegDataSample(metainfo=meta)], temps, pixels=[index])[0]
+    torch.testing.assert_close(some, fitted.flatten(1)[:, index])
 
 
 def _meta_sample(shape):

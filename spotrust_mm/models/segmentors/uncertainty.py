@@ -1,6 +1,6 @@
 """Maths and the shared predict path of the uncertainty segmentors."""
 from contextlib import contextmanager
-from typing import Iterator, List, Optional, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.structures import PixelData
@@ -14,6 +14,14 @@ from torch import Tensor
 #: from ``encode_decode``: mean probability, epistemic std, aleatoric var.
 UNCERTAINTY_FIELDS = ('seg_logits', 'epistemic_uncertainty',
                       'aleatoric_uncertainty')
+
+
+def mean_probability(logits: Tensor, temperature: float = 1.0) -> Tensor:
+    """``mean_s sigmoid(z_s / T)`` of (S, ...) logits, in float32 (also
+    under mixed precision: probabilities near 0 or 1 need it)."""
+    if temperature <= 0:
+        raise ValueError(f'temperature must be > 0, got {temperature}')
+    return torch.sigmoid(logits.float() / temperature).mean(0)
 
 
 def summarize_samples(logits: Tensor,
@@ -52,7 +60,7 @@ def summarize_samples(logits: Tensor,
     # float32 also under mixed precision: the std of probabilities near 0
     # or 1 and exp(s) need more than fp16/bf16 resolution
     probs = torch.sigmoid(logits.float() / temperature)
-    mean = probs.mean(0)
+    mean = mean_probability(logits, temperature)
     epistemic = (probs - mean).pow(2).mean(0).sqrt()
     aleatoric = torch.exp(log_vars.float().clamp(*log_var_range)).mean(0)
     if temperature != 1:
@@ -141,8 +149,8 @@ class UncertaintyPredictorMixin:
         bit), except that each window's output is added into its own slice
         of the output rather than padded to the whole image first. mmseg's
         padding makes a full-image temporary per window: 144 MB for the
-        three maps of a 4000x3000 photo, and S times the image for the S
-        sample logits of :meth:`predict_sample_logits`. The time is the
+        three maps of a 4000x3000 photo, and K times the image for the K
+        temperatures of :meth:`predict_at_temperatures`. The time is the
         same within noise (docs/benchmarks.md, whole photos).
 
         Args:
@@ -204,10 +212,13 @@ class UncertaintyPredictorMixin:
     def encode_decode(self, inputs: Tensor,
                       batch_img_metas: List[dict]) -> Tensor:
         """(N, 3, H, W) summary: mean probability, epistemic, aleatoric;
-        or, inside :meth:`predict_sample_logits`, (N, S, H, W) logits."""
+        or, inside :meth:`predict_at_temperatures`, (N, K, H, W) mean
+        probabilities at each of K temperatures."""
         logits, log_vars = self.sample_outputs(inputs, batch_img_metas)
-        if getattr(self, 'return_sample_logits', False):
-            return logits.transpose(0, 1)
+        temperatures = getattr(self, 'fit_temperatures', None)
+        if temperatures is not None:
+            return torch.stack(
+                [mean_probability(logits, t) for t in temperatures], 1)
         return summarize_samples(logits, log_vars, self.log_var_range,
                                  self.temperature)
 
@@ -215,31 +226,62 @@ class UncertaintyPredictorMixin:
         """S, the samples (or members) :meth:`sample_outputs` returns."""
         raise NotImplementedError
 
-    def predict_sample_logits(self, inputs: Tensor,
-                              data_samples: SampleList) -> List[Tensor]:
-        """Every sample's corrosion logit (before any temperature), at each
-        image's original size: what tools/calibrate.py fits a temperature
-        on. Seeded like :meth:`predict`; in slide mode overlapping windows
-        average the logits.
+    def predict_at_temperatures(
+            self,
+            inputs: Tensor,
+            data_samples: SampleList,
+            temperatures: Sequence[float],
+            pixels: Optional[Sequence[Tensor]] = None,
+            chunk: int = 8) -> List[Tensor]:
+        """The mean probability that :meth:`predict` gives at each of K
+        temperatures, from one pass of the backbone and the samples: what
+        tools/calibrate.py fits a temperature on, so that it fits the
+        predictor that is deployed.
+
+        Each temperature's probability is made as :meth:`predict` makes it
+        with ``test_cfg.temperature`` set to it (the same
+        :func:`mean_probability`): averaged over overlapping windows in
+        slide mode and resized to the original image as probabilities.
+        Seeded like :meth:`predict`.
+
+        Args:
+            inputs (Tensor): (N, C, H, W) images.
+            data_samples (list[SegDataSample]): With metainfo.
+            temperatures (Sequence[float]): K temperatures (> 0).
+            pixels (Sequence[Tensor], optional): Per image, flat indices
+                into the original H x W to return (bounds memory for
+                large photos and many temperatures); None for all.
+            chunk (int): Temperatures resized to the original size at a
+                time. Defaults to 8.
 
         Returns:
-            list[Tensor]: (S, H, W) per image.
+            list[Tensor]: Per image, (K, H, W) at the original size, or
+            (K, P) at ``pixels``.
         """
+        if len(temperatures) == 0 or min(temperatures) <= 0:
+            raise ValueError(f'temperatures must be > 0: {temperatures}')
         metas = [ds.metainfo for ds in data_samples]
         channels = self.out_channels
-        self.out_channels = self.num_output_samples()
-        self.return_sample_logits = True
+        self.out_channels = len(temperatures)
+        self.fit_temperatures = [float(t) for t in temperatures]
         try:
             with self.image_streams(inputs):
                 out = self.inference(inputs, metas)
         finally:
             self.out_channels = channels
-            self.return_sample_logits = False
-        return [
-            _restore_original_shape(field[None], meta,
-                                    self.align_corners)[0]
-            for field, meta in zip(out, metas)
-        ]
+            self.fit_temperatures = None
+        results = []
+        for i, (field, meta) in enumerate(zip(out, metas)):
+            parts = []
+            for start in range(0, len(temperatures), chunk):
+                part = _restore_original_shape(
+                    field[None, start:start + chunk], meta,
+                    self.align_corners)[0]
+                if pixels is not None:
+                    part = part.flatten(1)[:, pixels[i]]
+                parts.append(part)
+            results.append(torch.cat(parts))
+        return results
 
     def predict(self,
                 inputs: Tensor,
