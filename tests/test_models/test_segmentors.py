@@ -140,13 +140,35 @@ def test_predict_fields_shapes_and_ranges(head):
 
 @pytest.mark.parametrize('head', ['MCDropoutHRHead', 'VariationalHRHead'])
 def test_seeded_inference_is_reproducible_and_seeds_differ(head):
+    """With a seed: bit-identical maps on every call without re-seeding
+    anything in between, and the global RNG untouched; seed=None draws
+    fresh noise from (and advances) the global RNG."""
     model = _model(head)
-    a = _predict(model).epistemic_uncertainty.data
-    b = _predict(model).epistemic_uncertainty.data
+    torch.manual_seed(0)
+    img = torch.rand(1, 3, 40, 56)
+    torch.manual_seed(7)
+    expected = torch.rand(4)
+    torch.manual_seed(7)
+    with torch.no_grad():
+        a = model.predict(img)[0].epistemic_uncertainty.data
+        b = model.predict(img)[0].epistemic_uncertainty.data
     assert torch.equal(a, b)
+    assert torch.equal(torch.rand(4), expected)  # global RNG untouched
     model.seed = 1
-    c = _predict(model).epistemic_uncertainty.data
+    with torch.no_grad():
+        c = model.predict(img)[0].epistemic_uncertainty.data
     assert not torch.equal(a, c)
+    model.seed = None
+    torch.manual_seed(7)
+    with torch.no_grad():
+        d = model.predict(img)[0].epistemic_uncertainty.data
+        e = model.predict(img)[0].epistemic_uncertainty.data
+    assert not torch.equal(d, e)  # fresh noise each call
+    assert not torch.equal(torch.rand(4), expected)  # drawn from it
+    torch.manual_seed(7)
+    with torch.no_grad():  # and reproducible through the global seed
+        assert torch.equal(model.predict(img)[0].epistemic_uncertainty.data,
+                           d)
 
 
 @pytest.mark.parametrize('num_samples', [1, 5, 24])

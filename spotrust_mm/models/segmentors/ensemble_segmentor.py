@@ -3,7 +3,9 @@ from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmengine.config import Config, ConfigDict
+from mmengine.model import BaseDataPreprocessor
 from mmengine.runner import load_checkpoint
 from mmseg.models.segmentors.base import BaseSegmentor
 from mmseg.registry import MODELS
@@ -47,24 +49,95 @@ def build_member(member: dict, index: int) -> Tuple[nn.Module, dict]:
                 'meta', {})
     return model, meta
 
+
+class EnsembleDataPreProcessor(BaseDataPreprocessor):
+    """Each ensemble member's own data preprocessor, run on the same batch.
+
+    Every member normalises (mean, std, BGR/RGB) and pads (``size``,
+    ``size_divisor``, ``pad_val``) the images as it was trained to. To
+    travel as one tensor, the members' inputs are then padded further, at
+    the bottom and right with each member's own ``pad_val``, to the largest
+    of their sizes (the canvas), and stacked along the channel axis. The
+    image sits at the top left of every member's input, so the final crop
+    and resize (``img_padding_size``, ``pad_shape``) are the same for all.
+    :meth:`split` gives each member its part: on the whole canvas, exactly
+    its own input (the extra padding cut off again); on a slide window,
+    that window of it.
+
+    Args:
+        preprocessors (Sequence[nn.Module]): One per member.
+    """
+
+    def __init__(self, preprocessors: Sequence[nn.Module]):
+        super().__init__()
+        self.members = nn.ModuleList(preprocessors)
+        self.offsets: List[int] = []
+        self.sizes: List[Tuple[int, int]] = []
+
+    def forward(self, data: dict, training: bool = False) -> dict:
+        if training:
+            raise RuntimeError('EnsembleSegmentor only predicts: train each '
+                               'member on its own')
+        outs = [p(dict(data), False) for p in self.members]
+        inputs = [o['inputs'] for o in outs]
+        self.sizes = [tuple(x.shape[-2:]) for x in inputs]
+        h, w = data['inputs'][0].shape[-2:]  # the image, before padding
+        top = (max(x.shape[-2] for x in inputs),
+               max(x.shape[-1] for x in inputs))
+        padded = []
+        for p, x in zip(self.members, inputs):
+            extra = (0, top[1] - x.shape[-1], 0, top[0] - x.shape[-2])
+            padded.append(F.pad(x, extra, value=float(getattr(
+                p, 'pad_val', 0))) if any(extra) else x)
+        self.offsets = [0]
+        for x in padded:
+            self.offsets.append(self.offsets[-1] + x.shape[1])
+        data_samples = outs[0].get('data_samples')
+        if data_samples is not None and top != (h, w):
+            for sample in data_samples:
+                sample.set_metainfo(dict(
+                    img_padding_size=[0, top[1] - w, 0, top[0] - h],
+                    pad_shape=top))
+        return dict(inputs=torch.cat(padded, 1), data_samples=data_samples)
+
+    def split(self, inputs: Tensor) -> List[Tensor]:
+        """Each member's part of stacked ``inputs``: its own input as its
+        preprocessor made it if ``inputs`` is the whole canvas, else (a
+        slide window) the same window of it."""
+        if len(self.offsets) != len(self.members) + 1 or \
+                self.offsets[-1] != inputs.shape[1]:
+            raise ValueError(
+                f'ensemble inputs have {inputs.shape[1]} channels; expected '
+                "those of the members' preprocessors stacked: run them "
+                'through the ensemble\'s data_preprocessor')
+        canvas = tuple(inputs.shape[-2:]) == tuple(
+            max(s[i] for s in self.sizes) for i in (0, 1))
+        return [inputs[:, a:b, :size[0], :size[1]] if canvas else
+                inputs[:, a:b] for a, b, size in zip(
+                    self.offsets[:-1], self.offsets[1:], self.sizes)]
+
+
 @MODELS.register_module()
 class EnsembleSegmentor(UncertaintyPredictorMixin, BaseSegmentor):
     """Deep ensemble (Lakshminarayanan et al., 2017) of SpotRust models.
 
     Each member is an independently trained segmentor whose decode head
     returns a logit and a log variance (any SpotRust model; members may
-    differ in backbone). At inference each member runs once, with its own
-    sampling off; the prediction is the mean probability over members, the
-    epistemic uncertainty the std across members, and the aleatoric
-    uncertainty the mean of the members' predicted variances
-    (see :func:`summarize_samples`). Members are trained separately
+    differ in backbone and in data preprocessing). At inference each member
+    runs once on the input as its own data preprocessor makes it
+    (:class:`EnsembleDataPreProcessor`), with its own sampling off; the
+    prediction is the mean probability over members, the epistemic
+    uncertainty the std across members, and the aleatoric uncertainty the
+    mean of the members' predicted variances (see
+    :func:`summarize_samples`). Members are trained separately
     (``tools/train_ensemble.py``); this class only predicts.
 
     Args:
         members (Sequence[dict]): Each ``dict(config=..., checkpoint=...)``;
             see :func:`build_member`.
-        data_preprocessor (dict, optional): Shared by all members. Defaults
-            to the first member's.
+        data_preprocessor (dict, optional): One preprocessor for all
+            members, if given; by default each member has its own (the
+            one in its config).
         test_cfg (dict, optional): ``mode`` 'whole' or 'slide' (with
             ``crop_size``, ``stride``). Defaults to whole.
         threshold (float): Probability threshold. Defaults to 0.5.
@@ -92,9 +165,14 @@ class EnsembleSegmentor(UncertaintyPredictorMixin, BaseSegmentor):
             raise ValueError('EnsembleSegmentor needs at least one member')
         built = [build_member(m, i) for i, m in enumerate(members)]
         if data_preprocessor is None:
-            data_preprocessor = built[0][0].data_preprocessor
+            own = [model.data_preprocessor for model, _ in built]
+        else:
+            shared = MODELS.build(data_preprocessor) if isinstance(
+                data_preprocessor, dict) else data_preprocessor
+            own = [shared] * len(built)
         super().__init__(
-            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+            data_preprocessor=EnsembleDataPreProcessor(own),
+            init_cfg=init_cfg)
         self.members = nn.ModuleList(model for model, _ in built)
         meta = built[0][1]
         if 'dataset_meta' in meta:
@@ -114,25 +192,37 @@ class EnsembleSegmentor(UncertaintyPredictorMixin, BaseSegmentor):
 
     def sample_outputs(self, inputs: Tensor,
                        batch_img_metas: List[dict]) -> Tuple[Tensor, Tensor]:
-        """Run every member once; return (S=members, N, H, W) twice."""
+        """Run every member once on its own part of ``inputs`` (see
+        :class:`EnsembleDataPreProcessor`); return (S=members, N, H, W)
+        twice."""
         outputs = []
-        for member in self.members:
+        parts = self.data_preprocessor.split(inputs)
+        h, w = inputs.shape[-2:]
+        for member, x in zip(self.members, parts):
+            # a torch.Size img_shape makes mmseg's head size its output
+            # by it (as in slide mode): the member's own input size
+            metas = [dict(m, img_shape=x.shape[-2:])
+                     for m in batch_img_metas]
             with sampling(member, False):
-                feats = member.extract_feat(inputs)
-                outputs.append(
-                    member.decode_head.predict(feats, batch_img_metas,
-                                               member.test_cfg))
+                feats = member.extract_feat(x)
+                y = member.decode_head.predict(feats, metas,
+                                               member.test_cfg)
+            if y.shape[-2:] != (h, w):  # back onto the canvas; the part
+                y = F.pad(y, (0, w - y.shape[-1], 0, h - y.shape[-2]))
+            outputs.append(y)  # beyond the member's input is cropped later
         out = torch.stack(outputs)
         return out[:, :, 0], out[:, :, 1]
 
     def extract_feat(self, inputs: Tensor) -> List[List[Tensor]]:
         """Features of every member (each has its own backbone)."""
-        return [member.extract_feat(inputs) for member in self.members]
+        return [member.extract_feat(x) for member, x in zip(
+            self.members, self.data_preprocessor.split(inputs))]
 
     def _forward(self, inputs: Tensor, data_samples=None) -> Tensor:
         """Raw head outputs of every member, (S, N, 2, H, W)."""
         return torch.stack([
-            member._forward(inputs, data_samples) for member in self.members
+            member._forward(x, data_samples) for member, x in zip(
+                self.members, self.data_preprocessor.split(inputs))
         ])
 
     def loss(self, inputs: Tensor, data_samples) -> dict:

@@ -1,0 +1,142 @@
+"""EnsembleSegmentor: the maths (mean of the members' probabilities, std
+across members, members' sampling off) and each member's own data
+preprocessor."""
+import copy
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from mmseg.registry import MODELS
+
+from spotrust_mm.models.segmentors import summarize_samples
+
+from ..conftest import tiny_hrnet_model
+
+
+def _member(tmp_path, name, head, seed, **preprocessor):
+    cfg = tiny_hrnet_model(head)
+    cfg['data_preprocessor'].update(preprocessor)
+    torch.manual_seed(seed)
+    model = MODELS.build(cfg)
+    with torch.no_grad():  # confident members, so that they disagree
+        model.decode_head.conv_seg.weight.mul_(300 * (-1) ** seed)
+    path = str(tmp_path / f'{name}.pth')
+    torch.save(dict(state_dict=model.state_dict(), meta={}), path)
+    return dict(config=cfg, checkpoint=path)
+
+
+def _data(size=(40, 56), n=1):
+    rng = np.random.default_rng(0)
+    from mmseg.structures import SegDataSample
+    imgs = [torch.from_numpy(rng.integers(0, 255, (3, *size), np.uint8))
+            for _ in range(n)]
+    samples = [SegDataSample(metainfo=dict(ori_shape=size, img_shape=size))
+               for _ in range(n)]
+    return dict(inputs=imgs, data_samples=samples)
+
+
+def _alone(spec, data):
+    """A member by itself: its own preprocessor, sampling off, its logit
+    and log variance at the image's size (its padding cropped)."""
+    cfg = copy.deepcopy(spec['config'])
+    cfg['train_cfg'] = None
+    model = MODELS.build(cfg).eval()
+    model.load_state_dict(torch.load(spec['checkpoint'])['state_dict'])
+    out = model.data_preprocessor(copy.deepcopy(data), False)
+    x = out['inputs']
+    h, w = data['inputs'][0].shape[-2:]
+    with torch.no_grad():
+        y = model.decode_head.forward(model.extract_feat(x))
+        y = F.interpolate(y, size=x.shape[-2:], mode='bilinear',
+                          align_corners=False)
+    return y[:, :, :h, :w]
+
+
+@pytest.fixture
+def members(tmp_path):
+    """A deterministic member and an MC-dropout member (its dropout must
+    be off inside the ensemble), with different normalisation and
+    padding (size_divisor 32 vs none)."""
+    a = _member(tmp_path, 'a', 'AleatoricHRHead', 0,
+                mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
+                size_divisor=32, test_cfg=dict(size_divisor=32))
+    b = _member(tmp_path, 'b', 'MCDropoutHRHead', 1,
+                mean=[0.0, 0.0, 0.0], std=[255.0, 255.0, 255.0],
+                bgr_to_rgb=False, size_divisor=None, test_cfg=None)
+    return [a, b]
+
+
+def test_ensemble_is_the_mean_and_std_of_its_members(members):
+    ensemble = MODELS.build(dict(type='EnsembleSegmentor',
+                                 members=members)).eval()
+    data = _data()
+    with torch.no_grad():
+        out = ensemble.test_step(copy.deepcopy(data))[0]
+    outs = [_alone(m, data) for m in members]
+    logits = torch.stack([o[:, 0] for o in outs])  # (S=2, N, H, W)
+    log_vars = torch.stack([o[:, 1] for o in outs])
+    expected = summarize_samples(logits, log_vars)[0]
+    probs = torch.sigmoid(logits[:, 0])
+    torch.testing.assert_close(expected[0], probs.mean(0))  # by hand
+    torch.testing.assert_close(expected[1],
+                               (probs - probs.mean(0)).abs().mean(0))
+    for i, field in enumerate(('seg_logits', 'epistemic_uncertainty',
+                               'aleatoric_uncertainty')):
+        torch.testing.assert_close(out.get(field).data[0], expected[i],
+                                   rtol=0, atol=1e-5, msg=field)
+    # averaging logits instead would give another probability
+    assert not torch.allclose(out.seg_logits.data[0],
+                              torch.sigmoid(logits[:, 0].mean(0)),
+                              atol=1e-4)
+    assert out.epistemic_uncertainty.data.max() > 0
+
+
+def test_a_shared_preprocessor_misnormalises_a_member(members):
+    """Today's ensemble fed every member member 0's preprocessor: with
+    members that differ in normalisation that changes the prediction."""
+    own = MODELS.build(dict(type='EnsembleSegmentor',
+                            members=members)).eval()
+    shared = MODELS.build(dict(
+        type='EnsembleSegmentor', members=members,
+        data_preprocessor=copy.deepcopy(
+            members[0]['config']['data_preprocessor']))).eval()
+    data = _data()
+    with torch.no_grad():
+        a = own.test_step(copy.deepcopy(data))[0].seg_logits.data
+        b = shared.test_step(copy.deepcopy(data))[0].seg_logits.data
+    assert not torch.allclose(a, b, atol=1e-3)
+
+
+def test_ensemble_is_deterministic_and_batches_like_single_images(members):
+    ensemble = MODELS.build(dict(type='EnsembleSegmentor',
+                                 members=members)).eval()
+    data = _data(n=2)
+    with torch.no_grad():
+        both = ensemble.test_step(copy.deepcopy(data))
+        again = ensemble.test_step(copy.deepcopy(data))
+        first = ensemble.test_step(dict(
+            inputs=data['inputs'][:1],
+            data_samples=copy.deepcopy(data['data_samples'][:1])))
+    assert torch.equal(both[0].seg_logits.data, again[0].seg_logits.data)
+    torch.testing.assert_close(both[0].seg_logits.data,
+                               first[0].seg_logits.data, rtol=0, atol=1e-5)
+
+
+def test_slide_mode_on_members_of_other_paddings(members):
+    ensemble = MODELS.build(dict(
+        type='EnsembleSegmentor', members=members,
+        test_cfg=dict(mode='slide', crop_size=(32, 32),
+                      stride=(24, 24)))).eval()
+    with torch.no_grad():
+        out = ensemble.test_step(_data(size=(50, 70)))[0]
+    for field in ('seg_logits', 'epistemic_uncertainty',
+                  'aleatoric_uncertainty', 'pred_sem_seg'):
+        assert out.get(field).data.shape == (1, 50, 70), field
+
+
+def test_inputs_not_from_the_preprocessor_are_refused(members):
+    ensemble = MODELS.build(dict(type='EnsembleSegmentor',
+                                 members=members)).eval()
+    with pytest.raises(ValueError, match="members' preprocessors stacked"):
+        ensemble.predict(torch.zeros(1, 3, 32, 32))
