@@ -154,8 +154,9 @@ def run_row(name: str, args, data: str) -> dict:
     # the work dir: CPU settings included), as an mmseg user does
     if kind == 'classical':
         ckpt = osp.join(row_dir, 'fitted.pth')
-        test = [py, 'tools/test.py', config, ckpt, '--cfg-options',
-                *[o for o in opts if o.startswith('test_dataloader')]]
+        # every split's data root: the runner builds the train loop for
+        # the schedule's EarlyStoppingHook even in a test
+        test = [py, 'tools/test.py', config, ckpt, '--cfg-options', *opts]
     elif kind == 'train':
         ckpt = trained_checkpoint(row_dir)
         test = [py, 'tools/test.py',
@@ -191,8 +192,7 @@ def calibrate_row(name: str, args, data: str, result: dict) -> dict:
         if kind == 'classical':
             cmd = [py, 'tools/calibrate.py', config,
                    osp.join(row_dir, 'fitted.pth'), '--cfg-options',
-                   *[o for o in data_options(data, kind)
-                     if not o.startswith('train_dataloader')]]
+                   *data_options(data, kind)]
         elif kind == 'train':
             cmd = [py, 'tools/calibrate.py',
                    osp.join(row_dir, osp.basename(config)),
@@ -219,6 +219,10 @@ def table(results) -> str:
             's / image | checkpoint |')
     lines = [head, '|' + '---|' * 17]
     for r in results:
+        if r.get('failed'):
+            lines.append(f'| {r["label"]} | FAILED: ' +
+                         r['failed'].replace('|', '/') + ' |' + ' |' * 15)
+            continue
         m = r['metrics']
         cal = r.get('calibration')
         after = cal['test']['after'] if cal else {}
@@ -299,6 +303,8 @@ def curves_table(results, epochs: int, work_dir: str) -> str:
                                for a, b in blocks) + ' |')
     lines = [head, '|' + '---|' * (1 + len(val_epochs) + 2 * len(blocks))]
     for r in results:
+        if r.get('failed'):
+            continue
         row_dir = osp.join(work_dir, r['row'])
         f1 = validation_f1(row_dir)
         if not f1:
@@ -343,12 +349,20 @@ def main(argv=None):
     args.work_dir = osp.abspath(args.work_dir)
     os.makedirs(args.work_dir, exist_ok=True)
     data = convert(args)
-    for name in args.rows:
-        calibrate_row(name, args, data, run_row(name, args, data))
+    failed = {}
+    for name in args.rows:  # a failed row is reported, the others go on
+        try:
+            calibrate_row(name, args, data, run_row(name, args, data))
+        except Exception as e:  # noqa: BLE001
+            failed[name] = str(e).strip().splitlines()[0][:300]
+            print(f'[{name}] FAILED: {e}', file=sys.stderr, flush=True)
     results = []
     for name in ROWS:  # every row with results, in table order
         f = osp.join(args.work_dir, name, 'result.json')
-        if osp.isfile(f):
+        if name in failed:
+            results.append(dict(row=name, label=ROWS[name][2],
+                                failed=failed[name]))
+        elif osp.isfile(f):
             with open(f) as fh:
                 result = json.load(fh)
             cal = osp.join(args.work_dir, name, 'calibration.json')
@@ -368,7 +382,12 @@ def main(argv=None):
     if args.doc:
         write_doc(args.doc, text)
         print(f'table written to {args.doc}')
+    if failed:
+        print(f'{len(failed)} row(s) failed: {", ".join(failed)} (their '
+              'run.log in the work dir says why)', file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -5,7 +5,9 @@ split of its config and save it as a checkpoint for tools/test.py.
         -o work_dirs/classical_darkness/fitted.pth [--cfg-options k=v ...]
 
 The training images are read with the config's test pipeline (no
-augmentation); the threshold maximises the defect F1 on their pixels, then
+augmentation); each image's score is taken back to the size of its labels
+(the original, as predictions are), the threshold maximises the defect F1
+on their pixels, then
 the temperature minimises the NLL of ``sigmoid((score - threshold) / T)``
 (spotrust_mm.models.segmentors.classical.fit_threshold).
 """
@@ -48,9 +50,12 @@ def main(argv=None):
             batch = model.data_preprocessor(
                 dict(inputs=[sample['inputs']],
                      data_samples=[sample['data_samples']]), False)
-            scores.append(model.score(batch['inputs'])[0, 0].numpy())
+            # at the labels' (original) size, whatever the test
+            # pipeline's Resize made of the image
+            scores += model.original_scores(batch['inputs'],
+                                            batch['data_samples'])
             labels.append(
-                sample['data_samples'].gt_sem_seg.data[0].numpy())
+                batch['data_samples'][0].gt_sem_seg.data[0].numpy())
     threshold, temperature = model.fit(scores, labels)
     seconds = time.time() - start
     print(f'fitted on {len(dataset)} training images in {seconds:.1f} s: '

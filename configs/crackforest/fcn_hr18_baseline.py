@@ -4,10 +4,11 @@
 # augmentation, schedule). No SpotRust model class; the plugin only reads
 # the data (CrackDataset) and scores the test (UncertaintyMetric gives the
 # softmax its calibration scores).
-# mmseg 1.2.2's CrossEntropyLoss with class_weight raises "IndexError: index
-# 255 is out of bounds" for any label 255 in a batch: the CrackForest crops
-# never hold padding (see _base_/datasets/crackforest.py) and the masks hold
-# no ignore label, so no 255 reaches the loss.
+# The loss is mmseg's softmax CrossEntropyLoss, as WeightedCrossEntropyLoss:
+# mmseg 1.2.2's own raises "IndexError: index 255 is out of bounds" with
+# class_weight on any label 255 in a batch (the padding of a photo smaller
+# than the crop, or an ignored region); this one leaves those pixels out of
+# the weighted mean, and gives mmseg's value where there is none.
 _base_ = [
     '../_base_/models/spotrust_hr18.py', '../_base_/datasets/crackforest.py',
     '../_base_/schedules/schedule_adam_plateau.py',
@@ -34,7 +35,7 @@ model = dict(
         norm_cfg={{_base_.norm_cfg}},
         align_corners=False,
         loss_decode=dict(
-            type='CrossEntropyLoss',
+            type='WeightedCrossEntropyLoss',
             use_sigmoid=False,
             loss_weight=1.0,
             class_weight={{_base_.class_weight}})),

@@ -53,10 +53,22 @@ def test_classical_segmentor_predicts_probability_only():
     assert prob.shape == (1, 32, 32) and 0 <= prob.min() <= prob.max() <= 1
     assert out.pred_sem_seg.data[0, 16, 8:24].all()
     assert 'epistemic_uncertainty' not in out
-    t, temp = model.fit([np.array([0., 1., 5., 6.])], [np.array([0, 0, 1,
-                                                                1])])
-    assert model.threshold.item() == pytest.approx(t)
-    assert model.temperature.item() == pytest.approx(temp)
+    # predict uses what fit sets: the median t of these scores separates
+    # the classes, so a pixel scoring t gets p = 0.5, and one scoring s
+    # gets sigmoid((s - t) / T)
+    score = model.score(img)[0, 0]
+    t = float(score[16, 16])
+    model.fit([np.array([t - 1, t - .5, t + .5, t + 1.])],
+              [np.array([0, 0, 1, 1])])
+    model.temperature.fill_(2.0)
+    prob = model.predict(img)[0].seg_logits.data[0]
+    assert prob[16, 16].item() == pytest.approx(0.5, abs=1e-6)
+    s = float(score[0, 0])
+    assert prob[0, 0].item() == pytest.approx(
+        1 / (1 + np.exp(-(s - t) / 2.0)), rel=1e-5)
+    with pytest.raises(ValueError, match=r'image 0: score \(4,\) and '
+                       r'labels \(3,\) differ'):
+        model.fit([np.zeros(4)], [np.zeros(3)])
     with pytest.raises(RuntimeError, match='nothing to train'):
         model.loss(img, [])
     with pytest.raises(ValueError, match='score'):
@@ -77,3 +89,23 @@ def test_init_model_builds_it():
     assert type(model).__name__ == 'ClassicalSegmentor'
     with pytest.raises(ValueError, match='no pretrained weights'):
         MODELS.build(dict(type='ClassicalSegmentor', pretrained='x.pth'))
+
+
+def test_scores_at_the_original_size_of_resized_photos():
+    """A test pipeline that resizes photos of several sizes: the scores
+    fitted on are those of the original size, where the labels are (the
+    held-out photos failed with 'boolean index did not match')."""
+    from mmseg.structures import SegDataSample
+    model = MODELS.build(dict(
+        type='ClassicalSegmentor', score='darkness',
+        data_preprocessor=dict(type='SegDataPreProcessor', mean=[0, 0, 0],
+                               std=[1, 1, 1], bgr_to_rgb=True)))
+    scores, labels = [], []
+    for ori in ((105, 227), (403, 320)):
+        img = torch.rand(1, 3, 96, 128) * 255  # as Resize left it
+        meta = dict(ori_shape=ori, img_shape=(96, 128), pad_shape=(96, 128))
+        s = model.original_scores(img, [SegDataSample(metainfo=meta)])[0]
+        assert s.shape == ori
+        scores.append(s)
+        labels.append((np.random.default_rng(0).random(ori) > .9) * 1)
+    model.fit(scores, labels)  # sizes agree

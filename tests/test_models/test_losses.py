@@ -1,5 +1,7 @@
 import math
 
+import numpy as np
+
 import pytest
 import torch
 
@@ -131,3 +133,37 @@ def test_auto_kl_normaliser_needs_the_hook():
     with pytest.raises(RuntimeError, match='KLNormaliserHook'):
         loss(pred, label, kl=torch.tensor(1.0))
     assert loss(pred, label).item() == pytest.approx(0.5 * LOG2)
+
+
+def test_weighted_cross_entropy_leaves_ignored_pixels_out():
+    """mmseg's CrossEntropyLoss with class_weight fails on label 255 (the
+    padding of a photo smaller than the crop); ours gives torch's weighted
+    mean over the labelled pixels, and mmseg's value where none is
+    ignored."""
+    from mmseg.registry import MODELS as SEG_MODELS
+    torch.manual_seed(0)
+    pred = torch.randn(2, 2, 5, 6)
+    label = torch.randint(0, 2, (2, 5, 6))
+    ours = SEG_MODELS.build(dict(type='WeightedCrossEntropyLoss',
+                                 class_weight=[1.0, 7.0]))
+    mmseg = SEG_MODELS.build(dict(type='CrossEntropyLoss',
+                                  class_weight=[1.0, 7.0]))
+    torch.testing.assert_close(ours(pred, label, ignore_index=255),
+                               mmseg(pred, label, ignore_index=255))
+    padded = label.clone()
+    padded[:, 3:] = 255
+    with pytest.raises(IndexError):  # canary: mmseg 1.2.2's behaviour
+        mmseg(pred, padded, ignore_index=255)
+    expected = torch.nn.functional.cross_entropy(
+        pred, padded, weight=torch.tensor([1.0, 7.0]), ignore_index=255)
+    torch.testing.assert_close(ours(pred, padded, ignore_index=255),
+                               expected)
+    # by hand, one pixel of each class and one ignored
+    p = torch.tensor([[[[0.0, 0.0, 5.0]], [[0.0, 0.0, 0.0]]]])  # (1,2,1,3)
+    y = torch.tensor([[[0, 1, 255]]])
+    got = ours(p, y, ignore_index=255)
+    assert got.item() == pytest.approx(
+        (1 * np.log(2) + 7 * np.log(2)) / (1 + 7))
+    with pytest.raises(ValueError, match='softmax'):
+        SEG_MODELS.build(dict(type='WeightedCrossEntropyLoss',
+                              use_sigmoid=True))

@@ -2,8 +2,10 @@
 # crack ~1.6 % of pixels. Convert it first (writes data/crackforest):
 #   python tools/dataset_converters/crackforest.py \
 #       ../shared/data/crackforest -o data/crackforest
-# Training crops stay inside the photo (resize ratio >= 1, crop <= 320 px,
-# sizes divisible by 32), so no crop is ever padded with label 255.
+# On CrackForest, training crops stay inside the photo (resize ratio >= 1,
+# crop <= 320 px, sizes divisible by 32). Photos of other data smaller than
+# the crop are padded with label 255, which every loss ignores (the plain
+# baseline through WeightedCrossEntropyLoss).
 # The defect weight of the losses, as the converter suggests for its
 # default split: [1, sqrt(background / defect)] over the training pixels.
 class_weight = [1.0, 7.49]

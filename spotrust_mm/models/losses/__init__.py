@@ -1,6 +1,9 @@
 from .bayesian_bce_loss import BayesianBCELoss, bayesian_bce_loss
+from .binary_accuracy import binary_accuracy
+from .weighted_cross_entropy_loss import (WeightedCrossEntropyLoss,
+                                          weighted_cross_entropy)
 
-__all__ = ['BayesianBCELoss', 'bayesian_bce_loss']
-from .binary_accuracy import binary_accuracy  # noqa: E402
-
-__all__ += ['binary_accuracy']
+__all__ = [
+    'BayesianBCELoss', 'bayesian_bce_loss', 'binary_accuracy',
+    'WeightedCrossEntropyLoss', 'weighted_cross_entropy'
+]

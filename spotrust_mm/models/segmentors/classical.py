@@ -197,10 +197,28 @@ class ClassicalSegmentor(BaseSegmentor):
                              pred_sem_seg=PixelData(data=(p > 0.5).long())))
         return data_samples
 
+    def original_scores(self, inputs: Tensor,
+                        data_samples: SampleList) -> List[np.ndarray]:
+        """The (H, W) score of each image at its original size (padding
+        cropped, resized back as :meth:`predict` does with the
+        probability), where its labels are: what :meth:`fit` is given."""
+        out = []
+        for s, ds in zip(self.score(inputs), data_samples):
+            out.append(_restore_original_shape(
+                s[None], ds.metainfo, self.align_corners)[0, 0].cpu().numpy())
+        return out
+
     def fit(self, scores: Sequence[np.ndarray],
             labels: Sequence[np.ndarray]) -> Tuple[float, float]:
         """Fit and set threshold and temperature (:func:`fit_threshold`)
-        on per-image scores and labels."""
+        on per-image scores and labels of the same sizes (an error naming
+        the image otherwise)."""
+        for i, (score, label) in enumerate(zip(scores, labels)):
+            if np.shape(score) != np.shape(label):
+                raise ValueError(
+                    f'image {i}: score {np.shape(score)} and labels '
+                    f'{np.shape(label)} differ in size; score at the '
+                    'original size (original_scores)')
         threshold, temperature = fit_threshold(
             np.concatenate([s.ravel() for s in scores]),
             np.concatenate([lab.ravel() for lab in labels]))

@@ -1,0 +1,88 @@
+"""benchmarks/real_data.py on photos unlike CrackForest: a converted set of
+jpg photos in several sizes, all smaller than the training crop, with
+ignored regions and defect-free masks. Every row runs (a few
+iterations), the classical and the plain FCN baselines included, and a
+row that fails is reported without stopping the others."""
+import json
+import os.path as osp
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from .conftest import REPO
+
+pytestmark = pytest.mark.slow
+BENCH = osp.join(REPO, 'benchmarks/real_data.py')
+SIZES = [(60, 90), (140, 100), (48, 64), (120, 160), (100, 72), (64, 200),
+         (90, 90), (150, 110)]
+
+
+def _held_out(root):
+    """jpg photos of several sizes with same-stem png masks: 0
+    background, 255 defect, 128 ignored; two photos without defect."""
+    photos, masks = root / 'photos', root / 'masks'
+    photos.mkdir()
+    masks.mkdir()
+    rng = np.random.default_rng(0)
+    for i, (h, w) in enumerate(SIZES):
+        img = rng.integers(120, 200, (h, w, 3)).astype(np.uint8)
+        mask = np.zeros((h, w), np.uint8)
+        mask[:, :w // 8] = 128  # an ignored strip
+        if i not in (2, 5):  # defect-free photos keep only the strip
+            y = h // 2
+            mask[y:y + 3, w // 4:3 * w // 4] = 255
+            img[y:y + 3, w // 4:3 * w // 4] = 40  # a dark crack
+        cv2.imwrite(str(photos / f'tile{i}.jpg'), img)
+        cv2.imwrite(str(masks / f'tile{i}.png'), mask)
+    return photos, masks
+
+
+def test_every_row_runs_on_held_out_photos(tmp_path):
+    photos, masks = _held_out(tmp_path)
+    data = tmp_path / 'converted'
+    split = tmp_path / 'split.txt'
+    split.write_text('\n'.join(
+        [f'train tile{i}' for i in (0, 1, 2, 3)] +
+        [f'val tile{i}' for i in (4, 5)] +
+        [f'test tile{i}' for i in (6, 7)]) + '\n')
+    conv = subprocess.run(
+        [sys.executable,
+         osp.join(REPO, 'tools/dataset_converters/mask_folder.py'),
+         '--img-dir', str(photos), '--mask-dir', str(masks), '-o',
+         str(data), '--map', '0=0', '255=1', '128=ignore', '--split-file',
+         str(split), '--quiet'], capture_output=True, text=True)
+    assert conv.returncode == 0, conv.stderr
+    doc = tmp_path / 'table.md'
+    doc.write_text('# table\n')
+    work = tmp_path / 'work'
+    proc = subprocess.run(
+        [sys.executable, BENCH, '--converted', str(data), '--work-dir',
+         str(work), '--epochs', '1', '--doc', str(doc)],
+        capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    table = doc.read_text()
+    for row in ('classical', 'fcn_baseline', 'mcdropout_paper', 'mcdropout',
+                'mcdropout_ramp', 'variational', 'ensemble'):
+        result = json.loads((work / row / 'result.json').read_text())
+        assert 0 <= result['metrics']['f1'] <= 1, row
+        assert result['label'] in table, row
+        assert (work / row / 'calibration.json').is_file(), row
+    assert 'FAILED' not in table
+
+    # a row that fails (its fitted checkpoint is gone) is in the table, the
+    # rows after it still run, and the exit status is 1
+    (work / 'classical' / 'fitted.pth').unlink()
+    proc = subprocess.run(
+        [sys.executable, BENCH, '--converted', str(data), '--work-dir',
+         str(work), '--epochs', '1', '--doc', str(doc), '--retest',
+         'classical', 'fcn_baseline', '--rows', 'classical',
+         'fcn_baseline'], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 1
+    assert '[fcn_baseline] done' in proc.stdout
+    assert '[classical] FAILED' in proc.stderr
+    assert '1 row(s) failed: classical' in proc.stderr
+    table = doc.read_text()
+    assert 'FAILED' in table and 'plain mmseg FCN-HR18' in table
