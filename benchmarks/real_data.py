@@ -176,7 +176,7 @@ def run_row(name: str, args, data: str) -> dict:
         options=opts)
     write_json(result_file, result)
     print(f'[{name}] done in {train_seconds / 60:.1f} min: F1 '
-          f'{metrics["f1"]:.3f}', flush=True)
+          f'{metrics["defect_f1"]:.3f}', flush=True)
     return result
 
 
@@ -213,7 +213,8 @@ def _fmt(v, digits=3):
 
 
 def table(results) -> str:
-    head = ('| row | mIoU | F1 | precision | recall | ECE | Brier | NLL | '
+    head = ('| row | mean IoU | defect F1 | precision | recall | ECE | '
+            'Brier | NLL | '
             'T | ECE cal. | NLL cal. | '
             'AUROC err: predictive | epistemic | aleatoric | train | '
             's / image | checkpoint |')
@@ -228,8 +229,9 @@ def table(results) -> str:
         after = cal['test']['after'] if cal else {}
         ckpt = osp.basename(r['checkpoint'])
         lines.append('| ' + ' | '.join([
-            r['label'], _fmt(m['miou']), _fmt(m['f1']),
-            _fmt(m['precision']), _fmt(m['recall']), _fmt(m['ece'], 4),
+            r['label'], _fmt(m['mean_iou']), _fmt(m['defect_f1']),
+            _fmt(m['defect_precision']), _fmt(m['defect_recall']),
+            _fmt(m['ece'], 4),
             _fmt(m['brier'], 4), _fmt(m['nll'], 4),
             _fmt(cal['temperature'], 2) if cal else '–',
             _fmt(after.get('ece'), 4), _fmt(after.get('nll'), 4),

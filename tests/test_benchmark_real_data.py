@@ -67,7 +67,7 @@ def test_every_row_runs_on_held_out_photos(tmp_path):
     for row in ('classical', 'fcn_baseline', 'mcdropout_paper', 'mcdropout',
                 'mcdropout_ramp', 'variational', 'ensemble'):
         result = json.loads((work / row / 'result.json').read_text())
-        assert 0 <= result['metrics']['f1'] <= 1, row
+        assert 0 <= result['metrics']['defect_f1'] <= 1, row
         assert result['label'] in table, row
         assert (work / row / 'calibration.json').is_file(), row
     assert 'FAILED' not in table

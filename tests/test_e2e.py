@@ -142,8 +142,9 @@ def test_training_loss_falls_on_embedded_data():
 SUB_SCORES = ('auroc_error', 'aupr_error', 'pavpu',
               'p_accurate_given_certain', 'p_uncertain_given_inaccurate',
               'pavpu@0.1', 'pavpu@0.9')
-SCORES = ('miou', 'iou_background', 'iou_corrosion', 'f1', 'precision',
-          'recall', 'accuracy', 'ece', 'brier', 'nll', 'mIoU')
+SCORES = ('mean_iou', 'background_iou', 'defect_iou', 'defect_f1',
+          'defect_precision', 'defect_recall', 'pixel_accuracy', 'ece',
+          'brier', 'nll', 'mIoU')
 
 
 def _test_args(root, ckpts, name):

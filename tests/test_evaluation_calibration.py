@@ -76,7 +76,7 @@ def test_calibrate_tool_on_an_overconfident_model(tmp_path):
         before, after = rep[split]['before'], rep[split]['after']
         assert after['ece'] < 0.8 * before['ece'], split
         assert after['nll'] < before['nll'], split
-        for key in ('miou', 'f1'):  # accuracy reported for both
+        for key in ('mean_iou', 'defect_f1'):  # accuracy reported for both
             assert 0 <= before[key] <= 1 and 0 <= after[key] <= 1
     assert 'val   after' in proc.stdout and 'test  before' in proc.stdout
     assert (tmp_path / 'reliability_before_after_val.png').is_file()
@@ -93,7 +93,7 @@ def test_calibrate_tool_on_an_overconfident_model(tmp_path):
         cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     got = json.loads(metrics.read_text())
-    for key in ('ece', 'nll', 'brier', 'f1'):
+    for key in ('ece', 'nll', 'brier', 'defect_f1'):
         assert got[key] == pytest.approx(rep['test']['after'][key],
                                          abs=2e-4), key
 

@@ -52,7 +52,7 @@ from spotrust_mm.models.segmentors.uncertainty import \
 from spotrust_mm.progress import progress
 
 #: What is printed for each split, before and after.
-REPORTED = ('ece', 'nll', 'brier', 'miou', 'f1')
+REPORTED = ('ece', 'nll', 'brier', 'mean_iou', 'defect_f1')
 
 
 def parse_args(argv=None):

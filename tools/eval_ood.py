@@ -20,7 +20,7 @@ from mmseg.registry import DATASETS
 from spotrust_mm.apis import (add_inference_args, image_inputs,
                               init_checked_model, load_inference_config)
 
-from spotrust_mm.evaluation import (corrosion_probability,
+from spotrust_mm.evaluation import (defect_probability,
                                     image_uncertainty_scores, metrics_table,
                                     ood_detection_scores)
 from spotrust_mm.fileio import write_json
@@ -65,7 +65,7 @@ def score_images(model, paths, desc, quiet=False):
                          'aleatoric_uncertainty')
         ]
         scores.append(image_uncertainty_scores(
-            corrosion_probability(prob, path), epistemic, aleatoric))
+            defect_probability(prob, path), epistemic, aleatoric))
     return scores
 
 

@@ -8,7 +8,7 @@ from .functional import (aupr_from_histograms, auroc_from_histograms,
                          segmentation_scores, uncertainty_confusion)
 from .ood import image_uncertainty_scores, ood_detection_scores
 from .report import metrics_table
-from .uncertainty_metric import (UncertaintyMetric, corrosion_probability,
+from .uncertainty_metric import (UncertaintyMetric, defect_probability,
                                  normalised_uncertainties)
 
 __all__ = [
@@ -17,7 +17,7 @@ __all__ = [
     'pavpu_scores', 'score_histograms', 'auroc_from_histograms',
     'aupr_from_histograms', 'exact_histograms', 'UncertaintyMetric',
     'normalised_uncertainties', 'image_uncertainty_scores',
-    'ood_detection_scores', 'metrics_table', 'corrosion_probability',
+    'ood_detection_scores', 'metrics_table', 'defect_probability',
     'fit_temperature', 'scaled_mean_probability', 'mean_nll',
     'grid_minimum', 'nll_per_temperature', 'temperature_grid'
 ]

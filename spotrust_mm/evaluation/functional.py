@@ -1,4 +1,4 @@
-"""Pure metric functions for binary corrosion segmentation with uncertainty.
+"""Pure metric functions for binary defect segmentation with uncertainty.
 
 Every metric is computed from small sufficient statistics (confusion
 counts, per-bin sums, histograms) so that a metric class can accumulate
@@ -6,8 +6,8 @@ them image by image and reduce once: the streaming result then equals the
 one-shot result exactly. Inputs are flat arrays of valid pixels.
 
 Empty-denominator convention (no NaN): a ratio whose denominator is 0
-because there was nothing to get wrong is 1.0 (e.g. IoU of corrosion on a
-set with no corrosion predicted or present); recall with no positive pixel
+because there was nothing to get wrong is 1.0 (e.g. IoU of the defect on a
+set with no defect predicted or present); recall with no positive pixel
 is 1.0, precision with no predicted positive is 1.0. F1 follows from these.
 """
 from typing import Dict, Tuple
@@ -27,7 +27,10 @@ def binary_confusion(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
 
 
 def segmentation_scores(confusion: np.ndarray) -> Dict[str, float]:
-    """IoU of each class, mIoU, precision/recall/F1 of corrosion, accuracy.
+    """IoU of each class, their mean, precision/recall/F1 of the defect
+    class, pixel accuracy: fractions in [0, 1], named ``<class>_<measure>``
+    with the generic class names (``defect``, ``background``) whatever the
+    dataset calls them (docs/metrics.md).
 
     Args:
         confusion (np.ndarray): ``[tp, fp, fn, tn]``.
@@ -36,13 +39,13 @@ def segmentation_scores(confusion: np.ndarray) -> Dict[str, float]:
     precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
     iou_fg, iou_bg = _ratio(tp, tp + fp + fn), _ratio(tn, tn + fp + fn)
     return dict(
-        iou_background=iou_bg,
-        iou_corrosion=iou_fg,
-        miou=(iou_bg + iou_fg) / 2,
-        precision=precision,
-        recall=recall,
-        f1=_ratio(2 * tp, 2 * tp + fp + fn),  # = 2PR / (P + R)
-        accuracy=_ratio(tp + tn, tp + fp + fn + tn))
+        background_iou=iou_bg,
+        defect_iou=iou_fg,
+        mean_iou=(iou_bg + iou_fg) / 2,
+        defect_precision=precision,
+        defect_recall=recall,
+        defect_f1=_ratio(2 * tp, 2 * tp + fp + fn),  # = 2PR / (P + R)
+        pixel_accuracy=_ratio(tp + tn, tp + fp + fn + tn))
 
 
 def calibration_stats(prob: np.ndarray, gt: np.ndarray,

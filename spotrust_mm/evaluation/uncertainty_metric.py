@@ -34,9 +34,9 @@ def normalised_uncertainties(prob: np.ndarray, epistemic: Optional[np.ndarray],
     return out
 
 
-def corrosion_probability(seg_logits: np.ndarray,
-                          source: Optional[str] = None) -> np.ndarray:
-    """The (H, W) corrosion probability in a sample's ``seg_logits``.
+def defect_probability(seg_logits: np.ndarray,
+                       source: Optional[str] = None) -> np.ndarray:
+    """The (H, W) defect probability in a sample's ``seg_logits``.
 
     A SpotRust segmentor stores the mean probability, (H, W) once the
     channel axis is dropped. A plain two-class mmseg model stores (2, H, W)
@@ -49,7 +49,7 @@ def corrosion_probability(seg_logits: np.ndarray,
         return 1.0 / (1.0 + np.exp(np.clip(z[0] - z[1], -60, 60)))
     if seg_logits.ndim != 2:
         raise ValueError(
-            f'{where}UncertaintyMetric is for binary corrosion: seg_logits '
+            f'{where}UncertaintyMetric is for binary defects: seg_logits '
             f'must be one probability channel or two logits, got shape '
             f'{seg_logits.shape}')
     if seg_logits.min() < 0 or seg_logits.max() > 1:
@@ -73,7 +73,7 @@ class UncertaintyMetric(BaseMetric):
 
     It reports what the model gives: all three kinds for SpotRust
     segmentors; only the predictive entropy for a plain two-class mmseg
-    model (:func:`corrosion_probability`). An uncertainty that is exactly 0
+    model (:func:`defect_probability`). An uncertainty that is exactly 0
     on every pixel of the set (the epistemic of a single deterministic
     model) is left out, since it cannot single out anything.
 
@@ -126,7 +126,7 @@ class UncertaintyMetric(BaseMetric):
             gt = self._field(sample, 'gt_sem_seg')
             valid = gt != self.ignore_index
             y = gt[valid] == 1
-            prob = corrosion_probability(self._field(sample, 'seg_logits'),
+            prob = defect_probability(self._field(sample, 'seg_logits'),
                                          sample.get('img_path'))
             pred = self._field(sample, 'pred_sem_seg')[valid].astype(bool)
             p = prob[valid]
@@ -167,16 +167,7 @@ class UncertaintyMetric(BaseMetric):
             }
         if self.plot_dir is not None:
             self._plot(calibration, hists)
-        return self._name_defect_class(metrics)
-
-    def _name_defect_class(self, metrics: Dict[str, float]
-                           ) -> Dict[str, float]:
-        """``iou_corrosion`` is named for the dataset's defect class (e.g.
-        ``iou_crack`` on a :class:`CrackDataset`), keeping the order."""
-        classes = (self.dataset_meta or {}).get('classes') or ()
-        name = classes[1] if len(classes) == 2 else 'corrosion'
-        return {('iou_' + name if k == 'iou_corrosion' else k): v
-                for k, v in metrics.items()}
+        return metrics
 
     def _reduce(self, results: List[dict], kinds: List[str]):
         """Scores over all pixels of ``results``; also the summed

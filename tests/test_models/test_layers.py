@@ -83,3 +83,46 @@ def test_mc_dropout_on_only_when_training_or_sampling():
 def test_bayes_conv_rejects_bad_prior():
     with pytest.raises(ValueError, match='prior_sigma'):
         BayesConv2d(1, 1, 1, prior_sigma=0)
+
+
+def test_inference_samples_one_weight_draw_per_image():
+    """At inference a sample is one draw of the weights: on a constant
+    input every position of an image gets the same value (positions share
+    the draw), images of a batch differ, and the per-position moments are
+    those of the local path: mean conv(x, mu), variance conv(x^2, sigma^2)
+    + sigma_b^2. The local path draws each position independently."""
+    torch.manual_seed(0)
+    conv = BayesConv2d(1, 1, 1, posterior_rho_init=0.0).eval()
+    with torch.no_grad():
+        conv.weight_mu.fill_(2.0)
+        conv.bias_mu.fill_(1.0)
+    x = torch.full((20000, 1, 3, 3), 3.0)
+    with sampling(conv):
+        out = conv(x)
+    per_image = out.flatten(1)
+    assert torch.equal(per_image, per_image[:, :1].expand_as(per_image))
+    sp = math.log(2.0)  # softplus(0)
+    assert per_image[:, 0].mean().item() == pytest.approx(7.0, abs=0.05)
+    assert per_image[:, 0].var().item() == pytest.approx(
+        9 * sp**2 + sp**2, rel=0.05)
+    local = BayesConv2d(1, 1, 1, posterior_rho_init=0.0,
+                        inference_noise='local').eval()
+    with sampling(local):
+        spread = local(x[:4]).flatten(1)
+    assert (spread.std(1) > 0).all()  # independent per position
+    with pytest.raises(ValueError, match='inference_noise'):
+        BayesConv2d(1, 1, 1, inference_noise='pixels')
+
+
+def test_weight_samples_of_a_real_kernel_by_hand():
+    """A 3x3 kernel with sigma = 0 is the plain convolution, batched."""
+    torch.manual_seed(0)
+    conv = BayesConv2d(2, 3, 3, padding=1).eval()
+    with torch.no_grad():
+        conv.weight_rho.fill_(-1e4)  # softplus -> 0
+        conv.bias_rho.fill_(-1e4)
+    x = torch.randn(4, 2, 6, 5)
+    ref = torch.nn.functional.conv2d(x, conv.weight_mu, conv.bias_mu,
+                                     padding=1)
+    with sampling(conv):
+        torch.testing.assert_close(conv(x), ref)

@@ -19,6 +19,9 @@ class VariationalHRHead(AleatoricHRHead):
         prior_mu (float): Prior mean. Defaults to 0.
         prior_sigma (float): Prior std. Defaults to 0.1 (paper's N(0, 0.1)).
         posterior_rho_init (float): Initial ``rho``. Defaults to -5.
+        inference_noise (str): How the Bayesian convs sample at inference:
+            ``'weights'`` (one weight draw per image and sample, the
+            default) or ``'local'`` (see :class:`BayesConv2d`).
         **kwargs: :class:`AleatoricHRHead` arguments.
     """
 
@@ -27,6 +30,7 @@ class VariationalHRHead(AleatoricHRHead):
                  prior_mu: float = 0.0,
                  prior_sigma: float = 0.1,
                  posterior_rho_init: float = -5.0,
+                 inference_noise: str = 'weights',
                  **kwargs):
         super().__init__(**kwargs)
         self.branch_layers = nn.ModuleList(
@@ -37,5 +41,6 @@ class VariationalHRHead(AleatoricHRHead):
                 padding=bayes_kernel_size // 2,
                 prior_mu=prior_mu,
                 prior_sigma=prior_sigma,
-                posterior_rho_init=posterior_rho_init)
+                posterior_rho_init=posterior_rho_init,
+                inference_noise=inference_noise)
             for c in self.branch_channels)

@@ -35,14 +35,24 @@ class BayesConv2d(nn.Module):
     """Convolution with a factorised Gaussian posterior over its weights.
 
     Each weight (and bias) has a mean ``mu`` and a standard deviation
-    ``softplus(rho)``. When sampling, the layer uses the local
-    reparameterisation trick: it computes the mean and variance of the
-    pre-activations and draws one Gaussian sample per output activation,
-    which is equivalent in distribution to sampling the weights but has
-    lower-variance gradients. When not sampling it uses the mean weights.
+    ``softplus(rho)``. When not sampling it uses the mean weights.
 
-    The layer samples in training mode and, in eval mode, only while
-    :attr:`sample` is True (see :func:`set_sampling`).
+    How it samples:
+
+    - In training, the local reparameterisation trick: the mean and
+      variance of the pre-activations, and one Gaussian draw per output
+      activation. Each activation has the distribution it has under a
+      weight sample, with lower-variance gradients, but neighbouring
+      activations get independent noise.
+    - At inference (eval mode while :attr:`sample` is True, see
+      :func:`set_sampling`), with ``inference_noise='weights'`` (the
+      default), one draw of the weights per batch element (per image and
+      Monte Carlo sample), shared by all its positions, as the model
+      defines it: neighbouring pixels that share a weight sample stay
+      correlated, which matters once the branch is upsampled and mixed.
+      ``'local'`` uses the training path instead (cheaper, but it
+      under-states the epistemic std of upsampled branches; measured in
+      docs/benchmarks.md, benchmarks/variational_std.py).
 
     Args:
         in_channels (int): Input channels.
@@ -57,6 +67,8 @@ class BayesConv2d(nn.Module):
             in the SpotRust paper's code.
         posterior_rho_init (float): Initial ``rho``; the initial std is
             ``softplus(rho)`` (-5 gives about 0.0067). Defaults to -5.
+        inference_noise (str): ``'weights'`` (default) or ``'local'``, see
+            above.
     """
 
     def __init__(self,
@@ -69,10 +81,15 @@ class BayesConv2d(nn.Module):
                  bias: bool = True,
                  prior_mu: float = 0.0,
                  prior_sigma: float = 0.1,
-                 posterior_rho_init: float = -5.0):
+                 posterior_rho_init: float = -5.0,
+                 inference_noise: str = 'weights'):
         super().__init__()
         if prior_sigma <= 0:
             raise ValueError(f'prior_sigma must be > 0, got {prior_sigma}')
+        if inference_noise not in ('weights', 'local'):
+            raise ValueError("inference_noise must be 'weights' or 'local', "
+                             f'got {inference_noise!r}')
+        self.inference_noise = inference_noise
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = _pair(kernel_size)
@@ -125,7 +142,10 @@ class BayesConv2d(nn.Module):
                         self.dilation)
 
     def forward(self, x: Tensor) -> Tensor:
-        """Mean-weight convolution, or one local-reparameterised sample."""
+        """Mean-weight convolution, or a sample (see the class docstring)."""
+        if self.stochastic and not self.training and \
+                self.inference_noise == 'weights':
+            return self.weight_sample_forward(x)
         mean = self._conv(x, self.weight_mu, self.bias_mu)
         if not self.stochastic:
             return mean
@@ -133,6 +153,24 @@ class BayesConv2d(nn.Module):
         var = self._conv(x * x, self.weight_sigma**2, bias_var)
         return mean + torch.sqrt(var.clamp_min(1e-16)) * torch.randn_like(
             mean)
+
+    def weight_sample_forward(self, x: Tensor) -> Tensor:
+        """One draw of the weights (and bias) per batch element, shared by
+        all its positions: a grouped convolution with the batch as the
+        groups."""
+        n, c = x.shape[:2]
+        eps = torch.randn((n, ) + tuple(self.weight_mu.shape),
+                          dtype=x.dtype, device=x.device)
+        weight = self.weight_mu + self.weight_sigma * eps
+        bias = None
+        if self.bias_mu is not None:
+            eps = torch.randn((n, self.out_channels), dtype=x.dtype,
+                              device=x.device)
+            bias = (self.bias_mu + self.bias_sigma * eps).flatten()
+        out = F.conv2d(x.reshape(1, n * c, *x.shape[2:]),
+                       weight.flatten(0, 1).to(x.dtype), bias, self.stride,
+                       self.padding, self.dilation, groups=n)
+        return out.view(n, self.out_channels, *out.shape[2:])
 
     def kl(self) -> Tensor:
         """KL divergence of the posterior to the prior, summed."""
