@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from .conftest import REPO
-from .test_datasets.test_conversion import make_crackforest
+from .test_datasets.converter_helpers import make_crackforest
 
 pytestmark = pytest.mark.slow
 SMALL = [
@@ -76,9 +76,22 @@ def test_crackforest_configs_train_and_test(converted, config):
           '--cfg-options', *data, *SMALL, *extra], cwd=root)
     log = open(sorted(work.glob('*/*.log'))[0]).read()
     if 'variational' in config:
-        # KL normaliser from the data: 7 training masks of 48x32
-        n = json.loads((out / 'dataset_info.json').read_text())['splits']
-        assert f'KL normaliser: {n["train"] * 48 * 32} training' in log
+        # KL normaliser from the data as the loss sees it: one epoch of
+        # the training pipeline's crops
+        from mmengine.config import Config
+        from mmseg.registry import DATASETS
+
+        from spotrust_mm.engine import count_label_pixels
+        train = Config.fromfile(cfg)
+        train.merge_from_dict(dict(o.split('=', 1) for o in data + SMALL
+                                   if o.startswith('train_dataloader.data')))
+        for t in train.train_dataloader.dataset.pipeline:
+            if t['type'] == 'RandomCrop':
+                t['crop_size'] = (64, 64)
+            if t['type'] == 'RandomResize':
+                t['scale'] = (96, 64)
+        n = count_label_pixels(DATASETS.build(train.train_dataloader.dataset))
+        assert f'KL normaliser: {n} training' in log
         assert 'decode.kl' in log
     _run([osp.join(REPO, 'tools/test.py'), cfg, str(work / 'epoch_1.pth'),
           '--work-dir', str(work), '--json', str(work / 'm.json'),

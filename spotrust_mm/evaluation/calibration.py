@@ -1,7 +1,7 @@
 """Post-hoc temperature scaling (Guo et al., 2017) of Monte Carlo and
 ensemble predictions.
 
-One temperature ``T`` divides every sample's (or member's) corrosion logit
+One temperature ``T`` divides every sample's (or member's) defect logit
 ``z_s`` before the sigmoid; the prediction is the mean of the scaled
 probabilities, ``p_T = mean_s sigmoid(z_s / T)``, and ``T`` minimises its
 negative log-likelihood on held-out (validation) pixels. For a single
@@ -38,7 +38,7 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray,
     """The temperature that minimises the NLL of the mean prediction.
 
     Args:
-        logits (np.ndarray): (S, P) corrosion logits of S samples (or
+        logits (np.ndarray): (S, P) defect logits of S samples (or
             members) on P labelled pixels.
         labels (np.ndarray): (P,) 0/1 labels.
         bounds (tuple[float, float]): Search range of ``T``.

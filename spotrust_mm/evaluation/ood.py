@@ -24,7 +24,7 @@ def image_uncertainty_scores(prob: np.ndarray,
     """Mean normalised uncertainty of one image, per kind.
 
     Args:
-        prob (np.ndarray): Mean corrosion probability map.
+        prob (np.ndarray): Mean defect probability map.
         epistemic, aleatoric (np.ndarray, optional): Uncertainty maps.
 
     Returns:

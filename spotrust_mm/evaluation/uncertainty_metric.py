@@ -62,7 +62,7 @@ def defect_probability(seg_logits: np.ndarray,
 
 @METRICS.register_module()
 class UncertaintyMetric(BaseMetric):
-    """Accuracy, calibration and uncertainty quality for binary corrosion.
+    """Accuracy, calibration and uncertainty quality for binary defects.
 
     ``process`` keeps small per-image statistics (confusion counts, ECE bin
     sums, Brier/NLL sums, uncertainty histograms and PAvPU counts), never

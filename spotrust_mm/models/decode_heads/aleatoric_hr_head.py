@@ -36,12 +36,12 @@ def fold_conv_bn(block: ConvModule) -> Tuple[Tensor, Tensor]:
 
 @MODELS.register_module()
 class AleatoricHRHead(BaseDecodeHead):
-    """HRNetV2 head that predicts corrosion and its aleatoric uncertainty.
+    """HRNetV2 head that predicts a defect and its aleatoric uncertainty.
 
     The head of `HRNetV2 <https://arxiv.org/abs/1904.04514>`_ (as mmseg's
     ``FCNHead`` with ``input_transform='resize_concat'``): the selected
     branches are upsampled to the first branch's size, concatenated, passed
-    through ``num_convs`` ConvModules, then two 1x1 convs give the corrosion
+    through ``num_convs`` ConvModules, then two 1x1 convs give the defect
     logit and a per-pixel log variance ``s`` (Kendall and Gal, 2017), as in
     the SpotRust paper. ``forward`` returns both stacked as (N, 2, H, W).
 
@@ -121,7 +121,7 @@ class AleatoricHRHead(BaseDecodeHead):
         ], dim=1)
 
     def forward(self, inputs: Sequence[Tensor]) -> Tensor:
-        """Return (N, 2, H, W): corrosion logit and log variance ``s``."""
+        """Return (N, 2, H, W): defect logit and log variance ``s``."""
         if self.can_fuse():
             return self.fused_forward(inputs)
         feats = self.convs(self._transform_inputs(inputs))

@@ -40,7 +40,7 @@ def bayesian_bce_loss(logit: Tensor,
         label (Tensor): Labels in {0, 1} or ``ignore_index``, (N, H, W).
         weight (Tensor, optional): Per-pixel weights, shape (N, H, W).
         class_weight (Sequence[float], optional): ``[w_background,
-            w_corrosion]``; each pixel's BCE is scaled by the weight of its
+            w_defect]``; each pixel's BCE is scaled by the weight of its
             label. The paper's code used ``[1.0, 7.035]``.
         ignore_index (int, optional): Label value that is left out of the
             loss and of the mean. Defaults to 255.
@@ -85,7 +85,7 @@ class BayesianBCELoss(nn.Module):
     """Bayesian BCE loss for heads that predict a logit and a log variance.
 
     The prediction is the two-channel output of the SpotRust heads:
-    channel 0 is the corrosion logit, channel 1 the log variance ``s``.
+    channel 0 is the defect logit, channel 1 the log variance ``s``.
     For the variational head a KL term is added:
     ``kl_weight * KL / num_train_pixels``. With ``num_train_pixels`` set to
     the number of labelled pixels the loss sees in one epoch (those of the
@@ -98,7 +98,7 @@ class BayesianBCELoss(nn.Module):
     Args:
         loss_weight (float): Weight of the data term. Defaults to 1.0.
         class_weight (Sequence[float], optional): ``[w_background,
-            w_corrosion]`` BCE weights. Defaults to None.
+            w_defect]`` BCE weights. Defaults to None.
         log_var_range (tuple[float, float]): Clamp range for ``s``.
             Defaults to (-10, 10).
         kl_weight (float): Weight of the KL term. Defaults to 1.0.
@@ -125,7 +125,7 @@ class BayesianBCELoss(nn.Module):
         super().__init__()
         if class_weight is not None and len(class_weight) != 2:
             raise ValueError('class_weight must be [w_background, '
-                             f'w_corrosion], got {class_weight}')
+                             f'w_defect], got {class_weight}')
         if log_var_range[0] >= log_var_range[1]:
             raise ValueError(f'log_var_range {log_var_range} is empty')
         if num_train_pixels is not None and num_train_pixels != 'auto' and \

@@ -30,7 +30,7 @@ def summarize_samples(logits: Tensor,
                       temperature: float = 1.0) -> Tensor:
     """Reduce S stochastic outputs to prediction and uncertainties.
 
-    SpotRust paper, Sec. 3.3: the prediction is the mean corrosion
+    SpotRust paper, Sec. 3.3: the prediction is the mean defect
     probability over the samples, the epistemic uncertainty is the standard
     deviation of that probability over the samples (population std, so a
     single sample gives exactly 0), and the aleatoric uncertainty is the
@@ -42,7 +42,7 @@ def summarize_samples(logits: Tensor,
         log_var_range (tuple[float, float]): ``s`` is clamped to this range
             before ``exp``, as in the loss. Defaults to (-10, 10).
         temperature (float): Post-hoc temperature ``T`` (tools/calibrate.py):
-            every sample's (or member's) corrosion logit is divided by ``T``
+            every sample's (or member's) defect logit is divided by ``T``
             before the sigmoid, so the mean probability and the epistemic
             std are those of the scaled samples, and the aleatoric variance,
             being that of the logit, is divided by ``T**2``. 1 (default)
@@ -128,7 +128,7 @@ class UncertaintyPredictorMixin:
     mmseg's whole-image and sliding-window inference both carry the three
     fields, and writes them into each :class:`SegDataSample`:
 
-    - ``seg_logits``: mean corrosion probability (not a logit);
+    - ``seg_logits``: mean defect probability (not a logit);
     - ``pred_sem_seg``: ``seg_logits > threshold`` (0/1);
     - ``epistemic_uncertainty``: std of the probability over samples;
     - ``aleatoric_uncertainty``: mean predicted variance ``exp(s)``.
@@ -286,7 +286,7 @@ class UncertaintyPredictorMixin:
     def predict(self,
                 inputs: Tensor,
                 data_samples: OptSampleList = None) -> SampleList:
-        """Predict corrosion and its uncertainty, seeded if ``seed`` is set.
+        """Predict the defect and its uncertainty, seeded if ``seed`` is set.
 
         With a seed, each image's noise comes from its own random stream
         started at the seed (``image_rng_states``, used by

@@ -1,0 +1,183 @@
+"""tools/dataset_converters/mask_folder.py on fixtures made here."""
+import json
+import os.path as osp
+
+import cv2
+import numpy as np
+import pytest
+
+from spotrust_mm.datasets.conversion import ConversionError
+
+from .converter_helpers import (_by_stem, _no_leftovers, _photo, _read_out,
+                                mask_folder)
+
+
+# --------------------------------------------------------- mask_folder.py
+@pytest.fixture
+def mask_pairs(tmp_path):
+    imgs, masks = tmp_path / 'img', tmp_path / 'mask'
+    imgs.mkdir()
+    masks.mkdir()
+    for i in range(6):
+        _photo(imgs / f'p{i}.jpg', seed=i)
+        m = np.zeros((24, 32), np.uint8)
+        m[4:10, 5:5 + 2 * i + 1] = 255
+        cv2.imwrite(str(masks / f'p{i}.png'), m)
+    return imgs, masks
+
+
+def test_mask_folder_0_255_pngs(mask_pairs, tmp_path):
+    imgs, masks = mask_pairs
+    out = tmp_path / 'out'
+    info = mask_folder.main(['--img-dir', str(imgs), '--mask-dir',
+                             str(masks), '-o', str(out), '--quiet'])
+    got = _by_stem(_read_out(out))
+    assert sorted(got) == [f'p{i}' for i in range(6)]
+    for i in range(6):
+        assert set(np.unique(got[f'p{i}'])) == {0, 1}
+        assert got[f'p{i}'].sum() == 6 * (2 * i + 1)
+    assert sum(info['splits'].values()) == 6
+    assert osp.isfile(out / 'img_dir' / 'train' /
+                      (info['stems']['train'][0] + '.jpg'))
+    saved = json.loads((out / 'dataset_info.json').read_text())
+    total = sum(6 * (2 * i + 1) for i in range(6))
+    train_fg = sum(6 * (2 * int(s[1]) + 1) for s in saved['stems']['train'])
+    n_train = len(saved['stems']['train'])
+    assert saved['pixels']['train']['defect'] == train_fg
+    assert saved['class_weight'][1] == pytest.approx(
+        np.sqrt((n_train * 768 - train_fg) / train_fg), abs=1e-3)
+    assert saved['split_seed'] == 0
+    assert sum(saved['pixels'][k]['defect'] for k in saved['pixels']) == \
+        total
+    assert _no_leftovers(tmp_path)
+
+
+def test_mask_folder_rgb_palette_and_jpeg_snapping(tmp_path):
+    imgs, masks = tmp_path / 'img', tmp_path / 'mask'
+    imgs.mkdir()
+    masks.mkdir()
+    _photo(imgs / 'a.png')
+    _photo(imgs / 'b.png')
+    pal = np.zeros((24, 32, 3), np.uint8)  # RGB
+    pal[:8] = (255, 0, 0)
+    pal[8:12] = (0, 255, 0)
+    pal[12:14] = (255, 255, 0)
+    cv2.imwrite(str(masks / 'a.png'), pal[..., ::-1])
+    cv2.imwrite(str(masks / 'b.jpg'), pal[..., ::-1],
+                [cv2.IMWRITE_JPEG_QUALITY, 70])
+    out = tmp_path / 'out'
+    args = ['--img-dir', str(imgs), '--mask-dir', str(masks), '-o',
+            str(out), '--quiet', '--map', '0,0,0=0', '255,0,0=1',
+            '0,255,0=1', '255,255,0=ignore']
+    info = mask_folder.main(args)
+    got = _by_stem(_read_out(out))
+    assert (got['a'][:12] == 1).all() and (got['a'][12:14] == 255).all()
+    assert (got['a'][14:] == 0).all()
+    assert info['snapped_pixels']['b'] > 0
+    assert 'a' not in info['snapped_pixels']
+    # JPEG: mostly right after snapping to the nearest colour
+    assert (got['b'] == got['a']).mean() > 0.9
+    # an unmapped colour in a lossless mask fails, naming the file
+    pal[20:, :4] = (0, 0, 255)
+    cv2.imwrite(str(masks / 'a.png'), pal[..., ::-1])
+    with pytest.raises(ConversionError, match=r'a\.png.*\(0, 0, 255\)'):
+        mask_folder.main(args + ['--overwrite'])
+    # a colour mask without --map is refused
+    with pytest.raises(ConversionError, match='colour mask'):
+        mask_folder.main(args[:6] + ['--overwrite'])
+
+
+def test_mask_folder_0_1_with_ignore_and_jpeg_default(tmp_path):
+    imgs, masks = tmp_path / 'img', tmp_path / 'mask'
+    imgs.mkdir()
+    masks.mkdir()
+    _photo(imgs / 'a.jpg')
+    _photo(imgs / 'b.jpg')
+    m = np.zeros((24, 32), np.uint8)
+    m[:4] = 1
+    m[-2:] = 255
+    cv2.imwrite(str(masks / 'a.png'), m)
+    m2 = np.zeros((24, 32), np.uint8)
+    m2[8:16, 8:24] = 255
+    cv2.imwrite(str(masks / 'b.jpg'), m2)
+    info = mask_folder.main(['--img-dir', str(imgs), '--mask-dir',
+                             str(masks), '-o', str(tmp_path / 'o'),
+                             '--quiet', '--split', '1', '0', '0'])
+    got = _by_stem(_read_out(tmp_path / 'o'))
+    assert set(np.unique(got['a'])) == {0, 1, 255}
+    assert (got['b'] == (m2 > 127)).mean() > 0.97
+    assert info['splits'] == dict(train=2, val=0, test=0)
+
+
+@pytest.mark.parametrize('case', [
+    'unpaired', 'corrupt_image', 'empty_mask', 'size', 'values',
+    'not_empty_out'
+])
+def test_mask_folder_bad_input(mask_pairs, tmp_path, case):
+    imgs, masks = mask_pairs
+    out = tmp_path / 'out'
+    expect = None
+    if case == 'unpaired':
+        _photo(imgs / 'lonely.jpg')
+        expect = 'lonely.jpg'
+    elif case == 'corrupt_image':
+        (imgs / 'p2.jpg').write_bytes(b'\xff\xd8\xff\xe0 not a jpeg')
+        expect = r'p2\.jpg: not a readable image'
+    elif case == 'empty_mask':
+        (masks / 'p3.png').write_bytes(b'')
+        expect = r'p3\.png: mask file is empty'
+    elif case == 'size':
+        cv2.imwrite(str(masks / 'p1.png'), np.zeros((10, 10), np.uint8))
+        expect = r'p1\.jpg: its mask is 10x10 but the image is 32x24'
+    elif case == 'values':
+        cv2.imwrite(str(masks / 'p4.png'),
+                    np.full((24, 32), 7, np.uint8))
+        expect = r'p4\.png: mask values \[7\]'
+    else:
+        out.mkdir()
+        (out / 'keep.txt').write_text('mine')
+        expect = 'not empty; pass --overwrite'
+    argv = ['--img-dir', str(imgs), '--mask-dir', str(masks), '-o',
+            str(out), '--quiet']
+    with pytest.raises(ConversionError, match=expect):
+        mask_folder.main(argv)
+    if case == 'not_empty_out':
+        assert (out / 'keep.txt').read_text() == 'mine'
+        mask_folder.main(argv + ['--overwrite'])
+        assert not (out / 'keep.txt').exists()
+    else:
+        assert not out.exists()  # nothing half-written
+    if case == 'unpaired':
+        info = mask_folder.main(argv + ['--skip-unpaired'])
+        assert info['skipped'] == ['lonely.jpg']
+    assert _no_leftovers(tmp_path)
+
+
+def test_failed_overwrite_keeps_the_old_dataset(mask_pairs, tmp_path):
+    imgs, masks = mask_pairs
+    out = tmp_path / 'out'
+    argv = ['--img-dir', str(imgs), '--mask-dir', str(masks), '-o',
+            str(out), '--quiet']
+    mask_folder.main(argv)
+    before = _read_out(out)
+    cv2.imwrite(str(masks / 'p5.png'), np.full((24, 32), 9, np.uint8))
+    with pytest.raises(ConversionError, match='p5.png'):
+        mask_folder.main(argv + ['--overwrite'])
+    after = _read_out(out)
+    assert before.keys() == after.keys()
+    assert all((before[k] == after[k]).all() for k in before)
+    assert _no_leftovers(tmp_path)
+
+
+def test_split_file_must_match(mask_pairs, tmp_path):
+    imgs, masks = mask_pairs
+    sf = tmp_path / 'split.txt'
+    sf.write_text(''.join(f'train p{i}\n' for i in range(5)) + 'test p5\n')
+    out = tmp_path / 'o'
+    base = ['--img-dir', str(imgs), '--mask-dir', str(masks), '-o',
+            str(out), '--quiet', '--split-file', str(sf)]
+    info = mask_folder.main(base)
+    assert info['stems']['test'] == ['p5'] and info['split_seed'] is None
+    sf.write_text('train p0\n')
+    with pytest.raises(ConversionError, match='not listed'):
+        mask_folder.main(base + ['--overwrite'])
