@@ -1,7 +1,6 @@
 """Dataset converters: the shared maths by hand, and what every
 converter does with files (nothing from ../shared)."""
 import json
-import os
 
 import cv2
 import numpy as np
@@ -118,21 +117,6 @@ def test_exif_rotated_photo_takes_a_mask_in_displayed_orientation(tmp_path):
     with pytest.raises(ConversionError,
                        match=r'its mask is 40x20 but the image is 20x40'):
         mask_folder.main(argv + ['--overwrite'])
-
-
-def test_converted_dataset_is_readable_by_others_under_umask_022(
-        mask_pairs, tmp_path):
-    import stat
-    imgs, masks = mask_pairs
-    old = os.umask(0o022)
-    try:
-        mask_folder.main(['--img-dir', str(imgs), '--mask-dir', str(masks),
-                          '-o', str(tmp_path / 'o'), '--quiet'])
-    finally:
-        os.umask(old)
-    assert stat.S_IMODE(os.stat(tmp_path / 'o').st_mode) == 0o755
-    assert stat.S_IMODE(
-        os.stat(tmp_path / 'o' / 'dataset_info.json').st_mode) == 0o644
 
 
 def test_files_by_stem_and_two_files_for_one_stem(tmp_path):

@@ -181,3 +181,18 @@ def test_split_file_must_match(mask_pairs, tmp_path):
     sf.write_text('train p0\n')
     with pytest.raises(ConversionError, match='not listed'):
         mask_folder.main(base + ['--overwrite'])
+
+
+def test_converted_dataset_is_readable_by_others_under_umask_022(
+        mask_pairs, tmp_path):
+    import stat
+    imgs, masks = mask_pairs
+    old = os.umask(0o022)
+    try:
+        mask_folder.main(['--img-dir', str(imgs), '--mask-dir', str(masks),
+                          '-o', str(tmp_path / 'o'), '--quiet'])
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(tmp_path / 'o').st_mode) == 0o755
+    assert stat.S_IMODE(
+        os.stat(tmp_path / 'o' / 'dataset_info.json').st_mode) == 0o644
