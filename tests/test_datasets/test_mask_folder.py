@@ -1,5 +1,6 @@
 """tools/dataset_converters/mask_folder.py on fixtures made here."""
 import json
+import os
 import os.path as osp
 
 import cv2
