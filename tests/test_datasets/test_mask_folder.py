@@ -197,3 +197,35 @@ def test_converted_dataset_is_readable_by_others_under_umask_022(
     assert stat.S_IMODE(os.stat(tmp_path / 'o').st_mode) == 0o755
     assert stat.S_IMODE(
         os.stat(tmp_path / 'o' / 'dataset_info.json').st_mode) == 0o644
+
+
+def test_mask_folder_decides_the_format_once_for_the_folder(tmp_path):
+    """Without --map, a mask holding only 0 and 255 means background and
+    ignored pixels in a folder of 0/1 masks, and a defect in a folder of
+    0/255 masks: never guessed per file."""
+    imgs, masks = tmp_path / 'i', tmp_path / 'm'
+    imgs.mkdir()
+    masks.mkdir()
+    a = np.zeros((8, 8), np.uint8)
+    a[1, 1], a[2, 2] = 1, 255  # 0/1 with an ignored pixel
+    b = np.zeros((8, 8), np.uint8)
+    b[3:5, 3:5] = 255  # only 0 and 255
+    for name, m in (('a', a), ('b', b)):
+        _photo(imgs / f'{name}.png', h=8, w=8)
+        cv2.imwrite(str(masks / f'{name}.png'), m)
+    split = tmp_path / 'split.txt'
+    split.write_text('train a\ntrain b\n')
+    info = mask_folder.main(['--img-dir', str(imgs), '--mask-dir',
+                             str(masks), '-o', str(tmp_path / 'o'),
+                             '--split-file', str(split), '--quiet'])
+    assert info['label_format'] == 'labels'
+    assert info["pixels"]["train"] == dict(background=122, defect=1,
+                                           ignored=5)
+    os.remove(masks / 'a.png')
+    os.remove(imgs / 'a.png')
+    split.write_text('train b\n')
+    info = mask_folder.main(['--img-dir', str(imgs), '--mask-dir',
+                             str(masks), '-o', str(tmp_path / 'o2'),
+                             '--split-file', str(split), '--quiet'])
+    assert info['label_format'] == '0/255'
+    assert info['pixels']['train']['defect'] == 4
