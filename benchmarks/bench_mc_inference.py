@@ -10,25 +10,15 @@ SpotRust-MM's MC inference with N samples (backbone once, head N times),
 scaled to N. Prints a markdown table of median seconds and ratios to (a).
 """
 import argparse
-import statistics
-import time
 
-import spotrust_mm  # noqa: E402,F401
+import spotrust_mm  # noqa: F401
 import torch
 from mmengine.config import Config
 from mmseg.registry import MODELS
 from mmseg.utils import register_all_modules
 
 from spotrust_mm.models.layers import sampling
-
-
-def median_time(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from spotrust_mm.timing import median_time
 
 
 def main(argv=None):
