@@ -259,3 +259,20 @@ def test_figure_hook_keeps_images_of_nested_folders_apart(tmp_path):
     with pytest.raises(ValueError, match=r'x\.jpg and .*x\.png would both'):
         hook.after_test_iter(runner, 1, None, [
             _result(zeros, zeros, zeros, img_path=str(same))])
+
+
+def test_figure_hook_takes_the_same_image_twice_once(tmp_path):
+    """A distributed sampler pads the last round with images already
+    seen: the same file again is not a name clash."""
+    path = tmp_path / 'x.png'
+    cv2.imwrite(str(path), np.zeros((4, 4, 3), np.uint8))
+    hook = UncertaintyFigureHook(str(tmp_path / 'figs'))
+    runner = SimpleNamespace(logger=SimpleNamespace(info=lambda msg: None))
+    hook.before_test(runner)
+    zeros = np.zeros((4, 4))
+    for _ in range(2):
+        hook.after_test_iter(runner, 0, None, [
+            _result(zeros, zeros, zeros, img_path=str(path))])
+    hook.after_test(runner)
+    summary = json.loads((tmp_path / 'figs' / 'summary.json').read_text())
+    assert list(summary['images']) == ['x']

@@ -19,7 +19,9 @@ class UncertaintyFigureHook(Hook):
     (:func:`write_run_summary`). Outputs are named by the image's path
     inside the test set's image folder (:func:`output_name`), so images of
     nested folders do not overwrite each other; two images that would still
-    get one name (``x.png`` and ``x.jpg``) are an error naming both. Under
+    get one name (``x.png`` and ``x.jpg``) are an error naming both (the
+    same image twice, as a distributed sampler's padding gives it, is
+    written once per process). Under
     a distributed launcher every process writes the figure sets of its own
     share of the images, and the first writes the summary of them all.
 
@@ -44,11 +46,17 @@ class UncertaintyFigureHook(Hook):
         prefix = getattr(dataset, 'data_prefix', None) or {}
         self.root = prefix.get('img_path')
 
-    def _claim(self, name: str, path: str, records: dict) -> None:
-        if name in records:
+    def _claim(self, name: str, path: str, records: dict) -> bool:
+        """Whether ``name`` is new in ``records``; False for the same file
+        again (a distributed sampler pads the last round with images
+        already seen). Another file of that name is an error."""
+        if name not in records:
+            return True
+        if records[name]['file'] != path:
             raise ValueError(
                 f'{path} and {records[name]["file"]} would both be written '
                 f'as {name!r} in {self.out_dir}: rename one of them')
+        return False
 
     def after_test_iter(self,
                         runner,
@@ -60,7 +68,8 @@ class UncertaintyFigureHook(Hook):
             gt = sample.gt_sem_seg.data[0].cpu().numpy() \
                 if 'gt_sem_seg' in sample else None
             name = output_name(path, self.root)
-            self._claim(name, path, self.summaries)
+            if not self._claim(name, path, self.summaries):
+                continue
             self.summaries[name] = write_figure_set(
                 self.out_dir, name, read_rgb(path), sample, gt=gt,
                 review_epistemic=self.review_epistemic,
@@ -71,8 +80,8 @@ class UncertaintyFigureHook(Hook):
         records = {}
         for part in all_gather_object(self.summaries):
             for name, record in part.items():
-                self._claim(name, record['file'], records)
-                records[name] = record
+                if self._claim(name, record['file'], records):
+                    records[name] = record
         if is_main_process():
             write_run_summary(self.out_dir, records)
         runner.logger.info(f'figure sets of {len(records)} images '
