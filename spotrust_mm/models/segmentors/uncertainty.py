@@ -60,7 +60,7 @@ def summarize_samples(logits: Tensor,
     # float32 also under mixed precision: the std of probabilities near 0
     # or 1 and exp(s) need more than fp16/bf16 resolution
     probs = torch.sigmoid(logits.float() / temperature)
-    mean = mean_probability(logits, temperature)
+    mean = probs.mean(0)  # = mean_probability(logits, temperature)
     epistemic = (probs - mean).pow(2).mean(0).sqrt()
     aleatoric = torch.exp(log_vars.float().clamp(*log_var_range)).mean(0)
     if temperature != 1:
