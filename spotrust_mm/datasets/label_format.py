@@ -12,7 +12,7 @@ Two formats:
   format is snapped to the nearer of 0 and 255, as the converters do.
 """
 import os.path as osp
-from typing import Optional
+from typing import Optional, Tuple
 
 import cv2
 import numpy as np
@@ -21,6 +21,19 @@ import numpy as np
 LABEL_FORMATS = ('labels', '0/255')
 #: Extensions of lossy image formats, whose masks are snapped.
 LOSSY_EXTENSIONS = ('.jpg', '.jpeg')
+
+
+def is_lossy(path: str) -> bool:
+    """Whether ``path`` is a JPEG, whose values compression has changed."""
+    return osp.splitext(path)[1].lower() in LOSSY_EXTENSIONS
+
+
+def snap_0_255(mask: np.ndarray) -> Tuple[np.ndarray, int]:
+    """A lossy (JPEG) 0/255 mask as 0/1 labels, each value snapped to the
+    nearer of 0 and 255 (128 and above: 255), and the number of pixels
+    that were neither."""
+    snapped = int(((mask != 0) & (mask != 255)).sum())
+    return (mask >= 128).astype(np.uint8), snapped
 
 
 def check_label_format(label_format: str) -> str:
@@ -74,7 +87,7 @@ def labels_from_mask(mask: np.ndarray,
     values = set(np.unique(mask).tolist())
     if label_format == '0/255':
         if snap:
-            return (mask >= 128).astype(np.uint8)
+            return snap_0_255(mask)[0]
         if not values <= {0, 255}:
             bad = sorted(values - {0, 255})[:10]
             raise ValueError(
@@ -109,7 +122,7 @@ def read_label_mask(path: str,
     mask = cv2.imread(path, cv2.IMREAD_UNCHANGED)
     if mask is None:
         raise ValueError(f'{path}: not a readable image')
-    lossy = osp.splitext(path)[1].lower() in LOSSY_EXTENSIONS
+    lossy = is_lossy(path)
     if lossy and label_format == 'labels':
         raise ValueError(
             f'{path}: a JPEG mask cannot hold exact labels (compression '

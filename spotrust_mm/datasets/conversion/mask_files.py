@@ -4,9 +4,9 @@ from typing import Iterable, Tuple
 
 import numpy as np
 
-from ..label_format import LOSSY_EXTENSIONS, labels_from_mask
+from ..label_format import (is_lossy, labels_from_mask, single_channel,
+                            snap_0_255)
 from .common import IGNORE_INDEX, ConversionError
-from .value_map import apply_value_map
 
 MASK_EXTENSIONS = ('.png', '.bmp', '.tif', '.tiff', '.jpg', '.jpeg')
 
@@ -39,11 +39,6 @@ def read_mask_values(path: str, rgb: bool) -> np.ndarray:
         raise ConversionError(f'{path}: not a readable mask ({e})') from None
 
 
-def is_lossy(path: str) -> bool:
-    """Whether ``path`` is a JPEG, whose values compression has changed."""
-    return osp.splitext(path)[1].lower() in LOSSY_EXTENSIONS
-
-
 def folder_label_format(paths: Iterable[str]) -> str:
     """The label format of a folder of masks without ``--map``, decided
     once for the whole folder, never per file: ``'labels'`` (0/1, 255
@@ -65,8 +60,7 @@ def default_mask_labels(values: np.ndarray, path: str,
         tuple: (labels (H, W) uint8, number of snapped pixels).
     """
     if is_lossy(path):
-        return apply_value_map(values, {0: 0, 255: 1}, path,
-                               snap_tolerance=float('inf'))
+        return snap_0_255(single_channel(values, path))
     try:
         return labels_from_mask(values, path, label_format,
                                 ignore_index=IGNORE_INDEX), 0
