@@ -45,18 +45,27 @@ def test_bayes_conv_samples_differ_and_mean_is_deterministic():
     assert conv.sample is False  # restored
 
 
-def test_bayes_conv_local_reparameterisation_moments():
-    # Output mean = conv(x, mu); output var = conv(x^2, sigma^2) + sigma_b^2
+def _moments_conv():
+    """A 1x1 BayesConv2d with weight mean 2, bias mean 1 and every std
+    softplus(0) = ln 2: on an input of 3 a sample has mean 2 * 3 + 1 = 7
+    and variance 9 ln^2 2 + ln^2 2 (see the tests below)."""
     torch.manual_seed(0)
-    conv = BayesConv2d(1, 1, 1, posterior_rho_init=0.0).train()
+    conv = BayesConv2d(1, 1, 1, posterior_rho_init=0.0)
     with torch.no_grad():
         conv.weight_mu.fill_(2.0)
         conv.bias_mu.fill_(1.0)
-    x = torch.full((20000, 1, 1, 1), 3.0)
-    out = conv(x).flatten()
-    sp = math.log(2.0)  # softplus(0)
+    return conv
+
+
+SP = math.log(2.0)  # softplus(0)
+
+
+def test_bayes_conv_local_reparameterisation_moments():
+    # Output mean = conv(x, mu); output var = conv(x^2, sigma^2) + sigma_b^2
+    conv = _moments_conv().train()
+    out = conv(torch.full((20000, 1, 1, 1), 3.0)).flatten()
     assert out.mean().item() == pytest.approx(7.0, abs=0.05)
-    assert out.var().item() == pytest.approx(9 * sp**2 + sp**2, rel=0.05)
+    assert out.var().item() == pytest.approx(9 * SP**2 + SP**2, rel=0.05)
 
 
 def test_gradients_reach_mu_and_rho():
@@ -91,20 +100,15 @@ def test_inference_samples_one_weight_draw_per_image():
     the draw), images of a batch differ, and the per-position moments are
     those of the local path: mean conv(x, mu), variance conv(x^2, sigma^2)
     + sigma_b^2. The local path draws each position independently."""
-    torch.manual_seed(0)
-    conv = BayesConv2d(1, 1, 1, posterior_rho_init=0.0).eval()
-    with torch.no_grad():
-        conv.weight_mu.fill_(2.0)
-        conv.bias_mu.fill_(1.0)
+    conv = _moments_conv().eval()
     x = torch.full((20000, 1, 3, 3), 3.0)
     with sampling(conv):
         out = conv(x)
     per_image = out.flatten(1)
     assert torch.equal(per_image, per_image[:, :1].expand_as(per_image))
-    sp = math.log(2.0)  # softplus(0)
     assert per_image[:, 0].mean().item() == pytest.approx(7.0, abs=0.05)
     assert per_image[:, 0].var().item() == pytest.approx(
-        9 * sp**2 + sp**2, rel=0.05)
+        9 * SP**2 + SP**2, rel=0.05)
     local = BayesConv2d(1, 1, 1, posterior_rho_init=0.0,
                         inference_noise='local').eval()
     with sampling(local):
