@@ -93,13 +93,15 @@ def run(cmd, log):
         raise RuntimeError(f'{" ".join(cmd)} failed ({log}):\n{tail}')
 
 
-def convert(args) -> str:
+def convert(args, converter: str = 'crackforest.py') -> str:
+    """``--converted``, or ``--data-root`` converted by
+    tools/dataset_converters/``converter`` into ``<work-dir>/data``."""
     if args.converted:
         return osp.abspath(args.converted)
     out = osp.join(args.work_dir, 'data')
     if not osp.isfile(osp.join(out, 'dataset_info.json')):
         run([sys.executable,
-             osp.join(REPO, 'tools/dataset_converters/crackforest.py'),
+             osp.join(REPO, 'tools/dataset_converters', converter),
              args.data_root, '-o', out, '--overwrite', '--quiet'],
             osp.join(args.work_dir, 'convert.log'))
     return out
@@ -117,8 +119,20 @@ def data_options(data: str, kind: str) -> list:
     return opts
 
 
-def run_row(name: str, args, data: str) -> dict:
-    kind, config, label = ROWS[name]
+def row_options(kind: str, args, data: str) -> list:
+    """The --cfg-options of a row of this table."""
+    opts = data_options(data, kind)
+    if kind != 'classical':
+        opts += CPU_OPTIONS + [f'train_cfg.max_epochs={args.epochs}']
+    return opts
+
+
+def run_row(name: str, args, data: str, spec=None, opts=None,
+            score: str = 'defect_f1') -> dict:
+    """Train (unless trained) and test one row; ``spec`` is its ``(kind,
+    config, label)`` (``ROWS[name]`` by default) and ``opts`` its
+    --cfg-options (:func:`row_options` by default)."""
+    kind, config, label = spec or ROWS[name]
     row_dir = osp.join(args.work_dir, name)
     result_file = osp.join(row_dir, 'result.json')
     if osp.isfile(result_file) and name not in (args.retest or []):
@@ -126,9 +140,8 @@ def run_row(name: str, args, data: str) -> dict:
             return json.load(f)
     os.makedirs(row_dir, exist_ok=True)
     log = osp.join(row_dir, 'run.log')
-    opts = data_options(data, kind)
-    if kind != 'classical':
-        opts += CPU_OPTIONS + [f'train_cfg.max_epochs={args.epochs}']
+    if opts is None:
+        opts = row_options(kind, args, data)
     py = sys.executable
     print(f'[{name}] {label}', flush=True)
     done_file = osp.join(row_dir, 'train_done.json')
@@ -175,16 +188,17 @@ def run_row(name: str, args, data: str) -> dict:
         train_seconds=train_seconds, metrics=metrics,
         options=opts)
     write_json(result_file, result)
-    print(f'[{name}] done in {train_seconds / 60:.1f} min: F1 '
-          f'{metrics["defect_f1"]:.3f}', flush=True)
+    print(f'[{name}] done in {train_seconds / 60:.1f} min: {score} '
+          f'{metrics[score]:.3f}', flush=True)
     return result
 
 
-def calibrate_row(name: str, args, data: str, result: dict) -> dict:
+def calibrate_row(name: str, args, data: str, result: dict,
+                  spec=None) -> dict:
     """Fit a temperature on the validation split with tools/calibrate.py
     (cached in ``<row>/calibration.json``); the test split's figures after
     calibration go into the table."""
-    kind, config, _ = ROWS[name]
+    kind, config, _ = spec or ROWS[name]
     row_dir = osp.join(args.work_dir, name)
     out = osp.join(row_dir, 'calibration.json')
     if not osp.isfile(out) or name in (args.retest or []):
@@ -321,7 +335,11 @@ def curves_table(results, epochs: int, work_dir: str) -> str:
     return '\n'.join(lines)
 
 
-def write_doc(doc: str, text: str) -> None:
+def write_doc(doc: str, text: str, begin: str = BEGIN,
+              end: str = END) -> None:
+    """Put ``text`` between the ``begin`` and ``end`` markers of ``doc``
+    (appended with them if it has none)."""
+    BEGIN, END = begin, end  # noqa: N806
     with open(doc) as f:
         content = f.read()
     block = f'{BEGIN}\n{text}\n{END}'
@@ -334,44 +352,68 @@ def write_doc(doc: str, text: str) -> None:
         f.write(content)
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--data-root', help='CrackForest-format folder')
+def run_rows(names, run_one) -> dict:
+    """``run_one(name)`` for each row; a failed row is reported and the
+    others go on. Returns {name: first line of the error} of the failed."""
+    failed = {}
+    for name in names:
+        try:
+            run_one(name)
+        except Exception as e:  # noqa: BLE001
+            failed[name] = str(e).strip().splitlines()[0][:300]
+            print(f'[{name}] FAILED: {e}', file=sys.stderr, flush=True)
+    return failed
+
+
+def collect_results(rows: dict, work_dir: str, failed: dict) -> list:
+    """Every row of ``rows`` ({name: (kind, config, label)}) with
+    results in ``work_dir``, in table order, with its calibration; a
+    failed row as ``dict(row, label, failed)``."""
+    results = []
+    for name in rows:
+        f = osp.join(work_dir, name, 'result.json')
+        if name in failed:
+            results.append(dict(row=name, label=rows[name][2],
+                                failed=failed[name]))
+        elif osp.isfile(f):
+            with open(f) as fh:
+                result = json.load(fh)
+            cal = osp.join(work_dir, name, 'calibration.json')
+            if osp.isfile(cal):
+                with open(cal) as fh:
+                    result['calibration'] = json.load(fh)
+            results.append(result)
+    return results
+
+
+def benchmark_parser(doc: str, data_root: str, work_dir: str, rows: dict,
+                     epochs: int) -> argparse.ArgumentParser:
+    """The arguments every real-data table takes."""
+    p = argparse.ArgumentParser(description=doc.split('\n')[0])
+    p.add_argument('--data-root', help=data_root)
     p.add_argument('--converted', help='an already converted dataset '
                    '(mmseg layout with dataset_info.json) instead')
-    p.add_argument('--work-dir', default='work_dirs/real_data')
-    p.add_argument('--rows', nargs='+', choices=list(ROWS),
-                   default=list(ROWS))
-    p.add_argument('--retest', nargs='+', choices=list(ROWS))
-    p.add_argument('--epochs', type=int, default=25)
+    p.add_argument('--work-dir', default=work_dir)
+    p.add_argument('--rows', nargs='+', choices=list(rows),
+                   default=list(rows))
+    p.add_argument('--retest', nargs='+', choices=list(rows))
+    p.add_argument('--epochs', type=int, default=epochs)
     p.add_argument('--doc', default=osp.join(REPO, 'docs/benchmarks.md'))
+    return p
+
+
+def main(argv=None):
+    p = benchmark_parser(__doc__, 'CrackForest-format folder',
+                         'work_dirs/real_data', ROWS, 25)
     args = p.parse_args(argv)
     if not (args.data_root or args.converted):
         p.error('give --data-root (or --converted)')
     args.work_dir = osp.abspath(args.work_dir)
     os.makedirs(args.work_dir, exist_ok=True)
     data = convert(args)
-    failed = {}
-    for name in args.rows:  # a failed row is reported, the others go on
-        try:
-            calibrate_row(name, args, data, run_row(name, args, data))
-        except Exception as e:  # noqa: BLE001
-            failed[name] = str(e).strip().splitlines()[0][:300]
-            print(f'[{name}] FAILED: {e}', file=sys.stderr, flush=True)
-    results = []
-    for name in ROWS:  # every row with results, in table order
-        f = osp.join(args.work_dir, name, 'result.json')
-        if name in failed:
-            results.append(dict(row=name, label=ROWS[name][2],
-                                failed=failed[name]))
-        elif osp.isfile(f):
-            with open(f) as fh:
-                result = json.load(fh)
-            cal = osp.join(args.work_dir, name, 'calibration.json')
-            if osp.isfile(cal):
-                with open(cal) as fh:
-                    result['calibration'] = json.load(fh)
-            results.append(result)
+    failed = run_rows(args.rows, lambda name: calibrate_row(
+        name, args, data, run_row(name, args, data)))
+    results = collect_results(ROWS, args.work_dir, failed)
     text = (table(results) + '\n\nTraining curves (first member for the '
             'ensemble). Val F1: defect-class F1 on the validation split at '
             'each validation. s gap: mean log variance on defect pixels '

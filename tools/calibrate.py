@@ -31,6 +31,12 @@ model (softmax of two logits: ``z = z_defect - z_background``) or the
 classical baseline the temperature scales the logit of the final output,
 and the figures are reported, but no config is written: those models do
 not read the temperature.
+
+K classes: every sample's (or member's) K logits are divided by ``T``
+before the softmax, the prediction is ``mean_s softmax(z_s / T)``, the NLL
+is ``-log p_y``, and the figures are the top-label ECE, NLL, multi-class
+Brier, mIoU and mean F1 of the argmax. A plain mmseg K-class model's
+logits are scaled the same way (reported, no config written).
 """
 import argparse
 import os.path as osp
@@ -43,7 +49,8 @@ from mmengine.structures import PixelData
 from spotrust_mm.apis import (add_inference_args, init_checked_model,
                               load_inference_config)
 
-from spotrust_mm.evaluation import (UncertaintyMetric, grid_minimum,
+from spotrust_mm.evaluation import (UncertaintyMetric,
+                                    class_nll_per_temperature, grid_minimum,
                                     nll_per_temperature, temperature_grid)
 from spotrust_mm.evaluation.plots import reliability_comparison
 from spotrust_mm.fileio import atomic_write, write_json
@@ -51,8 +58,9 @@ from spotrust_mm.models.segmentors.uncertainty import \
     UncertaintyPredictorMixin
 from spotrust_mm.progress import progress
 
-#: What is printed for each split, before and after.
+#: What is printed for each split, before and after: binary, K classes.
 REPORTED = ('ece', 'nll', 'brier', 'mean_iou', 'defect_f1')
+REPORTED_CLASSES = ('ece', 'nll', 'brier', 'mean_iou', 'mean_f1')
 
 
 def parse_args(argv=None):
@@ -71,9 +79,10 @@ def parse_args(argv=None):
 
 
 def probabilities_at(model, batch, temperatures) -> list:
-    """``(probabilities (K, H, W), labels (H, W))`` of each image of a
+    """``(probabilities (T, H, W), labels (H, W))`` of each image of a
     data batch at the original size: the model's mean probability at each
-    temperature, as it predicts (see the module docstring)."""
+    of T temperatures, as it predicts (see the module docstring); (T, K,
+    H, W) for K classes."""
     data = model.data_preprocessor(batch, False)
     gts = [ds.gt_sem_seg.data[0] for ds in data['data_samples']]
     with torch.no_grad():
@@ -84,6 +93,10 @@ def probabilities_at(model, batch, temperatures) -> list:
             probs = []
             for r in model.predict(data['inputs'], data['data_samples']):
                 z = r.seg_logits.data.float()
+                if z.shape[0] > 2:  # K classes: softmax of scaled logits
+                    probs.append(torch.stack(
+                        [torch.softmax(z / t, 0) for t in temperatures]))
+                    continue
                 if z.shape[0] == 2:  # softmax of two logits
                     z = z[1] - z[0]  # = sigmoid of the gap
                 else:  # one probability channel
@@ -114,7 +127,10 @@ def fit_on(model, dataloader, quiet, ignore_index=255) -> float:
     for probs, gt in images_at(model, dataloader, grid, 'fitting (val)',
                                quiet):
         valid = gt != ignore_index
-        nll += nll_per_temperature(probs[:, valid], gt[valid] == 1)
+        if probs.ndim == 4:
+            nll += class_nll_per_temperature(probs[:, :, valid], gt[valid])
+        else:
+            nll += nll_per_temperature(probs[:, valid], gt[valid] == 1)
     return grid_minimum(grid, nll)
 
 
@@ -137,10 +153,13 @@ def scores_at(model, dataloader, temperatures, desc, quiet, meta):
                                quiet):
         for prob, metric in zip(probs, metrics.values()):
             prob = torch.from_numpy(prob)
+            if prob.dim() == 3:  # K classes: log-probabilities
+                seg, pred = prob.clamp_min(1e-12).log(), prob.argmax(0)
+            else:
+                seg, pred = prob[None], (prob > threshold).long()
             metric.process({}, [dict(
-                seg_logits=PixelData(data=prob[None]).to_dict(),
-                pred_sem_seg=PixelData(
-                    data=(prob > threshold).long()[None]).to_dict(),
+                seg_logits=PixelData(data=seg).to_dict(),
+                pred_sem_seg=PixelData(data=pred[None]).to_dict(),
                 gt_sem_seg=PixelData(
                     data=torch.from_numpy(gt)[None]).to_dict())])
     return {t: (m.compute_metrics(m.results),
@@ -181,18 +200,23 @@ def main(argv=None):
     lines = []
     print(f'temperature T = {temperature:.4f} (fitted on the validation '
           'split)')
-    print(f"{'split':<6}{'':<8}" + ''.join(f'{k:>10}' for k in REPORTED))
+    reported = None
     for split, loader in loaders.items():
         scores = scores_at(model, loader, (1.0, temperature), split,
                            args.quiet, meta)
         before, after = scores[1.0][0], scores[temperature][0]
-        report[split] = dict(before={k: before[k] for k in REPORTED},
-                             after={k: after[k] for k in REPORTED})
+        if reported is None:
+            reported = REPORTED if 'defect_f1' in before else \
+                REPORTED_CLASSES
+            print(f"{'split':<6}{'':<8}" +
+                  ''.join(f'{k:>10}' for k in reported))
+        report[split] = dict(before={k: before[k] for k in reported},
+                             after={k: after[k] for k in reported})
         for label, s in (('before', before), ('after', after)):
             print(f'{split:<6}{label:<8}' +
-                  ''.join(f'{s[k]:>10.4f}' for k in REPORTED))
+                  ''.join(f'{s[k]:>10.4f}' for k in reported))
         lines.append(f'{split}: ' + ', '.join(
-            f'{k} {before[k]:.4f} -> {after[k]:.4f}' for k in REPORTED))
+            f'{k} {before[k]:.4f} -> {after[k]:.4f}' for k in reported))
         reliability_comparison(
             {'before (T = 1)': scores[1.0][1],
              f'after (T = {temperature:.3g})': scores[temperature][1]},

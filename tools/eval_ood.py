@@ -20,9 +20,8 @@ from mmseg.registry import DATASETS
 from spotrust_mm.apis import (add_inference_args, image_inputs,
                               init_checked_model, load_inference_config)
 
-from spotrust_mm.evaluation import (defect_probability,
-                                    image_uncertainty_scores, metrics_table,
-                                    ood_detection_scores)
+from spotrust_mm.evaluation import (metrics_table, ood_detection_scores,
+                                    result_uncertainty_scores)
 from spotrust_mm.fileio import write_json
 from spotrust_mm.progress import progress
 
@@ -58,14 +57,13 @@ def score_images(model, paths, desc, quiet=False):
     scores = []
     for path in progress(paths, desc=desc, quiet=quiet):
         result = inference_model(model, path)
-        prob, epistemic, aleatoric = [
-            None if result.get(name) is None else
+        fields = {
+            name: None if result.get(name) is None else
             result.get(name).data.squeeze(0).cpu().numpy()
             for name in ('seg_logits', 'epistemic_uncertainty',
-                         'aleatoric_uncertainty')
-        ]
-        scores.append(image_uncertainty_scores(
-            defect_probability(prob, path), epistemic, aleatoric))
+                         'aleatoric_uncertainty', 'expected_entropy')
+        }
+        scores.append(result_uncertainty_scores(fields, path))
     return scores
 
 

@@ -115,13 +115,15 @@ def main(argv=None) -> int:
     checkpoint = first if first.endswith('.pth') else None
     items = image_inputs(args.paths[1:] if checkpoint else args.paths)
     check_names(items)
-    gt = GroundTruthFolder(args.gt_dir, args.gt_format) \
-        if args.gt_dir else None
     cfg = build_config(args, checkpoint)
     device = args.device
     if world > 1 and device == 'cuda':
         device = f'cuda:{os.environ.get("LOCAL_RANK", 0)}'
     model = init_checked_model(cfg, checkpoint, args.config, device=device)
+    classes = (getattr(model, 'dataset_meta', None) or {}).get('classes')
+    gt = GroundTruthFolder(args.gt_dir, args.gt_format,
+                           len(classes) if classes else 2) \
+        if args.gt_dir else None
     settings = run_settings(
         cfg, checkpoint,
         gt=[os.path.abspath(args.gt_dir), args.gt_format] if gt else None,

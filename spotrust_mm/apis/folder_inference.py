@@ -22,14 +22,18 @@ class GroundTruthFolder:
         folder (str): The mask folder.
         label_format (str): ``'labels'`` or ``'0/255'``
             (:mod:`spotrust_mm.datasets.label_format`).
+        num_classes (int): Classes of the ``'labels'`` format (K for a
+            K-class model). Defaults to 2.
 
     Raises:
         ValueError: A missing folder, or two masks with one stem.
     """
 
-    def __init__(self, folder: str, label_format: str = 'labels'):
+    def __init__(self, folder: str, label_format: str = 'labels',
+                 num_classes: int = 2):
         self.folder = folder
         self.label_format = label_format
+        self.num_classes = num_classes
         self.masks = files_by_stem(folder, MASK_EXTENSIONS)
 
     def load(self, img_path: str, shape: Tuple[int, int]) -> np.ndarray:
@@ -45,7 +49,7 @@ class GroundTruthFolder:
         if path is None:
             raise ValueError(f'{img_path}: no mask named {stem}.* in '
                              f'{self.folder} (--gt-dir)')
-        labels = read_label_mask(path, self.label_format)
+        labels = read_label_mask(path, self.label_format, self.num_classes)
         if labels.shape != tuple(shape):
             raise ValueError(
                 f'{img_path}: its mask {path} is {labels.shape[1]}x'
@@ -163,6 +167,7 @@ class FolderRun:
                     self.out_dir, name, img, result, gt=gt,
                     meta=dict(file=item[1], source=file_identity(path),
                               settings=self.key),
+                    dataset_meta=getattr(self.model, 'dataset_meta', None),
                     **self.figure_options)
             except Exception as e:  # noqa: BLE001
                 self.fail(item, e)

@@ -1,10 +1,12 @@
+import json
 import os
 import os.path as osp
-from typing import List, Sequence, Union
+from typing import List, Optional, Sequence, Union
 
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
+from .conversion.common import default_palette
 from .label_format import check_label_format, read_label_mask
 from .synthetic import ensure_synthetic_dataset
 
@@ -101,6 +103,74 @@ class DefectDataset(BaseSegDataset):
         return read_label_mask(path, self.label_format,
                                len(self.metainfo['classes']),
                                self.ignore_index)
+
+
+def read_class_info(path: str) -> dict:
+    """``classes`` and ``palette`` of a converter's dataset_info.json."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'{path}: no dataset info; set metainfo=dict(classes=..., '
+            'palette=...) in the config, or convert the data with a script '
+            'in tools/dataset_converters and --class-names')
+    with open(path, encoding='utf-8') as f:
+        info = json.load(f)
+    if not isinstance(info.get('class_pixel_fraction'), dict) or \
+            'classes' not in info:
+        raise ValueError(f'{path}: names no K classes (a binary dataset: '
+                         'use CorrosionDataset, or convert with '
+                         '--class-names)')
+    out = dict(classes=tuple(info['classes']))
+    if info.get('palette'):
+        out['palette'] = [list(c) for c in info['palette']]
+    return out
+
+
+@DATASETS.register_module()
+class MulticlassDefectDataset(DefectDataset):
+    """Defect dataset of K classes: condition states, several defect
+    types, or any labelled scene.
+
+    Masks hold class ids 0..K-1 (255 ignored), as the converters write them
+    with ``--class-names``. The class names and palette come from the
+    config (``metainfo=dict(classes=..., palette=...)``) or, by default,
+    from the converter's ``dataset_info.json`` in ``data_root``. The
+    pipeline's :class:`LoadDefectAnnotations` needs ``num_classes=K``.
+
+    Args:
+        info_file (str): File, relative to ``data_root``, to read
+            ``classes`` and ``palette`` from when ``metainfo`` has no
+            ``classes``. Defaults to 'dataset_info.json'.
+        metainfo (dict, optional): ``classes`` and ``palette``.
+        **kwargs: :class:`DefectDataset` arguments; ``label_format`` must
+            be 'labels'.
+    """
+    METAINFO = dict()
+
+    def __init__(self,
+                 info_file: str = 'dataset_info.json',
+                 metainfo: Optional[dict] = None,
+                 **kwargs):
+        metainfo = dict(metainfo or {})
+        if 'classes' not in metainfo:
+            info = read_class_info(
+                osp.join(kwargs.get('data_root') or '', info_file))
+            info.update(metainfo)
+            metainfo = info
+        if kwargs.get('label_format', 'labels') != 'labels':
+            raise ValueError(
+                'MulticlassDefectDataset reads class ids (label_format='
+                f"'labels'), got {kwargs['label_format']!r}")
+        if 'palette' not in metainfo:
+            metainfo['palette'] = default_palette(len(metainfo['classes']))
+        super().__init__(metainfo=metainfo, **kwargs)
+
+    def load_data_list(self) -> List[dict]:
+        """As :class:`DefectDataset`, and each sample carries
+        ``num_classes`` for :class:`LoadDefectAnnotations`."""
+        data_list = super().load_data_list()
+        for info in data_list:
+            info['num_classes'] = len(self.metainfo['classes'])
+        return data_list
 
 
 @DATASETS.register_module()

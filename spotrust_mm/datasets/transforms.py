@@ -20,7 +20,9 @@ class LoadDefectAnnotations(LoadAnnotations):
     Args:
         label_format (str): ``'labels'`` (default) or ``'0/255'``.
         num_classes (int): Classes of the ``'labels'`` format. Defaults
-            to 2.
+            to 2; a sample's own ``num_classes`` (which
+            :class:`MulticlassDefectDataset` gives every sample, from its
+            class names) takes precedence.
         ignore_index (int, optional): The ignored label. Defaults to 255.
         **kwargs: :class:`LoadAnnotations` arguments.
     """
@@ -42,7 +44,8 @@ class LoadDefectAnnotations(LoadAnnotations):
         super()._load_seg_map(results)
         path = results['seg_map_path']
         seg = labels_from_mask(results['gt_seg_map'], path,
-                               self.label_format, self.num_classes,
+                               self.label_format,
+                               results.get('num_classes', self.num_classes),
                                self.ignore_index)
         shape = results.get('ori_shape')
         if shape is None and results.get('img') is not None:

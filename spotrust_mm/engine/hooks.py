@@ -47,10 +47,13 @@ class BayesianWarmupHook(Hook):
         self._dropout: List[tuple] = []
 
     def before_train(self, runner) -> None:
-        self._losses = _modules_of(runner.model, BayesianBCELoss)
+        self._losses = [loss for loss in _modules_of(
+            runner.model, BayesianBCELoss) if loss.supports_warmup]
         if not self._losses:
             raise ValueError('BayesianWarmupHook: the model has no '
-                             'BayesianBCELoss to warm up')
+                             'BayesianBCELoss to warm up (the K-class '
+                             'BayesianCELoss has no warm-up: leave the hook '
+                             'out)')
         self._dropout = [(m, m.p) for m in _modules_of(
             runner.model, MCDropout)] if self.ramp_dropout else []
 

@@ -1,12 +1,17 @@
-from .calibration import (fit_temperature, grid_minimum, mean_nll,
-                          nll_per_temperature, scaled_mean_probability,
-                          temperature_grid)
+from .calibration import (class_nll_per_temperature, fit_temperature,
+                          grid_minimum, mean_nll, nll_per_temperature,
+                          scaled_mean_probability, temperature_grid)
 from .functional import (aupr_from_histograms, auroc_from_histograms,
                          binary_confusion, brier_nll_sums, calibration_stats,
                          exact_histograms, expected_calibration_error,
                          pavpu_scores, score_histograms,
                          segmentation_scores, uncertainty_confusion)
-from .ood import image_uncertainty_scores, ood_detection_scores
+from .class_metrics import (class_brier_nll_sums, class_confusion,
+                            class_probabilities, class_scores,
+                            normalised_class_uncertainties,
+                            top_label_calibration_stats)
+from .ood import (image_uncertainty_scores, ood_detection_scores,
+                  result_uncertainty_scores)
 from .report import metrics_table
 from .uncertainty_metric import (UncertaintyMetric, defect_probability,
                                  normalised_uncertainties)
@@ -19,5 +24,9 @@ __all__ = [
     'normalised_uncertainties', 'image_uncertainty_scores',
     'ood_detection_scores', 'metrics_table', 'defect_probability',
     'fit_temperature', 'scaled_mean_probability', 'mean_nll',
-    'grid_minimum', 'nll_per_temperature', 'temperature_grid'
+    'grid_minimum', 'nll_per_temperature', 'temperature_grid',
+    'class_brier_nll_sums', 'class_confusion', 'class_probabilities',
+    'class_scores', 'normalised_class_uncertainties',
+    'top_label_calibration_stats', 'result_uncertainty_scores',
+    'class_nll_per_temperature'
 ]

@@ -76,6 +76,17 @@ def nll_per_temperature(probs: np.ndarray, labels: np.ndarray,
     return -(np.log(p[:, y]).sum(1) + np.log1p(-p[:, ~y]).sum(1))
 
 
+def class_nll_per_temperature(probs: np.ndarray, labels: np.ndarray,
+                              eps: float = 1e-7) -> np.ndarray:
+    """Summed K-class NLL ``-sum log p_y`` of (T, K, P) probabilities
+    (one (K, P) block per temperature) against (P,) class ids, ``p_y``
+    clipped to ``eps``: (T,)."""
+    y = np.asarray(labels, np.int64).ravel()
+    p_y = np.take_along_axis(np.asarray(probs, np.float64),
+                             y[None, None, :], axis=1)[:, 0]
+    return -np.log(np.clip(p_y, eps, 1)).sum(1)
+
+
 def grid_minimum(temperatures: np.ndarray, nll: np.ndarray) -> float:
     """The temperature that minimises ``nll`` (one value per temperature of
     a log-spaced grid): the grid's best, refined by the vertex of the

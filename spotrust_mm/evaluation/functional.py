@@ -60,11 +60,19 @@ def calibration_stats(prob: np.ndarray, gt: np.ndarray,
         np.ndarray: (num_bins, 3) float64.
     """
     prob, gt = prob.ravel().astype(np.float64), gt.ravel().astype(bool)
-    conf = np.maximum(prob, 1 - prob)
-    correct = (prob > 0.5) == gt
+    return binned_confidence(np.maximum(prob, 1 - prob), (prob > 0.5) == gt,
+                             num_bins)
+
+
+def binned_confidence(conf: np.ndarray, correct: np.ndarray,
+                      num_bins: int = 15) -> np.ndarray:
+    """(num_bins, 3) ``[count, sum confidence, sum correct]`` of confidences
+    in [0, 1] in equal-width bins (the top edge in the last bin)."""
+    conf = conf.ravel().astype(np.float64)
     idx = np.minimum((conf * num_bins).astype(np.int64), num_bins - 1)
     stats = np.zeros((num_bins, 3))
-    np.add.at(stats, idx, np.stack([np.ones_like(conf), conf, correct], 1))
+    np.add.at(stats, idx, np.stack(
+        [np.ones_like(conf), conf, correct.ravel().astype(np.float64)], 1))
     return stats
 
 

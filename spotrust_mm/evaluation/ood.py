@@ -12,9 +12,10 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 
+from .class_metrics import class_probabilities, normalised_class_uncertainties
 from .functional import (aupr_from_histograms, auroc_from_histograms,
                          exact_histograms)
-from .uncertainty_metric import normalised_uncertainties
+from .uncertainty_metric import defect_probability, normalised_uncertainties
 
 
 def image_uncertainty_scores(prob: np.ndarray,
@@ -36,6 +37,33 @@ def image_uncertainty_scores(prob: np.ndarray,
         for kind, u in normalised_uncertainties(prob, epistemic,
                                                 aleatoric).items()
     }
+
+
+def result_uncertainty_scores(fields: Dict[str, Optional[np.ndarray]],
+                              source: Optional[str] = None
+                              ) -> Dict[str, float]:
+    """Mean normalised uncertainty per kind of one prediction, binary or
+    K-class (:func:`normalised_class_uncertainties`).
+
+    Args:
+        fields (dict): A sample's maps as arrays, channel axis dropped for
+            one channel: ``seg_logits`` and, where the model gives them,
+            ``epistemic_uncertainty``, ``aleatoric_uncertainty`` and
+            ``expected_entropy``.
+        source (str, optional): The image, for error messages.
+    """
+    seg = fields['seg_logits']
+    if seg.ndim == 3 and seg.shape[0] > 2:
+        probs = class_probabilities(seg, source)
+        maps = [None if fields.get(n) is None else fields[n].ravel()
+                for n in ('epistemic_uncertainty', 'aleatoric_uncertainty',
+                          'expected_entropy')]
+        unc = normalised_class_uncertainties(
+            probs.reshape(len(probs), -1).T, *maps)
+        return {kind: float(u.mean()) for kind, u in unc.items()}
+    return image_uncertainty_scores(
+        defect_probability(seg, source), fields.get('epistemic_uncertainty'),
+        fields.get('aleatoric_uncertainty'))
 
 
 def ood_detection_scores(in_dist: Sequence[Dict[str, float]],

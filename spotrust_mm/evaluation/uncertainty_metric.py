@@ -5,6 +5,10 @@ import numpy as np
 from mmengine.evaluator import BaseMetric
 from mmseg.registry import METRICS
 
+from .class_metrics import (class_brier_nll_sums, class_confusion,
+                            class_probabilities, class_scores,
+                            normalised_class_uncertainties,
+                            top_label_calibration_stats)
 from .functional import (aupr_from_histograms, auroc_from_histograms,
                          binary_confusion, brier_nll_sums, calibration_stats,
                          expected_calibration_error, pavpu_scores,
@@ -62,7 +66,15 @@ def defect_probability(seg_logits: np.ndarray,
 
 @METRICS.register_module()
 class UncertaintyMetric(BaseMetric):
-    """Accuracy, calibration and uncertainty quality for binary defects.
+    """Accuracy, calibration and uncertainty quality of defect maps.
+
+    Binary models (one defect probability) get the defect scores of
+    :func:`segmentation_scores`; K-class models (seg_logits with K > 2
+    channels: a K-class SpotRust model or a plain mmseg one) get per-class
+    IoU, precision, recall and F1 named by the dataset's classes, mIoU,
+    the top-label ECE, the multi-class Brier score and NLL, and the
+    uncertainties of :func:`normalised_class_uncertainties` (predictive
+    entropy, mutual information, expected entropy, learned variance).
 
     ``process`` keeps small per-image statistics (confusion counts, ECE bin
     sums, Brier/NLL sums, uncertainty histograms and PAvPU counts), never
@@ -125,32 +137,63 @@ class UncertaintyMetric(BaseMetric):
         for sample in data_samples:
             gt = self._field(sample, 'gt_sem_seg')
             valid = gt != self.ignore_index
-            y = gt[valid] == 1
-            prob = defect_probability(self._field(sample, 'seg_logits'),
-                                         sample.get('img_path'))
-            pred = self._field(sample, 'pred_sem_seg')[valid].astype(bool)
-            p = prob[valid]
-            unc = normalised_uncertainties(
-                p, *(None if (f := self._field(sample, n)) is None else
-                     f[valid] for n in ('epistemic_uncertainty',
-                                        'aleatoric_uncertainty')))
-            wrong = pred != y
-            self.results.append(
-                dict(
+            seg_logits = self._field(sample, 'seg_logits')
+            pred = self._field(sample, 'pred_sem_seg')[valid]
+            maps = [None if (f := self._field(sample, n)) is None else
+                    f[valid] for n in ('epistemic_uncertainty',
+                                       'aleatoric_uncertainty',
+                                       'expected_entropy')]
+            if seg_logits.ndim == 3 and seg_logits.shape[0] > 2:
+                probs = class_probabilities(
+                    seg_logits, sample.get('img_path'))[:, valid].T
+                y = gt[valid].astype(np.int64)
+                if y.size and y.max() >= probs.shape[1]:
+                    raise ValueError(
+                        f"{sample.get('seg_map_path')}: label "
+                        f'{int(y.max())} for a {probs.shape[1]}-class '
+                        'model')
+                unc = normalised_class_uncertainties(probs, *maps)
+                stats = dict(
+                    confusion=class_confusion(pred, y, probs.shape[1]),
+                    calibration=top_label_calibration_stats(
+                        probs, y, self.num_bins),
+                    brier_nll=np.array(class_brier_nll_sums(probs, y)))
+            else:
+                y = gt[valid] == 1
+                p = defect_probability(seg_logits,
+                                       sample.get('img_path'))[valid]
+                pred = pred.astype(bool)
+                unc = normalised_uncertainties(p, *maps[:2])
+                stats = dict(
                     confusion=binary_confusion(pred, y),
                     calibration=calibration_stats(p, y, self.num_bins),
-                    brier_nll=np.array(brier_nll_sums(p, y)),
-                    hist={k: score_histograms(u, wrong, HIST_EDGES)
-                          for k, u in unc.items()},
-                    informative={k: bool((u > 0).any())
-                                 for k, u in unc.items()},
-                    pavpu={
-                        k: np.stack([
-                            uncertainty_confusion(u, ~wrong, t)
-                            for t in self.thresholds
-                        ])
-                        for k, u in unc.items()
-                    }))
+                    brier_nll=np.array(brier_nll_sums(p, y)))
+            self.results.append(
+                dict(stats, **self._uncertainty_stats(unc, pred != y)))
+
+    def _uncertainty_stats(self, unc: Dict[str, np.ndarray],
+                           wrong: np.ndarray) -> dict:
+        """Histograms and PAvPU counts of each uncertainty against the
+        wrong pixels."""
+        return dict(
+            hist={k: score_histograms(u, wrong, HIST_EDGES)
+                  for k, u in unc.items()},
+            informative={k: bool((u > 0).any()) for k, u in unc.items()},
+            pavpu={
+                k: np.stack([
+                    uncertainty_confusion(u, ~wrong, t)
+                    for t in self.thresholds
+                ])
+                for k, u in unc.items()
+            })
+
+    def class_names(self, num_classes: int) -> List[str]:
+        """The dataset's class names (``dataset_meta``), or ``class_<i>``
+        if it has none or not K of them."""
+        names = list((self.dataset_meta or {}).get('classes') or [])
+        if len(names) != num_classes:
+            names = [f'class_{i}' for i in range(num_classes)]
+        return names
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         kinds = [
@@ -176,7 +219,10 @@ class UncertaintyMetric(BaseMetric):
             key: sum(r[key] for r in results)
             for key in ('confusion', 'calibration', 'brier_nll')
         }
-        metrics = segmentation_scores(total['confusion'])
+        confusion = total['confusion']
+        metrics = class_scores(confusion, self.class_names(
+            len(confusion))) if confusion.ndim == 2 else \
+            segmentation_scores(confusion)
         brier, nll, count = total['brier_nll']
         metrics.update(
             ece=expected_calibration_error(total['calibration']),

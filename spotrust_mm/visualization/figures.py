@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from ..fileio import atomic_write, write_json
+from .class_figures import class_legend, class_overlay
 
 #: Accuracy-map colours (RGB), the paper's Figure 3.
 ACCURACY_COLOURS = dict(tp=(255, 255, 255), tn=(0, 0, 0), fp=(0, 255, 255),
@@ -34,14 +35,23 @@ def detection_map(img: np.ndarray, pred: np.ndarray,
 
 
 def accuracy_map(pred: np.ndarray, gt: np.ndarray,
-                 ignore_index: int = 255) -> np.ndarray:
-    """TP white, TN black, FP cyan, FN red (grey where ignored).
+                 ignore_index: int = 255,
+                 multiclass: bool = False) -> np.ndarray:
+    """TP white, TN black, FP cyan, FN red (grey where ignored); with
+    ``multiclass``, right class white, wrong class red.
 
     Args:
-        pred (np.ndarray): (H, W) 0/1 prediction.
-        gt (np.ndarray): (H, W) 0/1 labels, ``ignore_index`` allowed.
+        pred (np.ndarray): (H, W) 0/1 prediction (class ids).
+        gt (np.ndarray): (H, W) 0/1 labels (class ids), ``ignore_index``
+            allowed.
+        multiclass (bool): K-class maps. Defaults to False.
     """
     out = np.full(pred.shape + (3, ), 128, np.uint8)
+    if multiclass:
+        valid = gt != ignore_index
+        out[valid & (pred == gt)] = ACCURACY_COLOURS['tp']
+        out[valid & (pred != gt)] = ACCURACY_COLOURS['fn']
+        return out
     p, g = pred.astype(bool), gt == 1
     valid = gt != ignore_index
     for key, mask in dict(tp=p & g, tn=~p & ~g, fp=p & ~g,
@@ -102,7 +112,9 @@ def summarize_prediction(prob: np.ndarray,
     Returns:
         dict: ``defect_fraction``, ``mean_/p95_epistemic`` and
         ``mean_/p95_aleatoric`` over the predicted region (0 if empty),
-        ``max_epistemic`` over the image, ``needs_review``.
+        ``max_epistemic`` over the image, ``needs_review``. For K classes
+    (``pred`` class ids) the region is every class but 0 and ``prob`` the
+    probability of the predicted class.
     """
     region = pred.astype(bool)
 
@@ -116,7 +128,7 @@ def summarize_prediction(prob: np.ndarray,
     mean_alea, p95_alea = stats(aleatoric)
     max_epi = float(epistemic.max())
     return dict(
-        defect_fraction=float(region.mean()),
+        defect_fraction=float(region.mean()),  # every class but 0
         mean_epistemic=mean_epi,
         p95_epistemic=p95_epi,
         mean_aleatoric=mean_alea,
@@ -208,7 +220,8 @@ THUMB_KINDS = ('detection', 'epistemic', 'aleatoric')
 
 
 #: The figures of an image, each ``<name>_<kind>.png``.
-FIGURE_KINDS = ('detection', 'accuracy', 'epistemic', 'aleatoric', 'panel')
+FIGURE_KINDS = ('detection', 'accuracy', 'epistemic', 'aleatoric', 'entropy',
+                'panel')
 
 
 #: Names of the run's own files (``summary.json``): an image of that stem
@@ -259,7 +272,8 @@ def write_figure_set(out_dir: str,
                      review_epistemic: float = 0.1,
                      max_side: Optional[int] = 2048,
                      arrays: str = 'float32',
-                     meta: Optional[dict] = None) -> Dict:
+                     meta: Optional[dict] = None,
+                     dataset_meta: Optional[dict] = None) -> Dict:
     """Write the figure set of one image into ``out_dir``.
 
     Files: ``<name>_detection.png``, ``<name>_accuracy.png`` (if ``gt``),
@@ -291,6 +305,15 @@ def write_figure_set(out_dir: str,
         arrays (str): ``'float32'``, ``'float16'`` (half the size; the
             prediction stays uint8) or ``'none'`` (no ``.npz``).
         meta (dict, optional): Extra entries for the JSON record.
+        dataset_meta (dict, optional): The model's ``classes`` and
+            ``palette``, for a K-class result (``seg_logits`` with K
+            channels): the detection figure is then the class overlay with
+            a legend (:func:`class_overlay`), ``<name>_entropy.png`` maps
+            the predictive entropy, the epistemic map is the mutual
+            information, the ``.npz`` also holds ``entropy`` and
+            ``expected_entropy`` (``probability`` is that of the predicted
+            class), and the record adds ``class_fractions`` (the area of
+            each class).
 
     Returns:
         dict: The JSON record: summary fields, ``height``, ``width``,
@@ -298,11 +321,21 @@ def write_figure_set(out_dir: str,
     """
     if arrays not in ARRAY_FORMATS:
         raise ValueError(f'arrays must be one of {ARRAY_FORMATS}: {arrays}')
+    seg = result.seg_logits.data.float()
+    multiclass = seg.shape[0] > 1
     maps = dict(
-        probability=result.seg_logits.data[0].cpu().numpy(),
+        probability=(seg.softmax(0).max(0).values
+                     if multiclass else seg[0]).cpu().numpy(),
         prediction=result.pred_sem_seg.data[0].cpu().numpy().astype(np.uint8),
         epistemic=result.epistemic_uncertainty.data[0].cpu().numpy(),
         aleatoric=result.aleatoric_uncertainty.data[0].cpu().numpy())
+    if multiclass:
+        classes, palette = class_legend(dataset_meta, seg.shape[0])
+        maps.update({
+            k: result.get(f).data[0].cpu().numpy()
+            for k, f in (('entropy', 'predictive_entropy'),
+                         ('expected_entropy', 'expected_entropy'))
+            if result.get(f) is not None})
     if img.shape[:2] != maps['prediction'].shape:
         raise ValueError(f'{name}: image size {img.shape[:2]} differs from '
                          f"prediction size {maps['prediction'].shape}")
@@ -313,10 +346,14 @@ def write_figure_set(out_dir: str,
     remove_outputs(out_dir, name)
     small = fit_side(img, max_side)
     pred = fit_side(maps['prediction'], max_side, nearest=True)
-    figures = dict(detection=detection_map(small, pred))
+    figures = dict(detection=class_overlay(small, pred, palette, classes)
+                   if multiclass else detection_map(small, pred))
     if gt is not None:
-        figures['accuracy'] = accuracy_map(pred, fit_side(gt, max_side, True))
-    for kind in ('epistemic', 'aleatoric'):  # scale of the full-size map
+        figures['accuracy'] = accuracy_map(
+            pred, fit_side(gt, max_side, True), multiclass=multiclass)
+    for kind in ('epistemic', 'aleatoric', 'entropy'):  # full-size scale
+        if kind not in maps:
+            continue
         figures[kind] = uncertainty_map(
             fit_side(maps[kind], max_side), vmax=float(maps[kind].max()))
     files = {}
@@ -324,8 +361,9 @@ def write_figure_set(out_dir: str,
         files[kind] = f'{name}_{kind}.png'
         _write_image(osp.join(out_dir, files[kind]), fit_side(rgb, max_side))
     files['panel'] = f'{name}_panel.png'
+    panel = [small] + [f[:small.shape[0]] for f in figures.values()]
     _write_image(osp.join(out_dir, files['panel']),
-                 fit_side(figure_panel([small, *figures.values()]), max_side))
+                 fit_side(figure_panel(panel), max_side))
     for kind in THUMB_KINDS:
         files[f'thumb_{kind}'] = f'thumbs/{name}_{kind}.jpg'
         _write_image(osp.join(out_dir, files[f'thumb_{kind}']),
@@ -339,6 +377,12 @@ def write_figure_set(out_dir: str,
     record = summarize_prediction(maps['probability'], maps['prediction'],
                                   maps['epistemic'], maps['aleatoric'],
                                   review_epistemic)
+    if multiclass:
+        counts = np.bincount(maps['prediction'].ravel(),
+                             minlength=len(classes))
+        record['class_fractions'] = {
+            c: float(n / maps['prediction'].size)
+            for c, n in zip(classes, counts)}
     record.update(height=img.shape[0], width=img.shape[1], **(meta or {}))
     record['files'] = files
     write_json(osp.join(out_dir, f'{name}.json'), record)

@@ -7,6 +7,12 @@ from .figures import output_name, read_rgb, write_figure_set
 from .review import write_run_summary
 
 
+def _test_classes(runner) -> Optional[dict]:
+    """The test set's ``classes`` and ``palette`` (None if unknown)."""
+    loader = getattr(runner, 'test_dataloader', None)
+    return getattr(getattr(loader, 'dataset', None), 'metainfo', None)
+
+
 @HOOKS.register_module()
 class UncertaintyFigureHook(Hook):
     """Write the figure set of every test image (``tools/test.py
@@ -73,7 +79,8 @@ class UncertaintyFigureHook(Hook):
             self.summaries[name] = write_figure_set(
                 self.out_dir, name, read_rgb(path), sample, gt=gt,
                 review_epistemic=self.review_epistemic,
-                meta=dict(file=path))
+                meta=dict(file=path),
+                dataset_meta=_test_classes(runner))
 
     def after_test(self, runner) -> None:
         from mmengine.dist import all_gather_object, is_main_process

@@ -113,6 +113,12 @@ def _row(rank: int, name: str, record: dict) -> str:
     label = html.escape(record.get('file', name))
     panel = files.get('panel')
     title = f'<a href="{_link(panel)}">{label}</a>' if panel else label
+    if record.get('class_fractions'):  # K classes: area of each, largest
+        areas = sorted(record['class_fractions'].items(),  # first
+                       key=lambda kv: -kv[1])
+        title += '<div class="classes">' + ', '.join(
+            f'{html.escape(c)} {f:.1%}' for c, f in areas if f >= 0.001) + \
+            '</div>'
     flag = '<td class="flag yes">review</td>' if review else \
         '<td class="flag no">ok</td>'
     return (f'<tr class="image{" review" if review else ""}" '
@@ -185,6 +191,7 @@ td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
 td.thumb img {{ max-height: 96px; max-width: 160px; display: block; }}
 tr.review td.flag {{ color: #fff; background: #c60; font-weight: bold; }}
 td.flag.no {{ color: #080; }}
+div.classes {{ font-size: .8em; color: #555; max-width: 22em; }}
 </style>
 </head>
 <body>

@@ -12,6 +12,12 @@ parts of one polygon object are unioned as pycocotools does; holes come
 through RLE, whose background runs stay background. An image without
 annotations becomes an empty mask. ``--img-dir`` defaults to the JSON's
 folder (Roboflow puts them together).
+
+Several classes: ``--class-names background rust blister ...`` (class 0
+first) paints each annotation with the class of its category's name, in
+the file's order (a later object over an earlier one); annotations of
+categories not among the names are left out and listed in
+dataset_info.json (``unmapped_categories``).
 """
 import argparse
 import json
@@ -21,11 +27,13 @@ import numpy as np
 
 from spotrust_mm.datasets.conversion import (
     ConversionError, Sample, add_converter_args, coco_polygons_mask,
-    converter_main, decode_rle, run_converter)
+    converter_main, decode_rle, parse_classes, run_converter)
 
 
-def coco_mask(anns, size, img_path: str, json_path: str) -> np.ndarray:
-    """Union of the annotations' masks at ``size`` (H, W)."""
+def coco_mask(anns, size, img_path: str, json_path: str,
+              class_of=None) -> np.ndarray:
+    """Union of the annotations' masks at ``size`` (H, W); with
+    ``class_of`` ({category id: class id}) each painted with its class."""
     mask = np.zeros(size, np.uint8)
     for ann in anns:
         where = f'{json_path} (annotation {ann.get("id")}, {img_path})'
@@ -41,11 +49,18 @@ def coco_mask(anns, size, img_path: str, json_path: str) -> np.ndarray:
                                       where)
         else:
             raise ConversionError(f'{where}: no polygon or RLE segmentation')
-        mask |= part
+        if class_of is None:
+            mask |= part
+        else:
+            mask[part > 0] = class_of[ann['category_id']]
     return mask
 
 
-def coco_samples(json_path: str, img_dir: str, categories=None):
+def coco_samples(json_path: str, img_dir: str, categories=None,
+                 class_names=None):
+    """(samples, unpaired image names, unmapped category names); with
+    ``class_names`` annotations are painted with the class of their
+    category's name."""
     if not osp.isfile(json_path):
         raise ConversionError(f'{json_path}: file does not exist')
     try:
@@ -66,6 +81,16 @@ def coco_samples(json_path: str, img_dir: str, categories=None):
         wanted = {i for i, n in names.items() if n in categories}
     else:
         wanted = set(names)
+    class_of, unmapped = None, []
+    if class_names:
+        class_of = {i: class_names.index(n) for i, n in names.items()
+                    if n in class_names[1:]}
+        unmapped = sorted({n for i, n in names.items() if i not in class_of})
+        if not class_of:
+            raise ConversionError(
+                f'{json_path}: no category is one of the classes '
+                f'{class_names[1:]}; it has {sorted(set(names.values()))}')
+        wanted &= set(class_of)
     by_image = {}
     for ann in coco['annotations']:
         if ann.get('category_id') in wanted:
@@ -87,11 +112,11 @@ def coco_samples(json_path: str, img_dir: str, categories=None):
                 raise ConversionError(
                     f'{path}: the image is {size[1]}x{size[0]} but '
                     f'{json_path} says {hw[1]}x{hw[0]}')
-            return coco_mask(anns, size, path, json_path)
+            return coco_mask(anns, size, path, json_path, class_of)
 
         samples.append(Sample(osp.splitext(osp.basename(path))[0], path,
                               load))
-    return samples, unpaired
+    return samples, unpaired, unmapped
 
 
 def main(argv=None):
@@ -103,12 +128,15 @@ def main(argv=None):
     add_converter_args(parser)
     args = parser.parse_args(argv)
     img_dir = args.img_dir or osp.dirname(osp.abspath(args.annotations))
-    samples, unpaired = coco_samples(args.annotations, img_dir,
-                                     args.categories)
+    samples, unpaired, unmapped = coco_samples(
+        args.annotations, img_dir, args.categories,
+        parse_classes(args.class_names))
+    extra = dict(categories=args.categories or 'all')
+    if args.class_names:
+        extra['unmapped_categories'] = unmapped
     return run_converter(
         args, samples, f'COCO {osp.abspath(args.annotations)}',
-        unpaired=unpaired,
-        extra_info=dict(categories=args.categories or 'all'))
+        unpaired=unpaired, extra_info=extra)
 
 
 if __name__ == '__main__':

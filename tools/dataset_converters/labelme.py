@@ -18,7 +18,7 @@ import numpy as np
 
 from spotrust_mm.datasets.conversion import (
     ConversionError, Sample, add_converter_args, converter_main, files_by_stem,
-    rasterise_polygons, run_converter)
+    parse_classes, rasterise_polygons, run_converter)
 
 AREA_SHAPES = ('polygon', 'rectangle', 'circle')
 LINE_SHAPES = ('line', 'linestrip', 'point', 'points')
@@ -42,7 +42,13 @@ def shape_polygon(shape: dict, path: str) -> np.ndarray:
     return pts
 
 
-def labelme_samples(folder: str, labels=None):
+def labelme_samples(folder: str, labels=None, class_names=None):
+    """(samples, unpaired files, skipped line shapes); with
+    ``class_names`` every area shape whose label is one of them (but the
+    first) is painted with that class, in the file's order, and the other
+    shapes are left out."""
+    if class_names:
+        labels = list(labels or class_names[1:])
     if not osp.isdir(folder):
         raise ConversionError(f'{folder}: folder not found')
     files = sorted(glob.glob(osp.join(folder, '*.json')))
@@ -65,7 +71,7 @@ def labelme_samples(folder: str, labels=None):
         if image is None:
             unpaired.append(osp.basename(path))
             continue
-        polys = []
+        polys, values = [], []
         for shape in doc['shapes']:
             seen.add(shape.get('label'))
             if labels and shape.get('label') not in labels:
@@ -79,14 +85,16 @@ def labelme_samples(folder: str, labels=None):
                     f'{path}: shape type {kind!r} is not supported '
                     f'(areas: {AREA_SHAPES})')
             polys.append(shape_polygon(shape, path))
+            values.append(class_names.index(shape['label'])
+                          if class_names else 1)
         hw = (doc.get('imageHeight'), doc.get('imageWidth'))
 
-        def load(size, polys=polys, path=path, hw=hw):
+        def load(size, polys=polys, values=values, path=path, hw=hw):
             if None not in hw and tuple(size) != tuple(hw):
                 raise ConversionError(
                     f'{path}: says the image is {hw[1]}x{hw[0]} but it is '
                     f'{size[1]}x{size[0]}')
-            return rasterise_polygons(polys, size, path)
+            return rasterise_polygons(polys, size, path, values=values)
 
         samples.append(Sample(osp.splitext(osp.basename(image))[0], image,
                               load))
@@ -104,7 +112,12 @@ def main(argv=None):
                         help='defect labels (default: all)')
     add_converter_args(parser)
     args = parser.parse_args(argv)
-    samples, unpaired, skipped = labelme_samples(args.dir, args.labels)
+    classes = parse_classes(args.class_names)
+    if classes and args.labels and not set(args.labels) <= set(classes[1:]):
+        raise ConversionError(f'--labels {args.labels} must be among the '
+                              f'classes {classes[1:]}')
+    samples, unpaired, skipped = labelme_samples(args.dir, args.labels,
+                                                 classes)
     return run_converter(args, samples, f'LabelMe {osp.abspath(args.dir)}',
                          unpaired=unpaired,
                          extra_info=dict(labels=args.labels or 'all',

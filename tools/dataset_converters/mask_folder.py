@@ -19,24 +19,43 @@ palette where every colour but black is corrosion:
 A value missing from the map is an error naming the file. JPEG masks are
 lossy, so their values are snapped to the nearest mapped value, and the
 count of changed pixels is reported.
+
+Several classes (condition states, defect types): ``--class-names`` names
+them, class 0 first, and ``--map`` sends values or colours to class ids.
+The condition-state palette of Bianchi and Hebdon (BGR (0,0,0) good,
+(0,0,128) fair, (0,128,0) poor, (0,128,128) severe), in RGB:
+
+    --class-names good fair poor severe \
+    --map 0,0,0=0 128,0,0=1 0,128,0=2 128,128,0=3
+
+The colours become the dataset's palette in dataset_info.json. Grey masks
+that already hold class ids need no map (``--class-names 11`` for 11 unnamed
+classes); a grey ``--map`` then lists only the values to change, e.g.
+``--map 11=ignore`` for CamVid's unlabelled pixels.
 """
 import argparse
 import os.path as osp
 
 from spotrust_mm.datasets.conversion import (
     MASK_EXTENSIONS, ConversionError, Sample, add_converter_args,
-    apply_value_map, converter_main, default_mask_labels, files_by_stem,
-    folder_label_format, is_lossy, parse_value_map, read_mask_values,
-    run_converter)
+    apply_value_map, class_id_map, converter_main, default_mask_labels,
+    files_by_stem, folder_label_format, is_lossy, map_palette,
+    parse_classes, parse_value_map, read_mask_values, run_converter)
 
 
-def load_mask(path: str, value_map=None, label_format='labels'):
+def load_mask(path: str, value_map=None, label_format='labels',
+              num_classes=None):
     """(labels, snapped pixel count) of one mask file: by ``value_map``,
-    or without one in the folder's ``label_format``."""
+    or without one in the folder's ``label_format``; with ``num_classes``
+    (K classes) a grey mask holds class ids, changed by ``value_map``."""
+    rgb = value_map is not None and isinstance(next(iter(value_map)), tuple)
+    if num_classes is not None and not rgb:
+        values = read_mask_values(path, rgb=False)
+        return apply_value_map(values, class_id_map(values, value_map,
+                                                    num_classes), path)
     if value_map is None:
         return default_mask_labels(read_mask_values(path, rgb=False), path,
                                    label_format)
-    rgb = isinstance(next(iter(value_map)), tuple)
     return apply_value_map(read_mask_values(path, rgb), value_map, path,
                            float('inf') if is_lossy(path) else 0.0)
 
@@ -58,15 +77,18 @@ def main(argv=None):
                         help='mask name = image stem + this (e.g. _mask)')
     parser.add_argument(
         '--map', nargs='+', metavar='VALUE=LABEL',
-        help='mask value or R,G,B colour -> label 0, 1 or 255/ignore')
+        help='mask value or R,G,B colour -> label (0, 1, or a class id '
+        'with --class-names) or 255/ignore')
     add_converter_args(parser)
     args = parser.parse_args(argv)
-    value_map = parse_value_map(args.map)
+    classes = parse_classes(args.class_names)
+    num_classes = len(classes) if classes else None
+    value_map = parse_value_map(args.map, num_classes or 2)
     images, masks = pair_files(args.img_dir, args.mask_dir,
                                args.mask_suffix)
     paired = sorted(set(images) & set(masks))
     label_format = None
-    if value_map is None:
+    if value_map is None and classes is None:
         label_format = folder_label_format(masks[s] for s in paired)
         print(f'masks read as {label_format!r}: ' + (
             '0 background, 1 defect, 255 ignored' if label_format == 'labels'
@@ -74,7 +96,8 @@ def main(argv=None):
     samples = [
         Sample(stem, images[stem],
                lambda size, p=masks[stem]: load_mask(p, value_map,
-                                                     label_format))
+                                                     label_format,
+                                                     num_classes))
         for stem in paired
     ]
     unpaired = [osp.basename(images[s]) for s in sorted(set(images) -
@@ -82,6 +105,8 @@ def main(argv=None):
     return run_converter(args, samples,
                          f'mask folder {osp.abspath(args.mask_dir)}',
                          unpaired=unpaired,
+                         palette=map_palette(value_map, num_classes or 2)
+                         if classes else None,
                          extra_info=dict(value_map=args.map,
                                          label_format=label_format))
 

@@ -5,7 +5,9 @@ Every converter turns one label format into the mmseg layout that
 
     OUT/img_dir/{train,val,test}/<stem><ext>     (the image, copied as is)
     OUT/ann_dir/{train,val,test}/<stem>.png      (0 background, 1 defect,
-                                                  255 ignore)
+                                                  255 ignore; with
+                                                  --classes, class ids
+                                                  0..K-1)
     OUT/dataset_info.json
 
 A converter only lists its samples (:class:`Sample`: a stem, an image file
@@ -21,16 +23,19 @@ Modules: :mod:`.common` (layout, errors, samples, file listing),
 :mod:`.writer` (the output-folder transaction) and :mod:`.cli` (the
 scripts' arguments and main).
 """
-from .class_weight import defect_class_weight, label_counts
+from .class_weight import (CLASS_WEIGHT_FORMULAS, class_pixel_stats,
+                           class_weights, defect_class_weight, label_counts)
 from .cli import add_converter_args, converter_main, run_converter
-from .common import (IGNORE_INDEX, IMAGE_EXTENSIONS, SPLITS, ConversionError,
-                     Sample, files_by_stem, image_size)
+from .common import (DEFAULT_PALETTE, IGNORE_INDEX, IMAGE_EXTENSIONS, SPLITS,
+                     ConversionError, Sample, default_palette, files_by_stem,
+                     image_size, parse_classes)
 from .mask_files import (MASK_EXTENSIONS, default_mask_labels,
                          folder_label_format, is_lossy, read_mask_values)
 from .polygons import (check_polygon, coco_polygons_mask, decode_rle,
                        rasterise_polygons, rle_string_counts)
 from .splits import read_split_file, split_stems
-from .value_map import apply_value_map, parse_value_map
+from .value_map import (apply_value_map, class_id_map, map_palette,
+                        parse_value_map)
 from .writer import check_out_dir, summarise, write_dataset
 
 __all__ = [
@@ -42,5 +47,7 @@ __all__ = [
     'decode_rle', 'rasterise_polygons', 'rle_string_counts',
     'read_split_file', 'split_stems',
     'apply_value_map', 'parse_value_map', 'check_out_dir', 'summarise',
-    'write_dataset'
+    'write_dataset', 'CLASS_WEIGHT_FORMULAS', 'class_pixel_stats',
+    'class_weights', 'class_id_map', 'map_palette', 'DEFAULT_PALETTE',
+    'default_palette', 'parse_classes'
 ]

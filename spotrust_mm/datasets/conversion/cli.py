@@ -2,7 +2,7 @@
 import sys
 from typing import Callable, Optional, Sequence
 
-from .common import ConversionError, Sample
+from .common import ConversionError, Sample, parse_classes
 from .splits import read_split_file
 from .writer import summarise, write_dataset
 
@@ -28,14 +28,21 @@ def add_converter_args(parser) -> None:
                         help='replace a non-empty output folder')
     parser.add_argument('--quiet', action='store_true',
                         help='no progress bar')
+    parser.add_argument(
+        '--class-names', nargs='+', metavar='NAME',
+        help='K classes, class 0 first (e.g. good fair poor severe), or '
+        'one number K: the labels become class ids 0..K-1 (default: '
+        'binary, 0 background and 1 defect)')
 
 
 def run_converter(args, samples: Sequence[Sample], source: str,
                   unpaired: Sequence[str] = (),
-                  extra_info: Optional[dict] = None) -> dict:
+                  extra_info: Optional[dict] = None,
+                  palette: Optional[Sequence[Sequence[int]]] = None) -> dict:
     """Write ``samples`` as the parsed converter ``args`` ask; images
     without labels (``unpaired``) fail the run unless
-    ``--skip-unpaired``."""
+    ``--skip-unpaired``. ``palette``: the K classes' RGB colours, where
+    the converter knows them (e.g. from a colour ``--map``)."""
     if unpaired and not args.skip_unpaired:
         shown = ', '.join(unpaired[:5]) + (' ...' if len(unpaired) > 5
                                             else '')
@@ -49,7 +56,10 @@ def run_converter(args, samples: Sequence[Sample], source: str,
         args.split
     info = write_dataset(samples, args.out, source, split=split,
                          seed=args.seed, overwrite=args.overwrite,
-                         extra_info=extra, quiet=args.quiet)
+                         extra_info=extra, quiet=args.quiet,
+                         classes=parse_classes(getattr(
+                             args, 'class_names', None)),
+                         palette=palette)
     print(summarise(info, args.out))
     return info
 

@@ -9,7 +9,7 @@ included), the rule of those tools' own rasterisers (labelme's
 ``fillPoly``); COCO's rule counts a boundary pixel only if the polygon
 covers its centre region, so the same vertices give a thinner mask there.
 """
-from typing import Iterable, List, Sequence, Tuple
+from typing import Iterable, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -40,20 +40,24 @@ def check_polygon(poly, shape: Tuple[int, int], path: str,
 
 
 def rasterise_polygons(polygons: Iterable[np.ndarray], shape: Tuple[int, int],
-                       path: str, tolerance: float = 1.0) -> np.ndarray:
+                       path: str, tolerance: float = 1.0,
+                       values: Optional[Sequence[int]] = None) -> np.ndarray:
     """Fill LabelMe or YOLO polygons (each (K, 2) x, y in pixels) into a
-    0/1 mask with OpenCV (boundary pixels included), unioned.
+    0/1 mask with OpenCV (boundary pixels included), unioned; with
+    ``values`` (a class id per polygon) each is filled with its own, later
+    polygons over earlier ones.
 
     A vertex more than ``tolerance`` pixels outside the image is an error
     naming ``path``; vertices within it are clipped to the border.
     """
     h, w = shape
     mask = np.zeros((h, w), np.uint8)
-    for poly in polygons:
+    polygons = list(polygons)
+    for poly, value in zip(polygons, values or [1] * len(polygons)):
         poly = check_polygon(poly, shape, path, tolerance)
         pts = np.round(np.stack([poly[:, 0].clip(0, w - 1),
                                  poly[:, 1].clip(0, h - 1)], 1))
-        cv2.fillPoly(mask, [pts.astype(np.int32)], 1)
+        cv2.fillPoly(mask, [pts.astype(np.int32)], int(value))
     return mask
 
 

@@ -1,18 +1,19 @@
 """``--map``: mask values or colours to labels."""
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .common import IGNORE_INDEX, ConversionError
+from .common import IGNORE_INDEX, ConversionError, default_palette
 
 Key = Union[int, Tuple[int, int, int]]
 
 
-def parse_value_map(items: Optional[Sequence[str]]) -> Optional[Dict[Key,
-                                                                     int]]:
+def parse_value_map(items: Optional[Sequence[str]],
+                    num_classes: int = 2) -> Optional[Dict[Key, int]]:
     """Parse ``--map`` items ``VALUE=LABEL``: VALUE is a grey level
-    (``255``) or an RGB colour (``255,0,0``); LABEL is 0, 1 or 255 (also
-    written ``ignore``)."""
+    (``255``) or an RGB colour (``255,0,0``); LABEL is a class id below
+    ``num_classes`` (0 or 1 for the binary default) or 255 (also written
+    ``ignore``)."""
     if not items:
         return None
     out: Dict[Key, int] = {}
@@ -31,9 +32,11 @@ def parse_value_map(items: Optional[Sequence[str]]) -> Optional[Dict[Key,
         except ValueError:
             raise ConversionError(
                 f'--map item {item!r}: not numbers') from None
-        if label_v not in (0, 1, IGNORE_INDEX):
+        if label_v != IGNORE_INDEX and not 0 <= label_v < num_classes:
             raise ConversionError(
-                f'--map item {item!r}: label must be 0, 1 or 255/ignore')
+                f'--map item {item!r}: label must be ' +
+                ('0, 1' if num_classes == 2 else f'0..{num_classes - 1}') +
+                ' or 255/ignore')
         if len(parts) == 1:
             key: Key = parts[0]
         elif len(parts) == 3:
@@ -90,6 +93,36 @@ def apply_value_map(values: np.ndarray, value_map: Dict[Key, int],
     labels = labels_of_keys[nearest][inverse].reshape(values.shape[:2])
     snapped = int(np.bincount(inverse, minlength=len(uniq))[~exact].sum())
     return labels, snapped
+
+
+def map_palette(value_map: Optional[Dict[Key, int]],
+                num_classes: int) -> Optional[List[List[int]]]:
+    """The K classes' RGB colours from a colour ``--map`` (the first
+    colour mapped to each class; the default palette's for a class no
+    colour maps to); None for a grey-level map or none."""
+    if not value_map or not isinstance(next(iter(value_map)), tuple):
+        return None
+    palette = default_palette(num_classes)
+    done = set()
+    for colour, label in value_map.items():
+        if label < num_classes and label not in done:
+            palette[label] = list(colour)
+            done.add(label)
+    return palette
+
+
+def class_id_map(values: np.ndarray, value_map: Optional[Dict[Key, int]],
+                 num_classes: int) -> Dict[Key, int]:
+    """The map of a grey mask holding class ids: every value below
+    ``num_classes`` (and 255) is its own label unless ``value_map`` (the
+    values to change, e.g. ``11=ignore``) says otherwise; other values are
+    left out, so :func:`apply_value_map` names them."""
+    full: Dict[Key, int] = {
+        int(v): int(v)
+        for v in np.unique(values) if v < num_classes or v == IGNORE_INDEX
+    }
+    full.update(value_map or {})
+    return full
 
 
 def _describe_map(value_map: Dict[Key, int]) -> str:

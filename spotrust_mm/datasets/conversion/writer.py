@@ -13,8 +13,10 @@ import numpy as np
 
 from ...fileio import make_temp_dir
 from ...progress import progress
-from .class_weight import defect_class_weight, label_counts
-from .common import IGNORE_INDEX, SPLITS, ConversionError, Sample, image_size
+from .class_weight import (CLASS_WEIGHT_FORMULAS, class_pixel_stats,
+                           class_weights, defect_class_weight, label_counts)
+from .common import (IGNORE_INDEX, SPLITS, ConversionError, Sample,
+                     default_palette, image_size)
 from .splits import split_stems
 
 
@@ -36,7 +38,9 @@ def write_dataset(samples: Sequence[Sample],
                   seed: int = 0,
                   overwrite: bool = False,
                   extra_info: Optional[dict] = None,
-                  quiet: bool = False) -> dict:
+                  quiet: bool = False,
+                  classes: Optional[Sequence[str]] = None,
+                  palette: Optional[Sequence[Sequence[int]]] = None) -> dict:
     """Check, split and write ``samples`` in the mmseg layout under ``out``.
 
     Args:
@@ -50,11 +54,25 @@ def write_dataset(samples: Sequence[Sample],
         overwrite (bool): Replace a non-empty ``out``.
         extra_info (dict, optional): More entries for dataset_info.json.
         quiet (bool): No progress bar.
+        classes (Sequence[str], optional): K class names: the masks hold
+            class ids 0..K-1 (255 ignored), and dataset_info.json gets the
+            names, the palette, per-class pixel counts and K
+            median-frequency class weights. None (default): binary, 0
+            background and 1 defect.
+        palette (Sequence, optional): K RGB colours; by default those of
+            :func:`default_palette`.
 
     Returns:
         dict: The content of ``dataset_info.json``.
     """
     check_out_dir(out, overwrite)
+    num_classes = len(classes) if classes else 2
+    if classes:
+        palette = [list(map(int, c)) for c in palette] if palette else \
+            default_palette(num_classes)
+        if len(palette) != num_classes:
+            raise ConversionError(f'{len(palette)} palette colours for '
+                                  f'{num_classes} classes')
     stems = [s.stem for s in samples]
     dupes = sorted(s for s, n in Counter(stems).items() if n > 1)
     if dupes:
@@ -81,6 +99,8 @@ def write_dataset(samples: Sequence[Sample],
     os.makedirs(parent, exist_ok=True)
     tmp = make_temp_dir(parent, f'.{osp.basename(out)}.tmp-')
     counts = {k: np.zeros(3, np.int64) for k in SPLITS}
+    class_stats = {k: np.zeros((2, num_classes + 1), np.int64)
+                   for k in SPLITS}
     snapped = {}
     try:
         for k in SPLITS:
@@ -98,11 +118,13 @@ def write_dataset(samples: Sequence[Sample],
                 raise ConversionError(
                     f'{sample.image}: its mask is {mask.shape[1]}x'
                     f'{mask.shape[0]} but the image is {size[1]}x{size[0]}')
-            bad = set(np.unique(mask).tolist()) - {0, 1, IGNORE_INDEX}
+            bad = set(np.unique(mask).tolist()) - set(range(num_classes)) \
+                - {IGNORE_INDEX}
             if bad:
                 raise ConversionError(
-                    f'{sample.image}: mask labels {sorted(bad)} are not '
-                    '0/1/255')
+                    f'{sample.image}: mask labels {sorted(bad)} are not ' +
+                    (f'classes 0..{num_classes - 1} or 255' if classes else
+                     '0/1/255'))
             k = split_of[sample.stem]
             ext = osp.splitext(sample.image)[1]
             shutil.copyfile(sample.image,
@@ -111,7 +133,10 @@ def write_dataset(samples: Sequence[Sample],
                     osp.join(tmp, 'ann_dir', k, sample.stem + '.png'),
                     mask.astype(np.uint8)):
                 raise OSError(f'could not write the mask of {sample.image}')
-            counts[k] += label_counts(mask)
+            if classes:
+                class_stats[k] += class_pixel_stats(mask, num_classes)
+            else:
+                counts[k] += label_counts(mask)
         bg, fg = counts['train'][:2]
         info = dict(
             source=source,
@@ -132,6 +157,8 @@ def write_dataset(samples: Sequence[Sample],
             'training split',
             snapped_pixels=snapped,
             stems=splits)
+        if classes:
+            _class_info(info, classes, palette, class_stats)
         info.update(extra_info or {})
         with open(osp.join(tmp, 'dataset_info.json'), 'w') as f:
             json.dump(info, f, indent=2)
@@ -140,6 +167,29 @@ def write_dataset(samples: Sequence[Sample],
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return info
+
+
+def _class_info(info: dict, classes: Sequence[str], palette: list,
+                class_stats: Dict[str, np.ndarray]) -> None:
+    """Replace the binary entries of ``info`` by the K-class ones."""
+    for key in ('defect_pixel_fraction', 'pixels'):
+        info.pop(key)
+    info.update(
+        layout='mmseg: img_dir/<split>/<stem><ext>, ann_dir/<split>/'
+        '<stem>.png (class ids 0..K-1 in the order of "classes", 255 '
+        'ignore)',
+        classes=list(classes),
+        palette=palette,
+        class_pixel_fraction={
+            k: [round(float(c), 6) for c in st[0, :-1] / max(
+                st[0, :-1].sum(), 1)] for k, st in class_stats.items()
+        },
+        pixels={k: dict(zip(list(classes) + ['ignored'],
+                            map(int, st[0])))
+                for k, st in class_stats.items()},
+        class_weight=class_weights(class_stats['train']),
+        class_weight_formula=CLASS_WEIGHT_FORMULAS['median'] +
+        ', over the training split')
 
 
 def _replace_dir(new: str, out: str) -> None:
@@ -165,8 +215,13 @@ def summarise(info: dict, out: str) -> str:
     """The lines a converter prints when it is done."""
     lines = [f'wrote {out}: ' + ', '.join(
         f'{k} {info["splits"][k]}' for k in SPLITS)]
-    lines.append('defect pixel fraction: ' + ', '.join(
-        f'{k} {info["defect_pixel_fraction"][k]:.4f}' for k in SPLITS))
+    if 'class_pixel_fraction' in info:
+        lines.append('train pixel fraction: ' + ', '.join(
+            f'{c} {f:.4f}' for c, f in zip(
+                info['classes'], info['class_pixel_fraction']['train'])))
+    else:
+        lines.append('defect pixel fraction: ' + ', '.join(
+            f'{k} {info["defect_pixel_fraction"][k]:.4f}' for k in SPLITS))
     lines.append(f'suggested class_weight: {info["class_weight"]} '
                  f'({info["class_weight_formula"]})')
     if info.get('snapped_pixels'):

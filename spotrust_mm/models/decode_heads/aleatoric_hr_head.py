@@ -5,13 +5,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
+from mmseg.models.losses import accuracy
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from mmseg.utils import SampleList
 from torch import Tensor
 
 from ..layers import BayesConv2d
-from ..losses import binary_accuracy
+from ..losses import BayesianCELoss, binary_accuracy
 
 
 def fold_conv_bn(block: ConvModule) -> Tuple[Tensor, Tensor]:
@@ -36,20 +37,26 @@ def fold_conv_bn(block: ConvModule) -> Tuple[Tensor, Tensor]:
 
 @MODELS.register_module()
 class AleatoricHRHead(BaseDecodeHead):
-    """HRNetV2 head that predicts a defect and its aleatoric uncertainty.
+    """HRNetV2 head that predicts the classes and their aleatoric
+    uncertainty.
 
     The head of `HRNetV2 <https://arxiv.org/abs/1904.04514>`_ (as mmseg's
     ``FCNHead`` with ``input_transform='resize_concat'``): the selected
     branches are upsampled to the first branch's size, concatenated, passed
-    through ``num_convs`` ConvModules, then two 1x1 convs give the defect
-    logit and a per-pixel log variance ``s`` (Kendall and Gal, 2017), as in
-    the SpotRust paper. ``forward`` returns both stacked as (N, 2, H, W).
+    through ``num_convs`` ConvModules, then two 1x1 convs give the class
+    logits and one per-pixel log variance ``s`` (Kendall and Gal, 2017), as
+    in the SpotRust paper. ``forward`` returns them stacked:
+
+    - binary (the paper; ``num_classes=2, out_channels=1``, the default):
+      (N, 2, H, W), the defect logit (sigmoid) and ``s``, trained with
+      :class:`BayesianBCELoss`;
+    - K classes (``out_channels=num_classes=K``): (N, K + 1, H, W), K
+      softmax logits and ``s``, one variance per pixel shared by the
+      classes, trained with :class:`BayesianCELoss`.
 
     Each branch first goes through ``self.branch_layers[i]``: identity here
     (a deterministic member of a deep ensemble); the MC-dropout and
     variational heads put their stochastic layer there.
-
-    Binary only: ``num_classes=2`` with ``out_channels=1`` (sigmoid).
 
     Inference with the default 1x1 ConvModule (conv, BN, ReLU) takes an
     equal but cheaper path (:meth:`fused_forward`), which matters because
@@ -86,11 +93,12 @@ class AleatoricHRHead(BaseDecodeHead):
             raise ValueError(f'{type(self).__name__} does not support pixel '
                              'samplers')
         super().__init__(**kwargs)
-        if self.out_channels != 1 or self.num_classes != 2:
+        if self.out_channels == 1 and self.num_classes != 2:
             raise ValueError(
-                f'{type(self).__name__} is binary: num_classes=2 and '
-                f'out_channels=1, got {self.num_classes} and '
-                f'{self.out_channels}')
+                f'{type(self).__name__}: out_channels=1 (a sigmoid) is for '
+                f'num_classes=2; for {self.num_classes} classes set '
+                f'out_channels={self.num_classes} (softmax)')
+        self._check_loss()
         self.branch_channels: List[int] = list(kwargs['in_channels'])
         self.branch_layers = nn.ModuleList(
             nn.Identity() for _ in self.branch_channels)
@@ -108,6 +116,30 @@ class AleatoricHRHead(BaseDecodeHead):
             raise ValueError('num_convs=0 needs channels == sum(in_channels)')
         self.conv_log_var = nn.Conv2d(self.channels, 1, kernel_size=1)
 
+    @property
+    def multiclass(self) -> bool:
+        """Whether the head gives K softmax logits (not one sigmoid)."""
+        return self.out_channels > 1
+
+    def _losses(self) -> List[nn.Module]:
+        return list(self.loss_decode) if isinstance(
+            self.loss_decode, nn.ModuleList) else [self.loss_decode]
+
+    def _check_loss(self) -> None:
+        """Refuse a Bayesian loss of the other kind (binary vs K-class)."""
+        for loss in self._losses():
+            name = type(loss).__name__
+            if self.multiclass and name == 'BayesianBCELoss':
+                raise ValueError(
+                    f'{type(self).__name__} has {self.out_channels} softmax '
+                    "outputs: use loss_decode=dict(type='BayesianCELoss'); "
+                    'BayesianBCELoss is binary (one sigmoid logit)')
+            if not self.multiclass and isinstance(loss, BayesianCELoss):
+                raise ValueError(
+                    f'{type(self).__name__} is binary (out_channels=1): use '
+                    "BayesianBCELoss, or set out_channels=num_classes for "
+                    'BayesianCELoss')
+
     def _transform_inputs(self, inputs: Sequence[Tensor]) -> Tensor:
         """Apply each branch layer, resize to branch 0 and concatenate."""
         branches = [
@@ -121,7 +153,8 @@ class AleatoricHRHead(BaseDecodeHead):
         ], dim=1)
 
     def forward(self, inputs: Sequence[Tensor]) -> Tensor:
-        """Return (N, 2, H, W): defect logit and log variance ``s``."""
+        """Return (N, out_channels + 1, H, W): the logits, then the log
+        variance ``s``."""
         if self.can_fuse():
             return self.fused_forward(inputs)
         feats = self.convs(self._transform_inputs(inputs))
@@ -191,11 +224,12 @@ class AleatoricHRHead(BaseDecodeHead):
         heads = [self.conv_seg, self.conv_log_var]
         head_w = torch.cat([c.weight.flatten(1) for c in heads])
         head_b = torch.cat([
-            c.bias if c.bias is not None else c.weight.new_zeros(1)
-            for c in heads
+            c.bias if c.bias is not None else c.weight.new_zeros(
+                c.weight.shape[0]) for c in heads
         ])
-        return torch.baddbmm(head_b.view(1, 2, 1).expand(n, -1, h * w),
-                             head_w.expand(n, -1, -1), out).view(n, 2, h, w)
+        k = len(head_b)
+        return torch.baddbmm(head_b.view(1, k, 1).expand(n, -1, h * w),
+                             head_w.expand(n, -1, -1), out).view(n, k, h, w)
 
     def kl(self) -> Optional[Tensor]:
         """Summed KL of the head's Bayesian layers, None if it has none."""
@@ -210,17 +244,21 @@ class AleatoricHRHead(BaseDecodeHead):
         batch (``acc_seg`` is mostly background). A defect ``s`` far above
         the background's means the learned variance is damping the defect
         pixels' gradient by ``exp(-s)``."""
-        loss_decode = self.loss_decode[0] if isinstance(
-            self.loss_decode, nn.ModuleList) else self.loss_decode
-        log_var_range = getattr(loss_decode, 'log_var_range', (-10., 10.))
-        s = seg_logits[:, 1].clamp(*log_var_range)
+        log_var_range = getattr(self._losses()[0], 'log_var_range',
+                                (-10., 10.))
+        s = seg_logits[:, -1].clamp(*log_var_range)
         out = {}
-        for name, value in (('s_defect', 1), ('s_background', 0)):
-            mask = seg_label == value
+        defect = (seg_label != 0) & (seg_label != self.ignore_index)
+        for name, mask in (('s_defect', defect), ('s_background',
+                                                    seg_label == 0)):
             if mask.any():
                 out[name] = s[mask].mean()
-        defect = seg_label == 1
-        if defect.any():
+        if self.multiclass:
+            if defect.any():
+                out['recall_defect'] = (seg_logits[:, :-1].argmax(1)[defect]
+                                        == seg_label[defect]).float().mean(
+                                        ) * 100
+        elif defect.any():
             out['recall_defect'] = (
                 torch.sigmoid(seg_logits[:, 0][defect]) >
                 self.threshold).float().mean() * 100
@@ -228,7 +266,7 @@ class AleatoricHRHead(BaseDecodeHead):
 
     def loss_by_feat(self, seg_logits: Tensor,
                      batch_data_samples: SampleList) -> dict:
-        """Bayesian loss of the (N, 2, H, W) output, plus the KL if any.
+        """Bayesian loss of the output of :meth:`forward`, plus the KL if any.
 
         Args:
             seg_logits (Tensor): Output of :meth:`forward`.
@@ -247,10 +285,8 @@ class AleatoricHRHead(BaseDecodeHead):
             align_corners=self.align_corners)
         seg_label = seg_label.squeeze(1)
         kl = self.kl()
-        losses_decode = self.loss_decode if isinstance(
-            self.loss_decode, nn.ModuleList) else [self.loss_decode]
         loss = dict()
-        for i, loss_decode in enumerate(losses_decode):
+        for i, loss_decode in enumerate(self._losses()):
             value = loss_decode(
                 seg_logits,
                 seg_label,
@@ -258,8 +294,10 @@ class AleatoricHRHead(BaseDecodeHead):
                 kl=kl if i == 0 else None)
             loss[loss_decode.loss_name] = loss.get(loss_decode.loss_name,
                                                    0) + value
-        loss['acc_seg'] = binary_accuracy(seg_logits[:, 0], seg_label,
-                                          self.threshold, self.ignore_index)
+        loss['acc_seg'] = accuracy(
+            seg_logits[:, :-1], seg_label, ignore_index=self.ignore_index
+        ) if self.multiclass else binary_accuracy(
+            seg_logits[:, 0], seg_label, self.threshold, self.ignore_index)
         loss.update(self._defect_diagnostics(seg_logits, seg_label))
         if kl is not None:
             loss['kl'] = kl.detach()

@@ -113,6 +113,9 @@ class BayesianBCELoss(nn.Module):
         loss_name (str): Name in the log; must start with ``loss_``.
     """
 
+    #: Whether ``BayesianWarmupHook`` may set ``beta``.
+    supports_warmup = True
+
     def __init__(self,
                  loss_weight: float = 1.0,
                  class_weight: Optional[Sequence[float]] = None,
@@ -123,9 +126,7 @@ class BayesianBCELoss(nn.Module):
                  beta: float = 0.0,
                  loss_name: str = 'loss_bayes_bce'):
         super().__init__()
-        if class_weight is not None and len(class_weight) != 2:
-            raise ValueError('class_weight must be [w_background, '
-                             f'w_defect], got {class_weight}')
+        self.check_class_weight(class_weight)
         if log_var_range[0] >= log_var_range[1]:
             raise ValueError(f'log_var_range {log_var_range} is empty')
         if num_train_pixels is not None and num_train_pixels != 'auto' and \
@@ -144,6 +145,13 @@ class BayesianBCELoss(nn.Module):
         self.reduction = reduction
         self.beta = beta
         self._loss_name = loss_name
+
+    @staticmethod
+    def check_class_weight(class_weight: Optional[Sequence[float]]) -> None:
+        """Refuse a class weight this loss cannot use."""
+        if class_weight is not None and len(class_weight) != 2:
+            raise ValueError('class_weight must be [w_background, '
+                             f'w_defect], got {class_weight}')
 
     def kl_term(self, kl: Tensor, num_valid_pixels: int) -> Tensor:
         """The scaled KL term added to the data term."""
@@ -173,27 +181,35 @@ class BayesianBCELoss(nn.Module):
         Returns:
             Tensor: Scalar loss (per-pixel map if reduction is 'none').
         """
-        if pred.dim() != 4 or pred.shape[1] != 2:
-            raise ValueError('BayesianBCELoss expects (N, 2, H, W) '
-                             f'[logit, log variance], got {tuple(pred.shape)}')
         # In float32 even under mixed precision (--amp): exp(-s) and the
         # BCE of a large logit overflow or lose all precision in fp16/bf16.
         with torch.autocast(device_type=pred.device.type, enabled=False):
-            loss = self.loss_weight * bayesian_bce_loss(
-                pred[:, 0].float(),
-                pred[:, 1].float(),
-                target,
-                weight=None if weight is None else weight.float(),
-                class_weight=self.class_weight,
-                ignore_index=ignore_index,
-                log_var_range=self.log_var_range,
-                reduction=self.reduction,
-                beta=self.beta)
+            loss = self.loss_weight * self.data_term(
+                pred.float(), target,
+                None if weight is None else weight.float(), ignore_index)
             if kl is not None:
                 valid = target.numel() if ignore_index is None else int(
                     (target != ignore_index).sum())
                 loss = loss + self.kl_term(kl.float(), valid)
         return loss
+
+    def data_term(self, pred: Tensor, target: Tensor,
+                  weight: Optional[Tensor],
+                  ignore_index: Optional[int]) -> Tensor:
+        """The unweighted data term of float32 (N, 2, H, W) ``pred``."""
+        if pred.dim() != 4 or pred.shape[1] != 2:
+            raise ValueError('BayesianBCELoss expects (N, 2, H, W) '
+                             f'[logit, log variance], got {tuple(pred.shape)}')
+        return bayesian_bce_loss(
+            pred[:, 0],
+            pred[:, 1],
+            target,
+            weight=weight,
+            class_weight=self.class_weight,
+            ignore_index=ignore_index,
+            log_var_range=self.log_var_range,
+            reduction=self.reduction,
+            beta=self.beta)
 
     @property
     def loss_name(self) -> str:

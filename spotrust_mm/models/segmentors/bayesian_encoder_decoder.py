@@ -7,8 +7,9 @@ from mmseg.registry import MODELS
 from torch import Tensor
 
 from ..layers import sampling, stochastic_layers
-from .uncertainty import (UNCERTAINTY_FIELDS, UncertaintyPredictorMixin,
-                          get_rng_state, set_rng_state)
+from .uncertainty import (UncertaintyPredictorMixin, get_rng_state,
+                          set_rng_state, split_head_output,
+                          summary_channels)
 
 
 @MODELS.register_module()
@@ -50,7 +51,7 @@ class BayesianEncoderDecoder(UncertaintyPredictorMixin, EncoderDecoder):
         self.sample_chunk = sample_chunk
         self.seed = seed
         self.log_var_range = tuple(log_var_range)
-        self.out_channels = len(UNCERTAINTY_FIELDS)
+        self.out_channels = summary_channels(self.decode_head.out_channels)
         self.test_cfg = ConfigDict(self.test_cfg or dict(mode='whole'))
 
     @property
@@ -76,7 +77,9 @@ class BayesianEncoderDecoder(UncertaintyPredictorMixin, EncoderDecoder):
         stream, so batching does not change an image's noise.
 
         Returns:
-            tuple[Tensor, Tensor]: logits and log variances, (S, N, H, W).
+            tuple[Tensor, Tensor]: logits, (S, N, H, W) for a binary head
+            or (S, N, K, H, W) for K classes, and log variances (S, N, H,
+            W).
         """
         feats = self.extract_feat(inputs)
         states = getattr(self, 'image_rng_states', None)
@@ -92,11 +95,11 @@ class BayesianEncoderDecoder(UncertaintyPredictorMixin, EncoderDecoder):
                         [f[i:i + 1] for f in feats], batch_img_metas[:1]))
                 states[i] = get_rng_state(device)
             out = torch.cat(outs, dim=1)
-        return out[:, :, 0], out[:, :, 1]
+        return split_head_output(out)
 
     def _sample_head(self, feats: List[Tensor],
                      batch_img_metas: List[dict]) -> Tensor:
-        """(S, N, 2, H, W) head outputs, ``sample_chunk`` samples at a time
+        """(S, N, C + 1, H, W) head outputs, ``sample_chunk`` samples at a time
         (one sample if the head is deterministic)."""
         n = len(feats[0])
         total = self.num_output_samples()

@@ -12,7 +12,8 @@ from mmseg.registry import MODELS
 from torch import Tensor
 
 from ..layers import sampling
-from .uncertainty import UNCERTAINTY_FIELDS, UncertaintyPredictorMixin
+from .uncertainty import (UncertaintyPredictorMixin, split_head_output,
+                          summary_channels)
 
 def build_member(member: dict, index: int) -> Tuple[nn.Module, dict]:
     """Build one ensemble member and load its checkpoint.
@@ -129,7 +130,9 @@ class EnsembleSegmentor(UncertaintyPredictorMixin, BaseSegmentor):
     prediction is the mean probability over members, the epistemic
     uncertainty the std across members, and the aleatoric uncertainty the
     mean of the members' predicted variances (see
-    :func:`summarize_samples`). Members are trained separately
+    :func:`summarize_samples`; for K-class members the mean softmax, the
+    mutual information and the entropies of
+    :func:`summarize_class_samples`). Members are trained separately
     (``tools/train_ensemble.py``); this class only predicts.
 
     Args:
@@ -182,7 +185,12 @@ class EnsembleSegmentor(UncertaintyPredictorMixin, BaseSegmentor):
         self.align_corners = align_corners
         self.log_var_range = tuple(log_var_range)
         self.seed = None  # members are deterministic
-        self.out_channels = len(UNCERTAINTY_FIELDS)
+        outputs = {m.decode_head.out_channels for m in self.members}
+        if len(outputs) != 1:
+            raise ValueError('ensemble members must predict the same '
+                             f'classes; their heads have {sorted(outputs)} '
+                             'outputs')
+        self.out_channels = summary_channels(outputs.pop())
 
     def init_weights(self) -> None:
         """Members keep the weights loaded from their checkpoints."""
@@ -193,8 +201,9 @@ class EnsembleSegmentor(UncertaintyPredictorMixin, BaseSegmentor):
     def sample_outputs(self, inputs: Tensor,
                        batch_img_metas: List[dict]) -> Tuple[Tensor, Tensor]:
         """Run every member once on its own part of ``inputs`` (see
-        :class:`EnsembleDataPreProcessor`); return (S=members, N, H, W)
-        twice."""
+        :class:`EnsembleDataPreProcessor`); return (S=members, ...)
+        logits and log variances as
+        :meth:`BayesianEncoderDecoder.sample_outputs`."""
         outputs = []
         parts = self.data_preprocessor.split(inputs)
         h, w = inputs.shape[-2:]
@@ -210,8 +219,7 @@ class EnsembleSegmentor(UncertaintyPredictorMixin, BaseSegmentor):
             if y.shape[-2:] != (h, w):  # back onto the canvas; the part
                 y = F.pad(y, (0, w - y.shape[-1], 0, h - y.shape[-2]))
             outputs.append(y)  # beyond the member's input is cropped later
-        out = torch.stack(outputs)
-        return out[:, :, 0], out[:, :, 1]
+        return split_head_output(torch.stack(outputs))
 
     def extract_feat(self, inputs: Tensor) -> List[List[Tensor]]:
         """Features of every member (each has its own backbone)."""

@@ -10,6 +10,9 @@ from mmseg.structures import SegDataSample
 from mmseg.utils import OptSampleList, SampleList
 from torch import Tensor
 
+from .class_uncertainty import (CLASS_UNCERTAINTY_FIELDS, mean_softmax,
+                                summarize_class_samples)
+
 #: Channels of the summary tensor that the uncertainty segmentors return
 #: from ``encode_decode``: mean probability, epistemic std, aleatoric var.
 UNCERTAINTY_FIELDS = ('seg_logits', 'epistemic_uncertainty',
@@ -68,6 +71,25 @@ def summarize_samples(logits: Tensor,
     return torch.stack([mean, epistemic, aleatoric], dim=1)
 
 
+def summary_channels(num_outputs: int) -> int:
+    """Channels of the summary a segmentor returns from ``encode_decode``
+    for a head with ``num_outputs`` logits: 3 for the binary sigmoid head
+    (:data:`UNCERTAINTY_FIELDS`), K + 4 for K softmax classes (the mean
+    probabilities and :data:`CLASS_UNCERTAINTY_FIELDS`)."""
+    return len(UNCERTAINTY_FIELDS) if num_outputs == 1 else \
+        num_outputs + len(CLASS_UNCERTAINTY_FIELDS)
+
+
+def split_head_output(out: Tensor) -> Tuple[Tensor, Tensor]:
+    """Logits and log variances of stacked head outputs (..., C + 1, H,
+    W): (..., H, W) logits for a binary head (C = 1), else (..., C, H, W);
+    and (..., H, W) log variances."""
+    logits = out[..., :-1, :, :]
+    if logits.shape[-3] == 1:
+        logits = logits[..., 0, :, :]
+    return logits, out[..., -1, :, :]
+
+
 def get_rng_state(device: torch.device) -> Tensor:
     """torch's RNG state for ``device`` (the CPU's or that CUDA device's).
     """
@@ -124,17 +146,29 @@ class UncertaintyPredictorMixin:
 
     A subclass implements :meth:`sample_outputs`, returning S stochastic
     (or member) logits and log variances at the input's size. This mixin
-    reduces them with :func:`summarize_samples` in ``encode_decode``, so
-    mmseg's whole-image and sliding-window inference both carry the three
-    fields, and writes them into each :class:`SegDataSample`:
+    reduces them in ``encode_decode`` (:func:`summarize_samples`, or
+    :func:`summarize_class_samples` for K classes), so mmseg's whole-image
+    and sliding-window inference both carry every field, and writes them
+    into each :class:`SegDataSample`. Binary (a sigmoid head):
 
     - ``seg_logits``: mean defect probability (not a logit);
     - ``pred_sem_seg``: ``seg_logits > threshold`` (0/1);
     - ``epistemic_uncertainty``: std of the probability over samples;
     - ``aleatoric_uncertainty``: mean predicted variance ``exp(s)``.
 
+    K classes (a softmax head, docs/multiclass.md):
+
+    - ``seg_logits``: (K, H, W) log of the mean softmax over samples, so
+      that its softmax (as mmseg takes it) is the predictive distribution;
+    - ``pred_sem_seg``: the class of largest mean probability;
+    - ``epistemic_uncertainty``: mutual information (nats);
+    - ``aleatoric_uncertainty``: mean predicted variance ``exp(s)``;
+    - ``predictive_entropy``: entropy of the mean softmax (nats, total);
+    - ``expected_entropy``: mean entropy of the samples (nats, aleatoric).
+
     The subclass sets ``threshold``, ``seed``, ``log_var_range``,
-    ``align_corners``, ``test_cfg`` and ``out_channels = 3``.
+    ``align_corners``, ``test_cfg`` and ``out_channels``
+    (:func:`summary_channels`).
     """
 
     # mmseg's inference modes only need ``encode_decode``, ``test_cfg`` and
@@ -211,16 +245,29 @@ class UncertaintyPredictorMixin:
 
     def encode_decode(self, inputs: Tensor,
                       batch_img_metas: List[dict]) -> Tensor:
-        """(N, 3, H, W) summary: mean probability, epistemic, aleatoric;
-        or, inside :meth:`predict_at_temperatures`, (N, K, H, W) mean
-        probabilities at each of K temperatures."""
+        """The summary (see :func:`summary_channels`); or, inside
+        :meth:`predict_at_temperatures`, the mean probabilities at each of
+        its temperatures: (N, T, H, W) binary, (N, T * K, H, W) for K
+        classes."""
         logits, log_vars = self.sample_outputs(inputs, batch_img_metas)
+        binary = logits.dim() == 4
         temperatures = getattr(self, 'fit_temperatures', None)
         if temperatures is not None:
-            return torch.stack(
-                [mean_probability(logits, t) for t in temperatures], 1)
-        return summarize_samples(logits, log_vars, self.log_var_range,
-                                 self.temperature)
+            if binary:
+                return torch.stack(
+                    [mean_probability(logits, t) for t in temperatures], 1)
+            return torch.cat(
+                [mean_softmax(logits, t) for t in temperatures], 1)
+        if binary:
+            return summarize_samples(logits, log_vars, self.log_var_range,
+                                     self.temperature)
+        return summarize_class_samples(logits, log_vars, self.log_var_range,
+                                       self.temperature)
+
+    def num_logits(self) -> int:
+        """Logits per sample: 1 (binary sigmoid) or K."""
+        return self.out_channels - len(CLASS_UNCERTAINTY_FIELDS) if \
+            self.out_channels != len(UNCERTAINTY_FIELDS) else 1
 
     def num_output_samples(self) -> int:
         """S, the samples (or members) :meth:`sample_outputs` returns."""
@@ -255,14 +302,16 @@ class UncertaintyPredictorMixin:
                 time. Defaults to 8.
 
         Returns:
-            list[Tensor]: Per image, (K, H, W) at the original size, or
-            (K, P) at ``pixels``.
+            list[Tensor]: Per image, (T, H, W) at the original size, or
+            (T, P) at ``pixels``; for K classes (T, K, H, W) or (T, K, P).
+            ``chunk`` counts channels then (a temperature has K).
         """
         if len(temperatures) == 0 or min(temperatures) <= 0:
             raise ValueError(f'temperatures must be > 0: {temperatures}')
         metas = [ds.metainfo for ds in data_samples]
         channels = self.out_channels
-        self.out_channels = len(temperatures)
+        per_temperature = self.num_logits()
+        self.out_channels = len(temperatures) * per_temperature
         self.fit_temperatures = [float(t) for t in temperatures]
         try:
             with self.image_streams(inputs):
@@ -273,14 +322,18 @@ class UncertaintyPredictorMixin:
         results = []
         for i, (field, meta) in enumerate(zip(out, metas)):
             parts = []
-            for start in range(0, len(temperatures), chunk):
+            for start in range(0, len(field), chunk):
                 part = _restore_original_shape(
                     field[None, start:start + chunk], meta,
                     self.align_corners)[0]
                 if pixels is not None:
                     part = part.flatten(1)[:, pixels[i]]
                 parts.append(part)
-            results.append(torch.cat(parts))
+            out_t = torch.cat(parts)
+            if per_temperature > 1:
+                out_t = out_t.unflatten(0, (len(temperatures),
+                                            per_temperature))
+            results.append(out_t)
         return results
 
     def predict(self,
@@ -317,7 +370,8 @@ class UncertaintyPredictorMixin:
     def postprocess_result(self,
                            summary: Tensor,
                            data_samples: OptSampleList = None) -> SampleList:
-        """Write the (N, 3, H, W) summary into :class:`SegDataSample`s."""
+        """Write the summary into :class:`SegDataSample`s (the fields in
+        the class docstring)."""
         if data_samples is None:
             data_samples = [SegDataSample() for _ in range(len(summary))]
             metas = [None] * len(summary)
@@ -329,13 +383,24 @@ class UncertaintyPredictorMixin:
                 field = _restore_original_shape(field, meta,
                                                 self.align_corners)
             field = field[0]
-            prob = field[0:1]
-            data_sample.set_data({
-                name: PixelData(data=field[i:i + 1])
-                for i, name in enumerate(UNCERTAINTY_FIELDS)
-            })
-            data_sample.set_data({
-                'pred_sem_seg':
-                PixelData(data=(prob > self.threshold).long())
-            })
+            k = self.num_logits()
+            if k == 1:
+                prob = field[0:1]
+                data_sample.set_data({
+                    name: PixelData(data=field[i:i + 1])
+                    for i, name in enumerate(UNCERTAINTY_FIELDS)
+                })
+                pred = (prob > self.threshold).long()
+            else:
+                probs = field[:k]
+                data_sample.set_data({
+                    name: PixelData(data=field[k + i:k + i + 1])
+                    for i, name in enumerate(CLASS_UNCERTAINTY_FIELDS)
+                })
+                data_sample.set_data({
+                    'seg_logits':
+                    PixelData(data=probs.clamp_min(1e-12).log())
+                })
+                pred = probs.argmax(0, keepdim=True)
+            data_sample.set_data({'pred_sem_seg': PixelData(data=pred)})
         return data_samples

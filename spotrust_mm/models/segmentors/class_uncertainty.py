@@ -1,0 +1,85 @@
+"""Uncertainty of K-class predictions from S samples: the predictive mean
+softmax, its entropy and the split into expected entropy (aleatoric) and
+mutual information (epistemic)."""
+from typing import Tuple
+
+import torch
+from torch import Tensor
+
+#: The uncertainty channels that follow the K mean probabilities in the
+#: summary of a K-class model, as named in its :class:`SegDataSample`:
+#: mutual information (epistemic), mean learned variance ``exp(s)``
+#: (aleatoric, as in the binary case), predictive entropy (total) and the
+#: expected entropy over samples (aleatoric).
+CLASS_UNCERTAINTY_FIELDS = ('epistemic_uncertainty', 'aleatoric_uncertainty',
+                            'predictive_entropy', 'expected_entropy')
+
+
+def entropy(probs: Tensor, dim: int) -> Tensor:
+    """Shannon entropy in nats, ``-sum p log p`` along ``dim`` (0 log 0 =
+    0)."""
+    return -torch.special.xlogy(probs, probs).sum(dim)
+
+
+def mean_softmax(logits: Tensor, temperature: float = 1.0) -> Tensor:
+    """``mean_s softmax(z_s / T)`` of (S, N, K, ...) logits, in float32."""
+    if temperature <= 0:
+        raise ValueError(f'temperature must be > 0, got {temperature}')
+    return torch.softmax(logits.float() / temperature, dim=2).mean(0)
+
+
+def entropy_decomposition(probs: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+    """Predictive entropy, expected entropy and mutual information of S
+    sampled class distributions (Gal, 2016; Depeweg et al., 2018).
+
+    ``H[mean_s p_s] = mean_s H[p_s] + MI``: the total uncertainty is the
+    aleatoric part (the entropy each sample already has) plus the epistemic
+    part (how much the samples disagree). Identical samples give MI = 0;
+    K samples that each put all mass on a different class give MI = log K.
+
+    Args:
+        probs (Tensor): (S, N, K, ...) probabilities.
+
+    Returns:
+        tuple[Tensor, Tensor, Tensor]: Each (N, ...), in nats; MI is
+        clamped at 0 against rounding.
+    """
+    total = entropy(probs.mean(0), dim=1)
+    expected = entropy(probs, dim=2).mean(0)
+    return total, expected, (total - expected).clamp_min(0)
+
+
+def summarize_class_samples(logits: Tensor,
+                            log_vars: Tensor,
+                            log_var_range: Tuple[float, float] = (-10.0,
+                                                                  10.0),
+                            temperature: float = 1.0) -> Tensor:
+    """Reduce S stochastic K-class outputs to prediction and uncertainties.
+
+    Args:
+        logits (Tensor): (S, N, K, H, W) class logits.
+        log_vars (Tensor): (S, N, H, W) log variances ``s``.
+        log_var_range (tuple[float, float]): Clamp for ``s`` before ``exp``.
+        temperature (float): Post-hoc temperature: every sample's logits
+            are divided by it before the softmax; the variance, in logit
+            units, by its square.
+
+    Returns:
+        Tensor: (N, K + 4, H, W): the K mean probabilities, then the
+        fields of :data:`CLASS_UNCERTAINTY_FIELDS` in that order.
+    """
+    if logits.dim() != 5 or log_vars.shape != logits.shape[:2] + \
+            logits.shape[3:]:
+        raise ValueError('logits (S, N, K, H, W) and log_vars (S, N, H, W) '
+                         f'expected, got {tuple(logits.shape)} and '
+                         f'{tuple(log_vars.shape)}')
+    if temperature <= 0:
+        raise ValueError(f'temperature must be > 0, got {temperature}')
+    probs = torch.softmax(logits.float() / temperature, dim=2)
+    total, expected, mutual = entropy_decomposition(probs)
+    variance = torch.exp(log_vars.float().clamp(*log_var_range)).mean(0) / \
+        temperature**2
+    return torch.cat([
+        probs.mean(0),
+        torch.stack([mutual, variance, total, expected], dim=1)
+    ], dim=1)
