@@ -30,16 +30,15 @@ validating every 5 and keeping the best checkpoint by validation mIoU;
 seed 0 (the ensemble's members: 0, 1 and 2).
 """
 import argparse
-import glob
 import json
 import os
 import os.path as osp
-import re
 import subprocess
 import sys
 import time
 
 from spotrust_mm.apis import trained_checkpoint
+from training_curves import _fmt, curves_table
 
 from spotrust_mm.fileio import write_json
 
@@ -222,10 +221,6 @@ def calibrate_row(name: str, args, data: str, result: dict,
     return result
 
 
-def _fmt(v, digits=3):
-    return '–' if v is None else f'{v:.{digits}f}'
-
-
 def table(results) -> str:
     head = ('| row | mean IoU | defect F1 | precision | recall | ECE | '
             'Brier | NLL | '
@@ -255,83 +250,6 @@ def table(results) -> str:
             f'{r["train_seconds"] / 60:.1f} min',
             _fmt(m.get('seconds_per_image'), 2), f'`{ckpt}`'
         ]) + ' |')
-    return '\n'.join(lines)
-
-
-def _train_run(row_dir: str) -> str:
-    """The folder of a row's (first member's) training run."""
-    member = osp.join(row_dir, 'member_0')
-    base = member if osp.isdir(member) else row_dir
-    runs = sorted(d for d in glob.glob(osp.join(base, '2*'))
-                  if osp.isdir(d))
-    return runs[-1] if runs else ''
-
-
-def validation_f1(row_dir: str) -> dict:
-    """{epoch: defect-class F1} from the validations in the training log
-    (mmseg's per-class table, the row after 'background')."""
-    logs = glob.glob(osp.join(_train_run(row_dir), '*.log'))
-    out, f1 = {}, None
-    for line in open(logs[0]) if logs else []:
-        cells = [c.strip() for c in line.strip().strip('|').split('|')]
-        if len(cells) == 6 and cells[0] not in ('Class', 'background'):
-            try:
-                f1 = float(cells[3]) / 100
-            except ValueError:
-                continue
-            if f1 != f1:  # mmseg prints nan when no pixel is predicted as
-                f1 = 0.0  # defect: precision 0/0, and F1 is then 0
-        m = re.search(r'Epoch\(val\) \[(\d+)\]\[\d+/\d+\]\s+aAcc', line)
-        if m and f1 is not None:
-            out[int(m.group(1))] = f1
-            f1 = None
-    return out
-
-
-def training_diagnostics(row_dir: str, epochs: int) -> dict:
-    """Means per block of 5 epochs of the head's logged diagnostics
-    (``decode.s_defect``, ``decode.s_background``,
-    ``decode.recall_defect``) from the run's scalars.json."""
-    path = osp.join(_train_run(row_dir), 'vis_data', 'scalars.json')
-    if not osp.isfile(path):
-        return {}
-    sums: dict = {}
-    with open(path) as f:
-        for line in f:
-            rec = json.loads(line)
-            if 'decode.s_defect' not in rec or 'epoch' not in rec:
-                continue
-            block = (rec['epoch'] - 1) // 5
-            acc = sums.setdefault(block, [0.0, 0.0, 0.0, 0])
-            acc[0] += rec['decode.s_defect'] - rec['decode.s_background']
-            acc[1] += rec.get('decode.recall_defect', 0.0) / 100
-            acc[3] += 1
-    return {b: (a[0] / a[3], a[1] / a[3]) for b, a in sums.items()}
-
-
-def curves_table(results, epochs: int, work_dir: str) -> str:
-    val_epochs = list(range(5, epochs + 1, 5))
-    blocks = [(b * 5 + 1, min(b * 5 + 5, epochs))
-              for b in range((epochs + 4) // 5)]
-    head = ('| row | ' + ' | '.join(f'val F1 ep {e}' for e in val_epochs) +
-            ' | ' + ' | '.join(f's gap ep {a}-{b}' for a, b in blocks) +
-            ' | ' + ' | '.join(f'batch recall ep {a}-{b}'
-                               for a, b in blocks) + ' |')
-    lines = [head, '|' + '---|' * (1 + len(val_epochs) + 2 * len(blocks))]
-    for r in results:
-        if r.get('failed'):
-            continue
-        row_dir = osp.join(work_dir, r['row'])
-        f1 = validation_f1(row_dir)
-        if not f1:
-            continue
-        diag = training_diagnostics(row_dir, epochs)
-        cells = [r['label']] + [_fmt(f1.get(e), 2) for e in val_epochs]
-        cells += [_fmt(diag[b][0], 2) if b in diag else '–'
-                  for b in range(len(blocks))]
-        cells += [_fmt(diag[b][1], 2) if b in diag else '–'
-                  for b in range(len(blocks))]
-        lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
 
