@@ -5,6 +5,7 @@ import numpy as np
 from mmengine.evaluator import BaseMetric
 from mmseg.registry import METRICS
 
+from ..datasets.conversion.common import class_names
 from .class_metrics import (class_brier_nll_sums, class_confusion,
                             class_probabilities, class_scores,
                             normalised_class_uncertainties,
@@ -190,10 +191,7 @@ class UncertaintyMetric(BaseMetric):
     def class_names(self, num_classes: int) -> List[str]:
         """The dataset's class names (``dataset_meta``), or ``class_<i>``
         if it has none or not K of them."""
-        names = list((self.dataset_meta or {}).get('classes') or [])
-        if len(names) != num_classes:
-            names = [f'class_{i}' for i in range(num_classes)]
-        return names
+        return class_names(self.dataset_meta, num_classes)
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         kinds = [

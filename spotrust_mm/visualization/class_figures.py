@@ -5,6 +5,8 @@ from typing import List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+from ..datasets.conversion.common import class_names, default_palette
+
 
 def class_overlay(img: np.ndarray, pred: np.ndarray,
                   palette: Sequence[Sequence[int]],
@@ -40,15 +42,10 @@ def class_overlay(img: np.ndarray, pred: np.ndarray,
 def class_legend(dataset_meta: Optional[dict],
                  num_classes: int) -> Tuple[List[str], List[List[int]]]:
     """K class names and RGB colours from a model's ``dataset_meta``;
-    ``class_<i>`` and well separated colours where it has none (or not K).
+    ``class_<i>`` and the converters' default palette where it has none (or
+    not K).
     """
-    meta = dataset_meta or {}
-    classes = list(meta.get('classes') or [])
-    palette = [list(c) for c in meta.get('palette') or []]
-    if len(classes) != num_classes:
-        classes = [f'class_{i}' for i in range(num_classes)]
+    palette = [list(c) for c in (dataset_meta or {}).get('palette') or []]
     if len(palette) != num_classes:
-        palette = [list(c) for c in np.random.RandomState(0).randint(
-            0, 256, (num_classes, 3))]
-        palette[0] = [0, 0, 0]
-    return classes, palette
+        palette = default_palette(num_classes)
+    return class_names(dataset_meta, num_classes), palette

@@ -27,7 +27,8 @@ from .class_weight import (CLASS_WEIGHT_FORMULAS, class_pixel_stats,
                            class_weights, defect_class_weight, label_counts)
 from .cli import add_converter_args, converter_main, run_converter
 from .common import (DEFAULT_PALETTE, IGNORE_INDEX, IMAGE_EXTENSIONS, SPLITS,
-                     ConversionError, Sample, default_palette, files_by_stem,
+                     ConversionError, Sample, class_names, default_palette,
+                     files_by_stem,
                      image_size, parse_classes)
 from .mask_files import (MASK_EXTENSIONS, default_mask_labels,
                          folder_label_format, is_lossy, read_mask_values)
@@ -49,5 +50,5 @@ __all__ = [
     'apply_value_map', 'parse_value_map', 'check_out_dir', 'summarise',
     'write_dataset', 'CLASS_WEIGHT_FORMULAS', 'class_pixel_stats',
     'class_weights', 'class_id_map', 'map_palette', 'DEFAULT_PALETTE',
-    'default_palette', 'parse_classes'
+    'default_palette', 'parse_classes', 'class_names'
 ]

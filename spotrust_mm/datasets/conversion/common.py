@@ -37,13 +37,22 @@ def parse_classes(values: Optional[Sequence[str]]) -> Optional[List[str]]:
         if k < 2:
             raise ConversionError(
                 f'--class-names {k}: need at least 2 classes')
-        return [f'class_{i}' for i in range(k)]
+        return class_names(None, k)
     if len(values) < 2 or len(set(values)) != len(values):
         raise ConversionError(
             f'--class-names {values}: need 2 or more distinct names')
     if len(values) > IGNORE_INDEX:
         raise ConversionError(f'--class-names: at most {IGNORE_INDEX} classes')
     return list(values)
+
+
+def class_names(meta: Optional[dict], num_classes: int) -> List[str]:
+    """The ``classes`` of ``meta`` (a dataset's or model's metainfo), or
+    ``class_0 .. class_<K-1>`` if it has none or not K of them."""
+    names = list((meta or {}).get('classes') or [])
+    if len(names) != num_classes:
+        names = [f'class_{i}' for i in range(num_classes)]
+    return names
 
 
 def default_palette(num_classes: int) -> List[List[int]]:
