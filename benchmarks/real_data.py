@@ -44,6 +44,13 @@ from spotrust_mm.fileio import write_json
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
+#: The CPU-sized schedule of every learned row: 256x256 training crops,
+#: validating (and checkpointing) every 5 epochs.
+CPU_SCHEDULE = [
+    'train_dataloader.dataset.pipeline.3.crop_size=(256,256)',
+    'train_cfg.val_interval=5',
+    'default_hooks.checkpoint.interval=5',
+]
 CPU_OPTIONS = [
     'model.backbone.extra.stage1.num_blocks=(2,)',
     'model.backbone.extra.stage2.num_blocks=(2,2)',
@@ -51,10 +58,7 @@ CPU_OPTIONS = [
     'model.backbone.extra.stage3.num_blocks=(2,2,2)',
     'model.backbone.extra.stage4.num_modules=1',
     'model.backbone.extra.stage4.num_blocks=(2,2,2,2)',
-    'train_dataloader.dataset.pipeline.3.crop_size=(256,256)',
-    'train_cfg.val_interval=5',
-    'default_hooks.checkpoint.interval=5',
-]
+] + CPU_SCHEDULE
 SEED = 0  # randomness.seed of each row; the ensemble's members: 0, 1, 2
 
 # name: (kind, config, label in the table)

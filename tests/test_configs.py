@@ -118,3 +118,60 @@ def test_w48_imagenet_weights_arrive_through_init_cfg(tmp_path):
     for key in ('conv1.weight', 'stage4.2.branches.3.3.conv2.weight',
                 'layer1.0.bn1.running_mean'):
         assert torch.equal(loaded[key], state[key]), key
+
+
+ANY_HEAD = sorted(glob.glob(osp.join(REPO, 'configs', 'any_head',
+                                     '*_mcdropout_crackforest.py')))
+
+
+@pytest.mark.parametrize('path', ANY_HEAD,
+                         ids=lambda p: osp.basename(p))
+def test_any_head_tail_configs_change_only_the_tail(path):
+    """Each tail config is its plain mmseg config plus the README's lines:
+    the segmentor, bayesian_tail, a sigmoid output with the Bayesian BCE,
+    the warm-up hook. The wrapped head is mmseg's, built as the plain one."""
+    plain = Config.fromfile(path.replace('_mcdropout', ''))
+    tail = Config.fromfile(path)
+    assert plain.model.type == 'EncoderDecoder'
+    assert tail.model.type == 'BayesianEncoderDecoder'
+    assert tail.model.bayesian_tail == dict(tail='mc_dropout',
+                                            dropout_ratio=0.5)
+    a, b = dict(plain.model.decode_head), dict(tail.model.decode_head)
+    assert b.pop('loss_decode') == dict(type='BayesianBCELoss',
+                                        class_weight=plain.class_weight)
+    assert b.pop('out_channels') == 1 and b.pop('threshold') == 0.5
+    a.pop('loss_decode')
+    assert a == b
+    for key in ('backbone', 'data_preprocessor'):
+        assert plain.model[key] == tail.model[key]
+    assert plain.train_dataloader == tail.train_dataloader
+    model = MODELS.build(tail.model)
+    assert type(model.decode_head.head).__module__.startswith('mmseg.')
+    assert type(model.decode_head.head).__name__ == a['type']
+    plain_model = MODELS.build(plain.model)
+    assert type(plain_model).__module__.startswith('mmseg.')
+    body = {k for k in plain_model.state_dict()
+            if not k.startswith('decode_head.conv_seg')}
+    wrapped = {k.replace('decode_head.head.', 'decode_head.')
+               for k in model.state_dict()}
+    assert body <= wrapped
+
+
+def test_finetune_config_keeps_the_plain_classifier(tmp_path):
+    """The fine-tuning config's model takes the plain config's checkpoint
+    whole: the same classifier shape (2 softmax outputs), only the tail's
+    log-variance conv new."""
+    import torch
+    plain = MODELS.build(Config.fromfile(osp.join(
+        REPO, 'configs/any_head/upernet_r18_crackforest.py')).model)
+    cfg = Config.fromfile(osp.join(
+        REPO, 'configs/any_head',
+        'upernet_r18_mcdropout_finetune_crackforest.py'))
+    model = MODELS.build(cfg.model)
+    assert cfg.train_cfg.max_epochs == 5 and cfg.load_from
+    result = model.load_state_dict(plain.state_dict(), strict=False)
+    assert not result.unexpected_keys
+    assert sorted(result.missing_keys) == [
+        'decode_head.conv_log_var.bias', 'decode_head.conv_log_var.weight']
+    assert torch.equal(model.decode_head.conv_seg.weight,
+                       plain.decode_head.conv_seg.weight)

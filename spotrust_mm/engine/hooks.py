@@ -7,7 +7,7 @@ from mmengine.model import is_model_wrapper
 from mmseg.registry import HOOKS
 
 from ..models.layers import MCDropout
-from ..models.losses import BayesianBCELoss
+from ..models.losses import BayesianBCELoss, KLTerm
 
 
 def _modules_of(model, kind) -> list:
@@ -117,9 +117,10 @@ class KLNormaliserHook(Hook):
     resize and crop, as the data term's mean is taken over them): the N of
     the per-pixel negative ELBO ``mean NLL + KL / N``. A
     :class:`BayesianBCELoss` with ``num_train_pixels='auto'`` gets that
-    number. One with a number that
-    differs from it by more than ``rtol`` fails the run, naming both, since
-    such a KL weight was written for other data.
+    number, and so does the :class:`KLTerm` of a variational
+    :class:`BayesianTailHead` without learned variance. One with a number
+    that differs from it by more than ``rtol`` fails the run, naming both,
+    since such a KL weight was written for other data.
 
     Args:
         rtol (float): Allowed relative difference. Defaults to 0.01.
@@ -132,7 +133,8 @@ class KLNormaliserHook(Hook):
 
     def before_train(self, runner) -> None:
         losses = [
-            loss for loss in _modules_of(runner.model, BayesianBCELoss)
+            loss for loss in _modules_of(runner.model, (BayesianBCELoss,
+                                                        KLTerm))
             if loss.num_train_pixels is not None
         ]
         if not losses:

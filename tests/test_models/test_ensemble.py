@@ -10,6 +10,8 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 
 from spotrust_mm.models.segmentors import summarize_samples
+from spotrust_mm.models.segmentors.class_uncertainty import \
+    summarize_class_samples
 
 from ..conftest import tiny_hrnet_model
 
@@ -140,3 +142,64 @@ def test_inputs_not_from_the_preprocessor_are_refused(members):
                                  members=members)).eval()
     with pytest.raises(ValueError, match="members' preprocessors stacked"):
         ensemble.predict(torch.zeros(1, 3, 32, 32))
+
+
+def test_ensemble_of_any_segmentors(tmp_path):
+    """Members that differ in backbone, head and class of segmentor: mmseg's
+    own EncoderDecoder (UPerHead on ResNet, ImageNet mean/std, padded to
+    32) and a BayesianEncoderDecoder (SegformerHead on MiT with an
+    MC-dropout tail, [0, 1] inputs, no padding). Each gets the input its
+    preprocessor makes; the ensemble is the K-class summary of their
+    outputs, with no learned variance (aleatoric 0)."""
+    from .tail_models import tiny_model
+    specs = []
+    for i, (cfg, preprocessor) in enumerate([
+            (tiny_model('UPerHead', 3, plain=True),
+             dict(size_divisor=32)),
+            (tiny_model('SegformerHead', 3, dict(tail='mc_dropout',
+                                                 aleatoric=False)),
+             dict(mean=[0.0] * 3, std=[255.0] * 3, bgr_to_rgb=False,
+                  size_divisor=None))]):
+        cfg['data_preprocessor'].update(preprocessor)
+        torch.manual_seed(i)
+        model = MODELS.build(cfg)
+        model.init_weights()
+        with torch.no_grad():  # confident members, so that they disagree
+            for p in model.decode_head.conv_seg.parameters():
+                p.mul_(300)
+        path = str(tmp_path / f'{i}.pth')
+        torch.save(dict(state_dict=model.state_dict(), meta={}), path)
+        specs.append(dict(config=cfg, checkpoint=path))
+    ensemble = MODELS.build(dict(type='EnsembleSegmentor',
+                                 members=specs)).eval()
+    data = _data(size=(40, 56))
+    with torch.no_grad():
+        out = ensemble.test_step(copy.deepcopy(data))[0]
+    logits = torch.stack([_alone(m, data) for m in specs])  # (S, N, K..)
+    expected = summarize_class_samples(logits, None)[0]
+    torch.testing.assert_close(out.seg_logits.data.exp(), expected[:3],
+                               rtol=0, atol=1e-5)
+    torch.testing.assert_close(out.epistemic_uncertainty.data[0],
+                               expected[3], rtol=0, atol=1e-5)
+    assert out.epistemic_uncertainty.data.max() > 0.1
+    assert out.aleatoric_uncertainty.data.abs().max() == 0
+    shared = MODELS.build(dict(
+        type='EnsembleSegmentor', members=specs,
+        data_preprocessor=copy.deepcopy(
+            specs[0]['config']['data_preprocessor']))).eval()
+    with torch.no_grad():  # member 0's preprocessor for both: wrong
+        wrong = shared.test_step(copy.deepcopy(data))[0]
+    assert not torch.allclose(wrong.seg_logits.data, out.seg_logits.data,
+                              atol=1e-3)
+
+
+def test_members_with_and_without_a_variance_are_refused(members,
+                                                         tmp_path):
+    from .tail_models import tiny_model
+    cfg = tiny_model('FCNHead', 2, plain=True)
+    model = MODELS.build(cfg)
+    path = str(tmp_path / 'plain.pth')
+    torch.save(dict(state_dict=model.state_dict(), meta={}), path)
+    with pytest.raises(ValueError, match='log variance or none'):
+        MODELS.build(dict(type='EnsembleSegmentor', members=[
+            members[0], dict(config=cfg, checkpoint=path)]))

@@ -1,18 +1,15 @@
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
-from mmseg.models.losses import accuracy
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
-from mmseg.utils import SampleList
 from torch import Tensor
 
-from ..layers import BayesConv2d
-from ..losses import BayesianCELoss, binary_accuracy
+from .aleatoric_loss import AleatoricLossMixin
 
 
 def fold_conv_bn(block: ConvModule) -> Tuple[Tensor, Tensor]:
@@ -36,7 +33,7 @@ def fold_conv_bn(block: ConvModule) -> Tuple[Tensor, Tensor]:
 
 
 @MODELS.register_module()
-class AleatoricHRHead(BaseDecodeHead):
+class AleatoricHRHead(AleatoricLossMixin, BaseDecodeHead):
     """HRNetV2 head that predicts the classes and their aleatoric
     uncertainty.
 
@@ -115,30 +112,6 @@ class AleatoricHRHead(BaseDecodeHead):
         if num_convs == 0 and self.in_channels != self.channels:
             raise ValueError('num_convs=0 needs channels == sum(in_channels)')
         self.conv_log_var = nn.Conv2d(self.channels, 1, kernel_size=1)
-
-    @property
-    def multiclass(self) -> bool:
-        """Whether the head gives K softmax logits (not one sigmoid)."""
-        return self.out_channels > 1
-
-    def _losses(self) -> List[nn.Module]:
-        return list(self.loss_decode) if isinstance(
-            self.loss_decode, nn.ModuleList) else [self.loss_decode]
-
-    def _check_loss(self) -> None:
-        """Refuse a Bayesian loss of the other kind (binary vs K-class)."""
-        for loss in self._losses():
-            name = type(loss).__name__
-            if self.multiclass and name == 'BayesianBCELoss':
-                raise ValueError(
-                    f'{type(self).__name__} has {self.out_channels} softmax '
-                    "outputs: use loss_decode=dict(type='BayesianCELoss'); "
-                    'BayesianBCELoss is binary (one sigmoid logit)')
-            if not self.multiclass and isinstance(loss, BayesianCELoss):
-                raise ValueError(
-                    f'{type(self).__name__} is binary (out_channels=1): use '
-                    "BayesianBCELoss, or set out_channels=num_classes for "
-                    'BayesianCELoss')
 
     def _transform_inputs(self, inputs: Sequence[Tensor]) -> Tensor:
         """Apply each branch layer, resize to branch 0 and concatenate."""
@@ -230,75 +203,3 @@ class AleatoricHRHead(BaseDecodeHead):
         k = len(head_b)
         return torch.baddbmm(head_b.view(1, k, 1).expand(n, -1, h * w),
                              head_w.expand(n, -1, -1), out).view(n, k, h, w)
-
-    def kl(self) -> Optional[Tensor]:
-        """Summed KL of the head's Bayesian layers, None if it has none."""
-        kls = [m.kl() for m in self.modules() if isinstance(m, BayesConv2d)]
-        return torch.stack(kls).sum() if kls else None
-
-    @torch.no_grad()
-    def _defect_diagnostics(self, seg_logits: Tensor,
-                            seg_label: Tensor) -> dict:
-        """Logged, not back-propagated: the mean clamped log variance ``s``
-        on defect and on background pixels, and the defect recall of the
-        batch (``acc_seg`` is mostly background). A defect ``s`` far above
-        the background's means the learned variance is damping the defect
-        pixels' gradient by ``exp(-s)``."""
-        log_var_range = getattr(self._losses()[0], 'log_var_range',
-                                (-10., 10.))
-        s = seg_logits[:, -1].clamp(*log_var_range)
-        out = {}
-        defect = (seg_label != 0) & (seg_label != self.ignore_index)
-        for name, mask in (('s_defect', defect), ('s_background',
-                                                    seg_label == 0)):
-            if mask.any():
-                out[name] = s[mask].mean()
-        if self.multiclass:
-            if defect.any():
-                out['recall_defect'] = (seg_logits[:, :-1].argmax(1)[defect]
-                                        == seg_label[defect]).float().mean(
-                                        ) * 100
-        elif defect.any():
-            out['recall_defect'] = (
-                torch.sigmoid(seg_logits[:, 0][defect]) >
-                self.threshold).float().mean() * 100
-        return out
-
-    def loss_by_feat(self, seg_logits: Tensor,
-                     batch_data_samples: SampleList) -> dict:
-        """Bayesian loss of the output of :meth:`forward`, plus the KL if any.
-
-        Args:
-            seg_logits (Tensor): Output of :meth:`forward`.
-            batch_data_samples (list[SegDataSample]): With ``gt_sem_seg``.
-
-        Returns:
-            dict[str, Tensor]: Loss terms, ``acc_seg``, the diagnostics of
-            :meth:`_defect_diagnostics` and, for Bayesian layers, the
-            unscaled ``kl`` (all logged, not back-propagated).
-        """
-        seg_label = self._stack_batch_gt(batch_data_samples)
-        seg_logits = resize(
-            input=seg_logits,
-            size=seg_label.shape[2:],
-            mode='bilinear',
-            align_corners=self.align_corners)
-        seg_label = seg_label.squeeze(1)
-        kl = self.kl()
-        loss = dict()
-        for i, loss_decode in enumerate(self._losses()):
-            value = loss_decode(
-                seg_logits,
-                seg_label,
-                ignore_index=self.ignore_index,
-                kl=kl if i == 0 else None)
-            loss[loss_decode.loss_name] = loss.get(loss_decode.loss_name,
-                                                   0) + value
-        loss['acc_seg'] = accuracy(
-            seg_logits[:, :-1], seg_label, ignore_index=self.ignore_index
-        ) if self.multiclass else binary_accuracy(
-            seg_logits[:, 0], seg_label, self.threshold, self.ignore_index)
-        loss.update(self._defect_diagnostics(seg_logits, seg_label))
-        if kl is not None:
-            loss['kl'] = kl.detach()
-        return loss

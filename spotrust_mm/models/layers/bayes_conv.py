@@ -172,6 +172,17 @@ class BayesConv2d(nn.Module):
                        self.padding, self.dilation, groups=n)
         return out.view(n, self.out_channels, *out.shape[2:])
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        """Also load an ``nn.Conv2d``'s ``weight`` and ``bias`` as the
+        posterior means (``rho`` then stays as initialised and is reported
+        missing), so a trained deterministic conv can start the posterior.
+        """
+        for name in ('weight', 'bias'):
+            key, mean = prefix + name, f'{prefix}{name}_mu'
+            if key in state_dict and mean not in state_dict:
+                state_dict[mean] = state_dict.pop(key)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def kl(self) -> Tensor:
         """KL divergence of the posterior to the prior, summed."""
         kl = gaussian_kl(self.weight_mu, self.weight_sigma, self.prior_mu,

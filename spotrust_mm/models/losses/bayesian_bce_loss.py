@@ -8,6 +8,8 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor
 
+from .kl_term import check_num_train_pixels, scaled_kl
+
 
 def bayesian_bce_loss(logit: Tensor,
                       log_var: Tensor,
@@ -129,10 +131,7 @@ class BayesianBCELoss(nn.Module):
         self.check_class_weight(class_weight)
         if log_var_range[0] >= log_var_range[1]:
             raise ValueError(f'log_var_range {log_var_range} is empty')
-        if num_train_pixels is not None and num_train_pixels != 'auto' and \
-                num_train_pixels <= 0:
-            raise ValueError(
-                f'num_train_pixels must be > 0, got {num_train_pixels}')
+        check_num_train_pixels(num_train_pixels)
         if not 0 <= beta <= 1:
             raise ValueError(f'beta must be in [0, 1], got {beta}')
         if not loss_name.startswith('loss_'):
@@ -155,12 +154,8 @@ class BayesianBCELoss(nn.Module):
 
     def kl_term(self, kl: Tensor, num_valid_pixels: int) -> Tensor:
         """The scaled KL term added to the data term."""
-        if self.num_train_pixels == 'auto':
-            raise RuntimeError(
-                "num_train_pixels='auto' is set by KLNormaliserHook before "
-                "training: add dict(type='KLNormaliserHook') to custom_hooks")
-        normaliser = self.num_train_pixels or max(int(num_valid_pixels), 1)
-        return self.kl_weight * kl / normaliser
+        return scaled_kl(kl, self.kl_weight, self.num_train_pixels,
+                         num_valid_pixels)
 
     def forward(self,
                 pred: Tensor,

@@ -1,4 +1,4 @@
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 from mmengine.config import ConfigDict
@@ -22,7 +22,15 @@ class BayesianEncoderDecoder(UncertaintyPredictorMixin, EncoderDecoder):
     samples at a time by repeating the features along the batch axis. The
     stochastic layers (MC dropout, Bayes-by-backprop convs) sit after the
     backbone, so this gives the same distribution as N full passes. A head
-    without stochastic layers is run once: its epistemic uncertainty is 0.
+    with a body (:class:`BayesianTailHead`: ``forward_body`` and
+    ``forward_tail``) runs its body once too, and only its tail is
+    sampled. A head without stochastic layers (also a plain mmseg head) is
+    run once: its epistemic uncertainty is 0, and without a predicted log
+    variance so is the aleatoric one.
+
+    Any mmseg model becomes Bayesian with ``bayesian_tail``: its
+    ``decode_head`` config is wrapped in a :class:`BayesianTailHead` with
+    these arguments (docs/any_head.md).
 
     Args:
         num_samples (int): Monte Carlo samples. Defaults to 24 (paper).
@@ -34,6 +42,10 @@ class BayesianEncoderDecoder(UncertaintyPredictorMixin, EncoderDecoder):
             Defaults to 0.
         log_var_range (tuple[float, float]): Clamp for ``s`` before
             ``exp``. Defaults to (-10, 10), as the loss.
+        bayesian_tail (dict, optional): :class:`BayesianTailHead` arguments
+            (``tail``, ``dropout_ratio``, ``aleatoric``...) to put on
+            ``decode_head``, e.g. ``dict(tail='mc_dropout',
+            dropout_ratio=0.5)``. Defaults to None (the head as it is).
         **kwargs: :class:`EncoderDecoder` arguments.
     """
 
@@ -42,7 +54,18 @@ class BayesianEncoderDecoder(UncertaintyPredictorMixin, EncoderDecoder):
                  sample_chunk: int = 8,
                  seed: int = 0,
                  log_var_range: Tuple[float, float] = (-10.0, 10.0),
+                 bayesian_tail: Optional[dict] = None,
                  **kwargs):
+        if bayesian_tail is not None:
+            if 'type' in bayesian_tail or 'head' in bayesian_tail:
+                raise ValueError(
+                    'bayesian_tail takes BayesianTailHead arguments (tail, '
+                    'dropout_ratio, aleatoric, ...); the head is '
+                    f'decode_head: got {dict(bayesian_tail)}')
+            kwargs['decode_head'] = dict(
+                type='BayesianTailHead',
+                head=kwargs['decode_head'],
+                **bayesian_tail)
         super().__init__(**kwargs)
         if num_samples < 1 or sample_chunk < 1:
             raise ValueError('num_samples and sample_chunk must be >= 1, got '
@@ -58,6 +81,11 @@ class BayesianEncoderDecoder(UncertaintyPredictorMixin, EncoderDecoder):
     def threshold(self) -> float:
         """Probability threshold of the decode head."""
         return self.decode_head.threshold
+
+    @property
+    def with_log_var(self) -> bool:
+        """Whether the decode head predicts a log variance."""
+        return getattr(self.decode_head, 'with_log_var', False)
 
     @property
     def is_stochastic(self) -> bool:
@@ -95,20 +123,27 @@ class BayesianEncoderDecoder(UncertaintyPredictorMixin, EncoderDecoder):
                         [f[i:i + 1] for f in feats], batch_img_metas[:1]))
                 states[i] = get_rng_state(device)
             out = torch.cat(outs, dim=1)
-        return split_head_output(out)
+        return split_head_output(out, self.with_log_var)
 
     def _sample_head(self, feats: List[Tensor],
                      batch_img_metas: List[dict]) -> Tensor:
-        """(S, N, C + 1, H, W) head outputs, ``sample_chunk`` samples at a time
-        (one sample if the head is deterministic)."""
+        """(S, N, C [+ 1], H, W) head outputs, ``sample_chunk`` samples at a
+        time (one sample if the head is deterministic). A head with
+        ``forward_body`` runs it once; its ``forward_tail``, or the whole
+        head, is run on the repeated input."""
+        head = self.decode_head
+        split = hasattr(head, 'forward_body')
+        body = head.forward_body(feats) if split else feats
         n = len(feats[0])
         total = self.num_output_samples()
         outputs = []
-        with sampling(self.decode_head, True):
+        with sampling(head, True):
             for start in range(0, total, self.sample_chunk):
                 k = min(self.sample_chunk, total - start)
-                repeated = [f.repeat(k, 1, 1, 1) for f in feats]
-                out = self.decode_head.predict(repeated, batch_img_metas,
-                                               self.test_cfg)
+                repeated = body.repeat(k, 1, 1, 1) if split else [
+                    f.repeat(k, 1, 1, 1) for f in body]
+                out = head.forward_tail(repeated) if split else \
+                    head.forward(repeated)
+                out = head.predict_by_feat(out, batch_img_metas)
                 outputs.append(out.unflatten(0, (k, n)))
         return torch.cat(outputs)

@@ -1,7 +1,7 @@
 """Uncertainty of K-class predictions from S samples: the predictive mean
 softmax, its entropy and the split into expected entropy (aleatoric) and
 mutual information (epistemic)."""
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -49,8 +49,20 @@ def entropy_decomposition(probs: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
     return total, expected, (total - expected).clamp_min(0)
 
 
+def mean_variance(log_vars: Optional[Tensor], like: Tensor,
+                  log_var_range: Tuple[float, float],
+                  temperature: float) -> Tensor:
+    """Mean ``exp(s) / T**2`` over the S samples of (S, N, H, W) ``s``
+    clamped to ``log_var_range``, in float32; zeros shaped as the (N, H,
+    W) ``like`` for a head that predicts no variance (None)."""
+    if log_vars is None:
+        return torch.zeros_like(like, dtype=torch.float32)
+    return torch.exp(log_vars.float().clamp(*log_var_range)).mean(0) / \
+        temperature**2
+
+
 def summarize_class_samples(logits: Tensor,
-                            log_vars: Tensor,
+                            log_vars: Optional[Tensor],
                             log_var_range: Tuple[float, float] = (-10.0,
                                                                   10.0),
                             temperature: float = 1.0) -> Tensor:
@@ -58,7 +70,8 @@ def summarize_class_samples(logits: Tensor,
 
     Args:
         logits (Tensor): (S, N, K, H, W) class logits.
-        log_vars (Tensor): (S, N, H, W) log variances ``s``.
+        log_vars (Tensor, optional): (S, N, H, W) log variances ``s``;
+            None for a head without them (aleatoric variance 0).
         log_var_range (tuple[float, float]): Clamp for ``s`` before ``exp``.
         temperature (float): Post-hoc temperature: every sample's logits
             are divided by it before the softmax; the variance, in logit
@@ -68,8 +81,8 @@ def summarize_class_samples(logits: Tensor,
         Tensor: (N, K + 4, H, W): the K mean probabilities, then the
         fields of :data:`CLASS_UNCERTAINTY_FIELDS` in that order.
     """
-    if logits.dim() != 5 or log_vars.shape != logits.shape[:2] + \
-            logits.shape[3:]:
+    if logits.dim() != 5 or log_vars is not None and \
+            log_vars.shape != logits.shape[:2] + logits.shape[3:]:
         raise ValueError('logits (S, N, K, H, W) and log_vars (S, N, H, W) '
                          f'expected, got {tuple(logits.shape)} and '
                          f'{tuple(log_vars.shape)}')
@@ -77,8 +90,7 @@ def summarize_class_samples(logits: Tensor,
         raise ValueError(f'temperature must be > 0, got {temperature}')
     probs = torch.softmax(logits.float() / temperature, dim=2)
     total, expected, mutual = entropy_decomposition(probs)
-    variance = torch.exp(log_vars.float().clamp(*log_var_range)).mean(0) / \
-        temperature**2
+    variance = mean_variance(log_vars, total, log_var_range, temperature)
     return torch.cat([
         probs.mean(0),
         torch.stack([mutual, variance, total, expected], dim=1)

@@ -120,13 +120,16 @@ class EnsembleDataPreProcessor(BaseDataPreprocessor):
 
 @MODELS.register_module()
 class EnsembleSegmentor(UncertaintyPredictorMixin, BaseSegmentor):
-    """Deep ensemble (Lakshminarayanan et al., 2017) of SpotRust models.
+    """Deep ensemble (Lakshminarayanan et al., 2017) of any segmentors.
 
-    Each member is an independently trained segmentor whose decode head
-    returns a logit and a log variance (any SpotRust model; members may
-    differ in backbone and in data preprocessing). At inference each member
-    runs once on the input as its own data preprocessor makes it
-    (:class:`EnsembleDataPreProcessor`), with its own sampling off; the
+    Each member is an independently trained segmentor: any SpotRust model,
+    any mmseg ``EncoderDecoder`` (with or without a
+    :class:`BayesianTailHead`); members may differ in backbone, head and
+    data preprocessing, and must agree on the classes and on whether they
+    predict a log variance (without one the aleatoric map is 0). At
+    inference each member runs once on the input as its own data
+    preprocessor makes it (:class:`EnsembleDataPreProcessor`), with its
+    own sampling off; the
     prediction is the mean probability over members, the epistemic
     uncertainty the std across members, and the aleatoric uncertainty the
     mean of the members' predicted variances (see
@@ -191,6 +194,15 @@ class EnsembleSegmentor(UncertaintyPredictorMixin, BaseSegmentor):
                              f'classes; their heads have {sorted(outputs)} '
                              'outputs')
         self.out_channels = summary_channels(outputs.pop())
+        kinds = {getattr(m.decode_head, 'with_log_var', False)
+                 for m in self.members}
+        if len(kinds) != 1:
+            raise ValueError(
+                'ensemble members must all predict a log variance or none: '
+                'with ' + ', '.join(str(i) for i, m in enumerate(
+                    self.members) if getattr(m.decode_head, 'with_log_var',
+                                             False)) + ', without the rest')
+        self.with_log_var = kinds.pop()
 
     def init_weights(self) -> None:
         """Members keep the weights loaded from their checkpoints."""
@@ -219,7 +231,7 @@ class EnsembleSegmentor(UncertaintyPredictorMixin, BaseSegmentor):
             if y.shape[-2:] != (h, w):  # back onto the canvas; the part
                 y = F.pad(y, (0, w - y.shape[-1], 0, h - y.shape[-2]))
             outputs.append(y)  # beyond the member's input is cropped later
-        return split_head_output(torch.stack(outputs))
+        return split_head_output(torch.stack(outputs), self.with_log_var)
 
     def extract_feat(self, inputs: Tensor) -> List[List[Tensor]]:
         """Features of every member (each has its own backbone)."""

@@ -11,6 +11,7 @@ from mmseg.utils import OptSampleList, SampleList
 from torch import Tensor
 
 from .class_uncertainty import (CLASS_UNCERTAINTY_FIELDS, mean_softmax,
+                                mean_variance,
                                 summarize_class_samples)
 
 #: Channels of the summary tensor that the uncertainty segmentors return
@@ -28,7 +29,7 @@ def mean_probability(logits: Tensor, temperature: float = 1.0) -> Tensor:
 
 
 def summarize_samples(logits: Tensor,
-                      log_vars: Tensor,
+                      log_vars: Optional[Tensor],
                       log_var_range: Tuple[float, float] = (-10.0, 10.0),
                       temperature: float = 1.0) -> Tensor:
     """Reduce S stochastic outputs to prediction and uncertainties.
@@ -41,7 +42,8 @@ def summarize_samples(logits: Tensor,
 
     Args:
         logits (Tensor): Corrosion logits, shape (S, N, H, W).
-        log_vars (Tensor): Log variances ``s``, shape (S, N, H, W).
+        log_vars (Tensor, optional): Log variances ``s``, shape (S, N, H,
+            W); None for a head without them (aleatoric variance 0).
         log_var_range (tuple[float, float]): ``s`` is clamped to this range
             before ``exp``, as in the loss. Defaults to (-10, 10).
         temperature (float): Post-hoc temperature ``T`` (tools/calibrate.py):
@@ -55,7 +57,8 @@ def summarize_samples(logits: Tensor,
         Tensor: (N, 3, H, W): mean probability, epistemic std, aleatoric
         variance.
     """
-    if logits.shape != log_vars.shape or logits.dim() != 4:
+    if logits.dim() != 4 or (log_vars is not None
+                             and logits.shape != log_vars.shape):
         raise ValueError('logits and log_vars must both be (S, N, H, W), got '
                          f'{tuple(logits.shape)} and {tuple(log_vars.shape)}')
     if temperature <= 0:
@@ -65,9 +68,7 @@ def summarize_samples(logits: Tensor,
     probs = torch.sigmoid(logits.float() / temperature)
     mean = probs.mean(0)  # = mean_probability(logits, temperature)
     epistemic = (probs - mean).pow(2).mean(0).sqrt()
-    aleatoric = torch.exp(log_vars.float().clamp(*log_var_range)).mean(0)
-    if temperature != 1:
-        aleatoric = aleatoric / temperature**2
+    aleatoric = mean_variance(log_vars, mean, log_var_range, temperature)
     return torch.stack([mean, epistemic, aleatoric], dim=1)
 
 
@@ -80,14 +81,19 @@ def summary_channels(num_outputs: int) -> int:
         num_outputs + len(CLASS_UNCERTAINTY_FIELDS)
 
 
-def split_head_output(out: Tensor) -> Tuple[Tensor, Tensor]:
-    """Logits and log variances of stacked head outputs (..., C + 1, H,
+def split_head_output(out: Tensor,
+                      with_log_var: bool = True
+                      ) -> Tuple[Tensor, Optional[Tensor]]:
+    """Logits and log variances of stacked head outputs (..., C [+ 1], H,
     W): (..., H, W) logits for a binary head (C = 1), else (..., C, H, W);
-    and (..., H, W) log variances."""
-    logits = out[..., :-1, :, :]
+    and (..., H, W) log variances, the last channel, or None for a head
+    without them (``with_log_var`` False: a plain mmseg head, or a
+    :class:`BayesianTailHead` with ``aleatoric=False``)."""
+    logits, log_vars = (out[..., :-1, :, :], out[..., -1, :, :]) if \
+        with_log_var else (out, None)
     if logits.shape[-3] == 1:
         logits = logits[..., 0, :, :]
-    return logits, out[..., -1, :, :]
+    return logits, log_vars
 
 
 def get_rng_state(device: torch.device) -> Tensor:

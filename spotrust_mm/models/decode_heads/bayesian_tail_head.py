@@ -1,0 +1,203 @@
+import copy
+from typing import Optional, Union
+
+import torch
+import torch.nn as nn
+from mmseg.models.decode_heads.decode_head import BaseDecodeHead
+from mmseg.registry import MODELS
+from torch import Tensor
+
+from ..layers import BayesConv2d, MCDropout
+from ..losses import KLTerm
+from .aleatoric_loss import AleatoricLossMixin
+
+#: The tails :class:`BayesianTailHead` can put on a head.
+TAILS = ('mc_dropout', 'variational', None)
+
+
+@MODELS.register_module()
+class BayesianTailHead(AleatoricLossMixin, BaseDecodeHead):
+    """Any mmseg decode head with a Bayesian tail.
+
+    The wrapped ``head`` (mmseg's ``FCNHead``, ``UPerHead``,
+    ``SegformerHead``, ``DepthwiseSeparableASPPHead``... any
+    :class:`BaseDecodeHead` that ends with ``cls_seg``) is its body: it
+    runs up to its classifier. The tail replaces ``cls_seg``:
+
+    - ``'mc_dropout'``: element-wise dropout of rate ``dropout_ratio``
+      before the classifier, on at inference when sampling (Gal and
+      Ghahramani, 2016; Bayesian SegNet puts it in the same place);
+    - ``'variational'``: a Bayes-by-backprop 1x1 classifier
+      (:class:`BayesConv2d`, Blundell et al., 2015);
+    - None: the plain classifier (no epistemic uncertainty).
+
+    With ``aleatoric=True`` a 1x1 conv beside the classifier also predicts
+    one log variance ``s`` per pixel (Kendall and Gal, 2017), so the output
+    is (N, out_channels + 1, H, W) as the SpotRust HRNet heads give, trained
+    with :class:`BayesianBCELoss` (``out_channels=1``) or
+    :class:`BayesianCELoss` (K classes). Without it the output is the
+    head's own logits, trained with mmseg's losses, plus the KL of a
+    variational tail (``kl_weight``, ``num_train_pixels``).
+
+    :class:`BayesianEncoderDecoder` runs the body once per image
+    (:meth:`forward_body`) and samples only the tail (:meth:`forward_tail`).
+    A checkpoint of the plain mmseg model loads into this head (see
+    :meth:`_load_from_state_dict`): the body keeps its weights and the tail
+    starts from the old classifier (its mean, for the variational one).
+
+    Args:
+        head (dict): Config of the mmseg decode head. Its ``loss_decode``
+            becomes this head's unless ``loss_decode`` is given.
+        tail (str, optional): 'mc_dropout', 'variational' or None.
+            Defaults to 'mc_dropout'.
+        dropout_ratio (float): Dropout probability of the MC-dropout tail.
+            Defaults to 0.5.
+        prior_mu (float): Prior mean of the variational classifier.
+            Defaults to 0.
+        prior_sigma (float): Prior std. Defaults to 0.1.
+        posterior_rho_init (float): Initial ``rho``. Defaults to -5.
+        inference_noise (str): 'weights' or 'local', see
+            :class:`BayesConv2d`. Defaults to 'weights'.
+        aleatoric (bool): Predict the log variance ``s``. Defaults to True.
+        kl_weight (float): KL weight of a variational tail without
+            ``aleatoric`` (with it, the Bayesian loss's). Defaults to 1.
+        num_train_pixels (float | str, optional): Its KL normaliser (see
+            :class:`KLTerm`). Defaults to None.
+        loss_decode (dict | list[dict], optional): The loss; by default the
+            head config's.
+        init_cfg (dict, optional): Defaults to N(0, 0.01) for the
+            classifier and the log-variance conv, as mmseg's heads.
+    """
+
+    def __init__(self,
+                 head: dict,
+                 tail: Optional[str] = 'mc_dropout',
+                 dropout_ratio: float = 0.5,
+                 prior_mu: float = 0.0,
+                 prior_sigma: float = 0.1,
+                 posterior_rho_init: float = -5.0,
+                 inference_noise: str = 'weights',
+                 aleatoric: bool = True,
+                 kl_weight: float = 1.0,
+                 num_train_pixels: Union[float, str, None] = None,
+                 loss_decode: Union[dict, list, None] = None,
+                 init_cfg: Optional[dict] = None):
+        if tail not in TAILS:
+            raise ValueError(f'tail must be one of {TAILS}, got {tail!r}')
+        if tail == 'mc_dropout' and not 0 < dropout_ratio < 1:
+            raise ValueError(
+                f'dropout_ratio must be in (0, 1), got {dropout_ratio}')
+        head = copy.deepcopy(dict(head))
+        if head.get('type') == 'BayesianTailHead':
+            raise ValueError('BayesianTailHead cannot wrap itself')
+        if loss_decode is None:
+            loss_decode = head.get(
+                'loss_decode', dict(type='CrossEntropyLoss'))
+        # the body's own loss is never used: a plain one that fits it
+        head['loss_decode'] = dict(
+            type='CrossEntropyLoss',
+            use_sigmoid=head.get('out_channels') == 1)
+        body = MODELS.build(head)
+        name = type(body).__name__
+        if not isinstance(body, BaseDecodeHead):
+            raise TypeError(f'BayesianTailHead wraps an mmseg decode head '
+                            f'(a BaseDecodeHead), got {name}')
+        classifier = getattr(body, 'conv_seg', None)
+        if type(classifier) is not nn.Conv2d or \
+                classifier.kernel_size != (1, 1):
+            raise ValueError(
+                f'{name} has no 1x1 conv_seg classifier to put a Bayesian '
+                'tail on')
+        if body.sampler is not None:
+            raise ValueError('BayesianTailHead does not support pixel '
+                             f'samplers ({name}.sampler)')
+        channels = classifier.in_channels
+        overrides = [dict(name='conv_seg')] + (
+            [dict(name='conv_log_var')] if aleatoric else [])
+        super().__init__(
+            in_channels=channels,
+            channels=channels,
+            num_classes=body.num_classes,
+            out_channels=body.out_channels,
+            threshold=body.threshold,
+            dropout_ratio=-1,
+            ignore_index=body.ignore_index,
+            align_corners=body.align_corners,
+            loss_decode=loss_decode,
+            init_cfg=init_cfg or dict(
+                type='Normal', std=0.01, override=overrides))
+        self.tail = tail
+        self.with_log_var = aleatoric
+        # the body stops before the classifier: cls_seg is the identity
+        body.conv_seg = nn.Identity()
+        body.dropout = None
+        self.head = body
+        self.dropout = MCDropout(dropout_ratio) \
+            if tail == 'mc_dropout' else None
+        if tail == 'variational':
+            self.conv_seg = BayesConv2d(
+                channels,
+                self.out_channels,
+                1,
+                prior_mu=prior_mu,
+                prior_sigma=prior_sigma,
+                posterior_rho_init=posterior_rho_init,
+                inference_noise=inference_noise)
+        self.conv_log_var = nn.Conv2d(channels, 1, 1) if aleatoric else None
+        self.kl_term = KLTerm(kl_weight, num_train_pixels) if \
+            tail == 'variational' and not aleatoric else None
+        self._check_loss()
+
+    def init_weights(self) -> None:
+        """mmseg's N(0, 0.01) classifier; for a variational one its mean
+        (``weight_mu``, bias 0), keeping ``rho``."""
+        super().init_weights()
+        if isinstance(self.conv_seg, BayesConv2d):
+            nn.init.normal_(self.conv_seg.weight_mu, 0, 0.01)
+            if self.conv_seg.bias_mu is not None:
+                nn.init.zeros_(self.conv_seg.bias_mu)
+
+    def forward_body(self, inputs) -> Tensor:
+        """The wrapped head up to its classifier: (N, channels, H, W)."""
+        feat = self.head(inputs)
+        if feat.dim() != 4 or feat.shape[1] != self.channels:
+            raise RuntimeError(
+                f'{type(self.head).__name__} returned {tuple(feat.shape)} '
+                f'without its classifier, not (N, {self.channels}, H, W): '
+                'it does not end with cls_seg, so it cannot take a tail')
+        return feat
+
+    def forward_tail(self, feat: Tensor) -> Tensor:
+        """The stochastic part: (N, out_channels [+ 1], H, W), the logits
+        then (``aleatoric``) the log variance, both from the same dropout
+        mask or weight sample. The features are made contiguous first: a
+        dropout mask is drawn in memory order, so a channels-last body
+        output (SegformerHead's) would otherwise get another mask than the
+        same values repeated for sampling."""
+        if self.dropout is not None:
+            feat = self.dropout(feat.contiguous())
+        logits = self.conv_seg(feat)
+        if self.conv_log_var is None:
+            return logits
+        return torch.cat([logits, self.conv_log_var(feat)], 1)
+
+    def forward(self, inputs) -> Tensor:
+        return self.forward_tail(self.forward_body(inputs))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        """Also load a plain mmseg head's weights (``<prefix>conv_seg.*``
+        and the body's ``<prefix><module>.*``): the body's keys move under
+        ``head.``; ``conv_seg`` stays this head's classifier (a
+        :class:`BayesConv2d` takes its weight as its mean)."""
+        own = set(self._modules) | set(self._parameters) | set(self._buffers)
+        body = set(self.head._modules) | set(self.head._parameters) | set(
+            self.head._buffers)
+        for key in [k for k in state_dict if k.startswith(prefix)]:
+            rest = key[len(prefix):]
+            if rest.split('.', 1)[0] not in own and \
+                    rest.split('.', 1)[0] in body:
+                state_dict[f'{prefix}head.{rest}'] = state_dict.pop(key)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def extra_repr(self) -> str:
+        return f'tail={self.tail}, aleatoric={self.with_log_var}'
