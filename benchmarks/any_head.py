@@ -24,8 +24,8 @@ import os.path as osp
 import sys
 
 from real_data import (CPU_SCHEDULE, benchmark_parser, calibrate_row,
-                       collect_results, convert, data_options, run_row,
-                       run_rows, table, write_doc)
+                       collect_results, convert, data_options, report,
+                       run_row, run_rows, table)
 
 FAMILIES = {
     'segformer_mit_b0': 'SegFormer MiT-B0 (SegformerHead)',
@@ -61,15 +61,7 @@ def main(argv=None):
         spec=ROWS[name]))
     results = collect_results(ROWS, args.work_dir, failed)
     text = table(results)
-    print(text)
-    if args.doc:
-        write_doc(args.doc, text, BEGIN, END)
-        print(f'table written to {args.doc}')
-    if failed:
-        print(f'{len(failed)} row(s) failed: {", ".join(failed)} (their '
-              'run.log in the work dir says why)', file=sys.stderr)
-        return 1
-    return 0
+    return report(text, args.doc, failed, BEGIN, END)
 
 
 if __name__ == '__main__':

@@ -37,8 +37,7 @@ import os.path as osp
 import sys
 
 from real_data import (CPU_OPTIONS, _fmt, benchmark_parser, calibrate_row,
-                       collect_results, convert, run_row, run_rows,
-                       write_doc)
+                       collect_results, convert, report, run_row, run_rows)
 
 ROWS = {
     'fcn_baseline': ('train', 'configs/photos_multiclass/fcn_hr18_baseline.py',
@@ -156,15 +155,7 @@ def main(argv=None):
              if info['source'].startswith('CamVid') else
              'No published figures are known to this script for this '
              'dataset.'))
-    print(text)
-    if args.doc:
-        write_doc(args.doc, text, BEGIN, END)
-        print(f'tables written to {args.doc}')
-    if failed:
-        print(f'{len(failed)} row(s) failed: {", ".join(failed)}',
-              file=sys.stderr)
-        return 1
-    return 0
+    return report(text, args.doc, failed, BEGIN, END)
 
 
 if __name__ == '__main__':

@@ -117,6 +117,11 @@ def data_options(data: str, kind: str) -> list:
             for k in ('train', 'val', 'test')]
     if kind != 'classical':
         w = info['class_weight']
+        if len(w) != 2:
+            raise ValueError(
+                f'{data}/dataset_info.json has {len(w)} classes: this table '
+                'is for binary defect data (benchmarks/multiclass.py takes '
+                'K classes)')
         opts.append(f'model.decode_head.loss_decode.class_weight=[{w[0]},'
                     f'{w[1]}]')
     return opts
@@ -274,6 +279,21 @@ def write_doc(doc: str, text: str, begin: str = BEGIN,
         f.write(content)
 
 
+def report(text: str, doc, failed: dict, begin: str = BEGIN,
+           end: str = END) -> int:
+    """Print ``text``, write it between the markers of ``doc`` (if
+    any), name the failed rows; the exit status (1 if any failed)."""
+    print(text)
+    if doc:
+        write_doc(doc, text, begin, end)
+        print(f'written to {doc}')
+    if failed:
+        print(f'{len(failed)} row(s) failed: {", ".join(failed)} (their '
+              'run.log in the work dir says why)', file=sys.stderr)
+        return 1
+    return 0
+
+
 def run_rows(names, run_one) -> dict:
     """``run_one(name)`` for each row; a failed row is reported and the
     others go on. Returns {name: first line of the error} of the failed."""
@@ -344,15 +364,7 @@ def main(argv=None):
             'relative to the background. Batch recall: share of defect '
             'pixels found in the training batches.\n\n' +
             curves_table(results, args.epochs, args.work_dir))
-    print(text)
-    if args.doc:
-        write_doc(args.doc, text)
-        print(f'table written to {args.doc}')
-    if failed:
-        print(f'{len(failed)} row(s) failed: {", ".join(failed)} (their '
-              'run.log in the work dir says why)', file=sys.stderr)
-        return 1
-    return 0
+    return report(text, args.doc, failed)
 
 
 if __name__ == '__main__':

@@ -176,3 +176,18 @@ def test_bad_tails_are_refused():
     cfg = tiny_model('FCNHead', 3, dict(type='BayesianTailHead'))
     with pytest.raises(ValueError, match='bayesian_tail takes'):
         MODELS.build(cfg)
+
+
+def test_inference_tail_equals_the_layer_by_layer_tail():
+    """In eval mode the classifier and the log-variance conv run as one
+    product; it equals the two convs of training."""
+    model = MODELS.build(tiny_model('FCNHead', 3, dict(tail='mc_dropout')))
+    model.init_weights()
+    head = model.decode_head.eval()
+    feat = torch.randn(2, head.channels, 9, 11)
+    with torch.no_grad():
+        fused = head.forward_tail(feat)
+        separate = torch.cat([head.conv_seg(feat), head.conv_log_var(feat)],
+                             1)
+    assert fused.shape == (2, 4, 9, 11)
+    torch.testing.assert_close(fused, separate, rtol=0, atol=1e-6)

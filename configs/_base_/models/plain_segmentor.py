@@ -6,35 +6,29 @@
 # with binary softmax cross-entropy (WeightedCrossEntropyLoss, as
 # fcn_hr18.py explains) and no auxiliary head. From random weights unless
 # a leaf sets the backbone's init_cfg.
-norm_cfg = dict(type='BN', requires_grad=True)
-data_preprocessor = dict(
-    type='SegDataPreProcessor',
-    mean=[123.675, 116.28, 103.53],
-    std=[58.395, 57.12, 57.375],
-    bgr_to_rgb=True,
-    pad_val=0,
-    seg_pad_val=255,
-    size_divisor=32,
-    test_cfg=dict(size_divisor=32))
+_base_ = ['./spotrust_hr18.py']  # its norm_cfg and data_preprocessor
 loss_decode = dict(
     type='WeightedCrossEntropyLoss',
     use_sigmoid=False,
     loss_weight=1.0,
     class_weight=None)
-resnet18_d8 = dict(
+resnet18 = dict(
     type='ResNetV1c',
     depth=18,
     num_stages=4,
     out_indices=(0, 1, 2, 3),
-    dilations=(1, 1, 2, 4),
-    strides=(1, 2, 1, 1),
-    norm_cfg=norm_cfg,
+    dilations=(1, 1, 1, 1),
+    strides=(1, 2, 2, 2),
+    norm_cfg={{_base_.norm_cfg}},
     norm_eval=False,
     style='pytorch',
     contract_dilation=True,
     init_cfg=None)
+# output stride 8, as mmseg's *_r18-d8 models
+resnet18_d8 = dict(resnet18, dilations=(1, 1, 2, 4), strides=(1, 2, 1, 1))
 model = dict(
+    _delete_=True,
     type='EncoderDecoder',
-    data_preprocessor=data_preprocessor,
+    data_preprocessor={{_base_.data_preprocessor}},
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))

@@ -2,18 +2,7 @@
 # (UPerHead over the four stages, no dilation) on the shared plain base.
 _base_ = ['./plain_segmentor.py']
 model = dict(
-    backbone=dict(
-        type='ResNetV1c',
-        depth=18,
-        num_stages=4,
-        out_indices=(0, 1, 2, 3),
-        dilations=(1, 1, 1, 1),
-        strides=(1, 2, 2, 2),
-        norm_cfg={{_base_.norm_cfg}},
-        norm_eval=False,
-        style='pytorch',
-        contract_dilation=True,
-        init_cfg=None),
+    backbone={{_base_.resnet18}},
     decode_head=dict(
         type='UPerHead',
         in_channels=[64, 128, 256, 512],

@@ -3,6 +3,7 @@ from typing import Optional, Union
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.registry import MODELS
 from torch import Tensor
@@ -176,10 +177,15 @@ class BayesianTailHead(AleatoricLossMixin, BaseDecodeHead):
         same values repeated for sampling."""
         if self.dropout is not None:
             feat = self.dropout(feat.contiguous())
-        logits = self.conv_seg(feat)
         if self.conv_log_var is None:
-            return logits
-        return torch.cat([logits, self.conv_log_var(feat)], 1)
+            return self.conv_seg(feat)
+        if not self.training and type(self.conv_seg) is nn.Conv2d:
+            # one product for both 1x1 convs: the features are read once
+            convs = (self.conv_seg, self.conv_log_var)
+            return F.conv2d(
+                feat, torch.cat([c.weight for c in convs]),
+                torch.cat([c.bias for c in convs]))
+        return torch.cat([self.conv_seg(feat), self.conv_log_var(feat)], 1)
 
     def forward(self, inputs) -> Tensor:
         return self.forward_tail(self.forward_body(inputs))
