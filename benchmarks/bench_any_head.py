@@ -19,10 +19,11 @@ load change on the machine hits every column alike:
   ``--naive-passes`` and scaled to N).
 
 The floor (:func:`tail_floor`) is the least the sampled tail itself must
-do: per sample a dropout mask on the body's features (or, for a
-variational tail, the weight draw), the (classes + 1) x C product of the
-classifier and the log-variance conv, the resize of those outputs to the
-image; once, the summary. The floor ratio adds that to the backbone and
+do, as bare operations: per sample a dropout mask on the body's features,
+one uniform draw per element (or, for a variational tail, the weight
+draw), the (classes + 1) x C product of the classifier and the
+log-variance conv, the resize of those outputs to the image; once, the
+summary. The floor ratio adds that to the backbone and
 the body, as benchmarks/profile_mc_head.py does for the HRNet heads.
 Prints a markdown table (median ms and ratios to one pass).
 """
@@ -33,13 +34,12 @@ import time
 
 import spotrust_mm  # noqa: F401
 import torch
-import torch.nn.functional as F
 from mmengine.config import Config
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from mmseg.utils import register_all_modules
 
-from spotrust_mm.models.layers import sampling
+from spotrust_mm.models.layers import dropout_samples, sampling
 from spotrust_mm.models.segmentors import summarize_samples
 from spotrust_mm.models.segmentors.class_uncertainty import \
     summarize_class_samples
@@ -68,10 +68,9 @@ def tail_floor(model, body, samples: int, size: int, repeats: int) -> dict:
     resize to the image; and the summary of all ``samples``."""
     head = model.decode_head
     k = model.sample_chunk
-    rep = body.repeat(k, 1, 1, 1)
     outputs = head.out_channels + int(head.with_log_var)
-    weight = torch.randn(k, outputs, body.shape[1])
-    flat = rep.flatten(2)
+    weight = torch.randn(outputs, body.shape[1])
+    flat = body.repeat(k, 1, 1, 1).flatten(2)
     out = torch.randn(k, outputs, *body.shape[2:])
     if head.tail == 'variational':
         conv = head.conv_seg
@@ -82,15 +81,15 @@ def tail_floor(model, body, samples: int, size: int, repeats: int) -> dict:
     else:
         p = head.dropout.p if head.dropout is not None else 0.0
 
-        def noise():
-            return F.dropout(rep, p, True)
+        def noise():  # one uniform per element, compared, multiplied
+            return dropout_samples(body, p, k)
     stacked = torch.randn(samples, 1, outputs, size, size)
     logits, log_vars = split_head_output(stacked, head.with_log_var)
     summarize = summarize_samples if logits.dim() == 4 else \
         summarize_class_samples
     return interleaved({
         'noise': noise,
-        'product': lambda: torch.bmm(weight, flat),
+        'product': lambda: torch.matmul(weight, flat),
         'resize': lambda: resize(out, size=(size, size), mode='bilinear',
                                  align_corners=False),
         'summary': lambda: summarize(logits, log_vars, model.log_var_range,

@@ -130,3 +130,26 @@ def test_weight_samples_of_a_real_kernel_by_hand():
                                      padding=1)
     with sampling(conv):
         torch.testing.assert_close(conv(x), ref)
+
+
+def test_dropout_samples_by_hand_and_in_distribution():
+    """Draw s of item i sits at s * N + i; kept elements are x / (1 - p),
+    the others 0; with a seed, the mask is torch.rand(...) < 1 - p; over
+    many draws the kept share is 1 - p."""
+    from spotrust_mm.models.layers import dropout_samples
+    x = torch.arange(1.0, 7.0).view(2, 3)
+    torch.manual_seed(3)
+    out = dropout_samples(x, 0.25, num_samples=4)
+    torch.manual_seed(3)
+    mask = torch.rand(4, 2, 3) < 0.75
+    expected = torch.where(mask, x / 0.75, torch.zeros(()))
+    assert out.shape == (8, 3)
+    torch.testing.assert_close(out, expected.flatten(0, 1))
+    big = dropout_samples(torch.ones(1, 100, 100), 0.5, num_samples=20)
+    kept = (big > 0).float().mean()
+    assert abs(float(kept) - 0.5) < 0.01
+    torch.testing.assert_close(big[big > 0], torch.full_like(big[big > 0],
+                                                             2.0))
+    assert torch.equal(dropout_samples(x, 0.0, 2), x.repeat(2, 1))
+    with pytest.raises(ValueError, match='p must be'):
+        dropout_samples(x, 1.0)

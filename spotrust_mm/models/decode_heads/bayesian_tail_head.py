@@ -3,12 +3,11 @@ from typing import Optional, Union
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from ..layers import BayesConv2d, MCDropout
+from ..layers import BayesConv2d, MCDropout, dropout_samples
 from ..losses import KLTerm
 from .aleatoric_loss import AleatoricLossMixin
 
@@ -168,24 +167,31 @@ class BayesianTailHead(AleatoricLossMixin, BaseDecodeHead):
                 'it does not end with cls_seg, so it cannot take a tail')
         return feat
 
-    def forward_tail(self, feat: Tensor) -> Tensor:
-        """The stochastic part: (N, out_channels [+ 1], H, W), the logits
-        then (``aleatoric``) the log variance, both from the same dropout
-        mask or weight sample. The features are made contiguous first: a
-        dropout mask is drawn in memory order, so a channels-last body
-        output (SegformerHead's) would otherwise get another mask than the
-        same values repeated for sampling."""
-        if self.dropout is not None:
-            feat = self.dropout(feat.contiguous())
-        if self.conv_log_var is None:
-            return self.conv_seg(feat)
-        if not self.training and type(self.conv_seg) is nn.Conv2d:
-            # one product for both 1x1 convs: the features are read once
-            convs = (self.conv_seg, self.conv_log_var)
-            return F.conv2d(
-                feat, torch.cat([c.weight for c in convs]),
-                torch.cat([c.bias for c in convs]))
-        return torch.cat([self.conv_seg(feat), self.conv_log_var(feat)], 1)
+    def forward_tail(self, feat: Tensor, num_samples: int = 1) -> Tensor:
+        """The stochastic part, ``num_samples`` draws for each of the N
+        body outputs ``feat``: (num_samples * N, out_channels [+ 1], H, W),
+        sample-major as ``feat.repeat(num_samples, 1, 1, 1)`` would give;
+        the logits, then (``aleatoric``) the log variance, both from the
+        same dropout mask or weight sample.
+
+        An MC-dropout tail draws its masks with :func:`dropout_samples`
+        (the ``MCDropout`` module holds the rate and whether it samples)
+        without repeating ``feat``. In eval mode the classifier and the
+        log-variance conv are one matrix product.
+        """
+        if self.dropout is not None and self.dropout.stochastic:
+            feat = dropout_samples(feat, self.dropout.p, num_samples)
+        elif num_samples > 1:
+            feat = feat.repeat(num_samples, 1, 1, 1)
+        convs = [self.conv_seg] + ([self.conv_log_var]
+                                   if self.conv_log_var is not None else [])
+        if not self.training and all(type(c) is nn.Conv2d for c in convs):
+            weight = torch.cat([c.weight.flatten(1) for c in convs])
+            bias = torch.cat([c.bias for c in convs])
+            n, _, h, w = feat.shape
+            return torch.matmul(weight, feat.flatten(2)).add_(
+                bias[:, None]).view(n, len(bias), h, w)
+        return torch.cat([c(feat) for c in convs], 1)
 
     def forward(self, inputs) -> Tensor:
         return self.forward_tail(self.forward_body(inputs))

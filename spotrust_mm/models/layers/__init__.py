@@ -4,7 +4,7 @@ from typing import Iterator, List
 import torch.nn as nn
 
 from .bayes_conv import BayesConv2d, gaussian_kl
-from .mc_dropout import MCDropout
+from .mc_dropout import MCDropout, dropout_samples
 
 STOCHASTIC_LAYERS = (BayesConv2d, MCDropout)
 
@@ -35,6 +35,6 @@ def sampling(module: nn.Module, sample: bool = True) -> Iterator[None]:
 
 
 __all__ = [
-    'BayesConv2d', 'MCDropout', 'gaussian_kl', 'stochastic_layers',
-    'set_sampling', 'sampling', 'STOCHASTIC_LAYERS'
+    'BayesConv2d', 'MCDropout', 'dropout_samples', 'gaussian_kl',
+    'stochastic_layers', 'set_sampling', 'sampling', 'STOCHASTIC_LAYERS'
 ]

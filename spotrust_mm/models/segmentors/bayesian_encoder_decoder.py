@@ -129,8 +129,9 @@ class BayesianEncoderDecoder(UncertaintyPredictorMixin, EncoderDecoder):
                      batch_img_metas: List[dict]) -> Tensor:
         """(S, N, C [+ 1], H, W) head outputs, ``sample_chunk`` samples at a
         time (one sample if the head is deterministic). A head with
-        ``forward_body`` runs it once; its ``forward_tail``, or the whole
-        head, is run on the repeated input."""
+        ``forward_body`` runs it once and its ``forward_tail`` draws the k
+        samples of a chunk from it; any other head runs whole on the
+        features repeated k times."""
         head = self.decode_head
         split = hasattr(head, 'forward_body')
         body = head.forward_body(feats) if split else feats
@@ -140,10 +141,8 @@ class BayesianEncoderDecoder(UncertaintyPredictorMixin, EncoderDecoder):
         with sampling(head, True):
             for start in range(0, total, self.sample_chunk):
                 k = min(self.sample_chunk, total - start)
-                repeated = body.repeat(k, 1, 1, 1) if split else [
-                    f.repeat(k, 1, 1, 1) for f in body]
-                out = head.forward_tail(repeated) if split else \
-                    head.forward(repeated)
+                out = head.forward_tail(body, k) if split else \
+                    head.forward([f.repeat(k, 1, 1, 1) for f in body])
                 out = head.predict_by_feat(out, batch_img_metas)
                 outputs.append(out.unflatten(0, (k, n)))
         return torch.cat(outputs)

@@ -238,12 +238,13 @@ class EnsembleSegmentor(UncertaintyPredictorMixin, BaseSegmentor):
         return [member.extract_feat(x) for member, x in zip(
             self.members, self.data_preprocessor.split(inputs))]
 
-    def _forward(self, inputs: Tensor, data_samples=None) -> Tensor:
-        """Raw head outputs of every member, (S, N, 2, H, W)."""
-        return torch.stack([
+    def _forward(self, inputs: Tensor, data_samples=None) -> List[Tensor]:
+        """Raw head outputs of every member (``mode='tensor'``), each at
+        its own head's resolution: members of other heads differ."""
+        return [
             member._forward(x, data_samples) for member, x in zip(
                 self.members, self.data_preprocessor.split(inputs))
-        ])
+        ]
 
     def loss(self, inputs: Tensor, data_samples) -> dict:
         raise RuntimeError(
