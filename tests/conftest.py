@@ -1,7 +1,14 @@
 import copy
+import os
 import os.path as osp
 
 import pytest
+
+# The test models are tiny: at their sizes torch's intra-op threads cost
+# more than they save, and on the 2-core CI machine two threads per
+# process (and per tool the tests start) fight each other. One thread,
+# set before torch is imported here and inherited by the subprocesses.
+os.environ.setdefault('OMP_NUM_THREADS', '1')
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
