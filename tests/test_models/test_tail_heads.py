@@ -191,3 +191,25 @@ def test_inference_tail_equals_the_layer_by_layer_tail():
                              1)
     assert fused.shape == (2, 4, 9, 11)
     torch.testing.assert_close(fused, separate, rtol=0, atol=1e-6)
+
+
+def test_variational_tail_draws_as_the_grouped_convolution():
+    """Sampling the variational classifier without repeating the body
+    gives what BayesConv2d's grouped convolution gives on the repeated
+    body, draw for draw, from the same seed."""
+    model = MODELS.build(tiny_model('FCNHead', 3, dict(tail='variational')))
+    model.init_weights()
+    head = model.decode_head.eval()
+    with torch.no_grad():
+        head.conv_seg.weight_rho.fill_(-2.0)  # visible noise
+    feat = torch.randn(2, head.channels, 5, 7)
+    with torch.no_grad(), sampling(head, True):
+        torch.manual_seed(4)
+        fast = head.forward_tail(feat, 3)
+        torch.manual_seed(4)
+        rep = feat.repeat(3, 1, 1, 1)
+        slow = torch.cat([head.conv_seg.weight_sample_forward(rep),
+                          head.conv_log_var(rep)], 1)
+    assert fast.shape == (6, 4, 5, 7)
+    assert fast[:, :3].std(0).max() > 0
+    torch.testing.assert_close(fast, slow, rtol=0, atol=1e-5)

@@ -176,11 +176,14 @@ class BayesianTailHead(AleatoricLossMixin, BaseDecodeHead):
 
         An MC-dropout tail draws its masks with :func:`dropout_samples`
         (the ``MCDropout`` module holds the rate and whether it samples)
-        without repeating ``feat``. In eval mode the classifier and the
+        without repeating ``feat``, and a variational one its weight draws
+        (:meth:`_weight_sample_tail`). In eval mode the classifier and the
         log-variance conv are one matrix product.
         """
         if self.dropout is not None and self.dropout.stochastic:
             feat = dropout_samples(feat, self.dropout.p, num_samples)
+        elif self._draws_weights():
+            return self._weight_sample_tail(feat, num_samples)
         elif num_samples > 1:
             feat = feat.repeat(num_samples, 1, 1, 1)
         convs = [self.conv_seg] + ([self.conv_log_var]
@@ -192,6 +195,31 @@ class BayesianTailHead(AleatoricLossMixin, BaseDecodeHead):
             return torch.matmul(weight, feat.flatten(2)).add_(
                 bias[:, None]).view(n, len(bias), h, w)
         return torch.cat([c(feat) for c in convs], 1)
+
+    def _draws_weights(self) -> bool:
+        """Whether the classifier samples one weight draw per sample."""
+        conv = self.conv_seg
+        return isinstance(conv, BayesConv2d) and conv.sample and \
+            not self.training and conv.inference_noise == 'weights'
+
+    def _weight_sample_tail(self, feat: Tensor, num_samples: int) -> Tensor:
+        """The variational tail at inference without repeating ``feat``:
+        ``num_samples * N`` weight draws (in the order
+        ``BayesConv2d.weight_sample_forward`` draws them for the repeated
+        batch), each a matrix product with its image's features; the
+        deterministic log variance computed once per image."""
+        n, c, h, w = feat.shape
+        weight, bias = self.conv_seg.weight_samples(num_samples * n, feat)
+        out = torch.matmul(
+            weight.view(num_samples, n, -1, c), feat.flatten(2)[None])
+        if bias is not None:
+            out = out + bias.view(num_samples, n, -1, 1)
+        out = out.view(num_samples * n, -1, h, w)
+        if self.conv_log_var is None:
+            return out
+        log_var = self.conv_log_var(feat).expand(num_samples, -1, -1, -1,
+                                                 -1).flatten(0, 1)
+        return torch.cat([out, log_var], 1)
 
     def forward(self, inputs) -> Tensor:
         return self.forward_tail(self.forward_body(inputs))

@@ -154,22 +154,29 @@ class BayesConv2d(nn.Module):
         return mean + torch.sqrt(var.clamp_min(1e-16)) * torch.randn_like(
             mean)
 
+    def weight_samples(self, num: int, like: Tensor):
+        """``num`` draws of the weights, (num, C_out, C_in, kh, kw), and of
+        the bias, (num, C_out) or None, in ``like``'s dtype and device."""
+        eps = torch.randn((num, ) + tuple(self.weight_mu.shape),
+                          dtype=like.dtype, device=like.device)
+        weight = self.weight_mu + self.weight_sigma * eps
+        bias = None
+        if self.bias_mu is not None:
+            eps = torch.randn((num, self.out_channels), dtype=like.dtype,
+                              device=like.device)
+            bias = self.bias_mu + self.bias_sigma * eps
+        return weight.to(like.dtype), bias
+
     def weight_sample_forward(self, x: Tensor) -> Tensor:
         """One draw of the weights (and bias) per batch element, shared by
         all its positions: a grouped convolution with the batch as the
         groups."""
         n, c = x.shape[:2]
-        eps = torch.randn((n, ) + tuple(self.weight_mu.shape),
-                          dtype=x.dtype, device=x.device)
-        weight = self.weight_mu + self.weight_sigma * eps
-        bias = None
-        if self.bias_mu is not None:
-            eps = torch.randn((n, self.out_channels), dtype=x.dtype,
-                              device=x.device)
-            bias = (self.bias_mu + self.bias_sigma * eps).flatten()
+        weight, bias = self.weight_samples(n, x)
         out = F.conv2d(x.reshape(1, n * c, *x.shape[2:]),
-                       weight.flatten(0, 1).to(x.dtype), bias, self.stride,
-                       self.padding, self.dilation, groups=n)
+                       weight.flatten(0, 1), None if bias is None else
+                       bias.flatten(), self.stride, self.padding,
+                       self.dilation, groups=n)
         return out.view(n, self.out_channels, *out.shape[2:])
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
