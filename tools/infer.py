@@ -37,8 +37,8 @@ import spotrust_mm  # noqa: F401  (registers plugins, mmcv-lite shim)
 from mmengine.dist import all_gather_object, barrier, get_dist_info, init_dist
 
 from spotrust_mm.apis import (add_inference_args, add_launcher_args,
-                              image_inputs, init_checked_model,
-                              load_inference_config)
+                              finish_distributed, image_inputs,
+                              init_checked_model, load_inference_config)
 from spotrust_mm.apis.folder_inference import (FolderRun, GroundTruthFolder,
                                                StopRun, check_names)
 from spotrust_mm.apis.resume import (completed_record,
@@ -195,4 +195,6 @@ def run(args, model, items, gt, settings, key, rank, world) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    status = main()
+    finish_distributed()
+    sys.exit(status)

@@ -27,8 +27,8 @@ from mmengine.config import Config
 from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 from spotrust_mm.apis import (add_runner_args, check_checkpoint,
-                              load_checked_checkpoint, load_runner_config,
-                              parse_runner_args)
+                              finish_distributed, load_checked_checkpoint,
+                              load_runner_config, parse_runner_args)
 
 from spotrust_mm.evaluation import metrics_table
 from spotrust_mm.fileio import write_json
@@ -115,3 +115,4 @@ def main(argv=None):
 
 if __name__ == '__main__':
     main()
+    finish_distributed()

@@ -11,8 +11,8 @@ from mmengine.config import Config
 from mmengine.device import get_device
 from mmengine.logging import print_log
 from mmengine.runner import Runner
-from spotrust_mm.apis import (add_runner_args, load_runner_config,
-                              parse_runner_args)
+from spotrust_mm.apis import (add_runner_args, finish_distributed,
+                              load_runner_config, parse_runner_args)
 from mmseg.registry import RUNNERS
 
 
@@ -83,3 +83,4 @@ def main(argv=None):
 
 if __name__ == '__main__':
     main()
+    finish_distributed()

@@ -52,3 +52,14 @@ def parse_runner_args(parser: argparse.ArgumentParser, argv=None):
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
+
+
+def finish_distributed() -> None:
+    """Destroy the default process group of a torchrun / Slurm run (a
+    no-op otherwise) before the interpreter exits. Left to interpreter
+    shutdown, gloo's threads were seen to abort a rank after a successful
+    run ("terminate called without an active exception", exit code -6),
+    which fails the whole torchrun job."""
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
