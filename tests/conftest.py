@@ -4,16 +4,18 @@ import os.path as osp
 
 import pytest
 
-# The test models are tiny: at their sizes torch's intra-op threads cost
-# more than they save, and on the 2-core CI machine two threads per
-# process (and per tool the tests start) fight each other. One thread,
-# set before torch is imported here and inherited by the subprocesses.
-os.environ.setdefault('OMP_NUM_THREADS', '1')
-
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 import spotrust_mm  # noqa: E402,F401
+import torch  # noqa: E402
 from mmseg.utils import register_all_modules
+
+# The in-process test models are tiny: at their sizes torch's intra-op
+# threads cost more than they save on the 2-core CI machine. One thread
+# here; the tools the slow tests start as subprocesses keep torch's
+# default (their training runs gained from two threads).
+if 'OMP_NUM_THREADS' not in os.environ:
+    torch.set_num_threads(1)
 
 register_all_modules(init_default_scope=True)
 
