@@ -19,13 +19,11 @@ calibrated on the validation split with tools/calibrate.py. Rows resume
 and fail separately as there. The table goes between the ``any-head``
 markers of ``--doc``.
 """
-import os
-import os.path as osp
 import sys
 
 from real_data import (CPU_SCHEDULE, benchmark_parser, calibrate_row,
-                       collect_results, convert, data_options, report,
-                       run_row, run_rows, table)
+                       collect_results, convert, parse_benchmark_args,
+                       report, row_options, run_row, run_rows, table)
 
 FAMILIES = {
     'segformer_mit_b0': 'SegFormer MiT-B0 (SegformerHead)',
@@ -47,14 +45,9 @@ BEGIN, END = '<!-- any-head:begin -->', '<!-- any-head:end -->'
 def main(argv=None):
     p = benchmark_parser(__doc__, 'CrackForest-format folder',
                          'work_dirs/any_head', ROWS, 25)
-    args = p.parse_args(argv)
-    if not (args.data_root or args.converted):
-        p.error('give --data-root (or --converted)')
-    args.work_dir = osp.abspath(args.work_dir)
-    os.makedirs(args.work_dir, exist_ok=True)
+    args = parse_benchmark_args(p, argv)
     data = convert(args)
-    opts = data_options(data, 'train') + CPU_SCHEDULE + [
-        f'train_cfg.max_epochs={args.epochs}']
+    opts = row_options('train', args, data, CPU_SCHEDULE)
     failed = run_rows(args.rows, lambda name: calibrate_row(
         name, args, data,
         run_row(name, args, data, spec=ROWS[name], opts=opts),

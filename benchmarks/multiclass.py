@@ -32,12 +32,12 @@ row is marked FAILED in the table, the others still run, and the exit
 status is 1.
 """
 import json
-import os
 import os.path as osp
 import sys
 
 from real_data import (CPU_OPTIONS, _fmt, benchmark_parser, calibrate_row,
-                       collect_results, convert, report, run_row, run_rows)
+                       collect_results, convert, parse_benchmark_args, report,
+                       run_row, run_rows)
 
 ROWS = {
     'fcn_baseline': ('train', 'configs/photos_multiclass/fcn_hr18_baseline.py',
@@ -129,11 +129,7 @@ def main(argv=None):
                          'work_dirs/multiclass', ROWS, 15)
     p.add_argument('--scale', type=int, nargs=2, default=(160, 120),
                    metavar=('W', 'H'), help='photos are resized to fit W x H')
-    args = p.parse_args(argv)
-    if not (args.data_root or args.converted):
-        p.error('give --data-root (or --converted)')
-    args.work_dir = osp.abspath(args.work_dir)
-    os.makedirs(args.work_dir, exist_ok=True)
+    args = parse_benchmark_args(p, argv)
     data = convert(args, 'camvid.py' if args.data_root and osp.isdir(
         osp.join(args.data_root, 'trainannot')) else 'class_id_masks.py')
     info = class_info(data)

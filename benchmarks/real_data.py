@@ -127,11 +127,14 @@ def data_options(data: str, kind: str) -> list:
     return opts
 
 
-def row_options(kind: str, args, data: str) -> list:
-    """The --cfg-options of a row of this table."""
+def row_options(kind: str, args, data: str,
+                cpu_options=CPU_OPTIONS) -> list:
+    """The --cfg-options of a row: the data's, and for a learned row
+    ``cpu_options`` (the CPU-sized HRNet and schedule by default) and
+    ``--epochs``."""
     opts = data_options(data, kind)
     if kind != 'classical':
-        opts += CPU_OPTIONS + [f'train_cfg.max_epochs={args.epochs}']
+        opts += list(cpu_options) + [f'train_cfg.max_epochs={args.epochs}']
     return opts
 
 
@@ -344,14 +347,22 @@ def benchmark_parser(doc: str, data_root: str, work_dir: str, rows: dict,
     return p
 
 
-def main(argv=None):
-    p = benchmark_parser(__doc__, 'CrackForest-format folder',
-                         'work_dirs/real_data', ROWS, 25)
+def parse_benchmark_args(p: argparse.ArgumentParser, argv=None):
+    """Parse a :func:`benchmark_parser`'s arguments: a data root or a
+    converted folder is required; the work dir is made absolute and
+    created."""
     args = p.parse_args(argv)
     if not (args.data_root or args.converted):
         p.error('give --data-root (or --converted)')
     args.work_dir = osp.abspath(args.work_dir)
     os.makedirs(args.work_dir, exist_ok=True)
+    return args
+
+
+def main(argv=None):
+    p = benchmark_parser(__doc__, 'CrackForest-format folder',
+                         'work_dirs/real_data', ROWS, 25)
+    args = parse_benchmark_args(p, argv)
     data = convert(args)
     failed = run_rows(args.rows, lambda name: calibrate_row(
         name, args, data, run_row(name, args, data)))

@@ -234,8 +234,8 @@ class BayesianTailHead(AleatoricLossMixin, BaseDecodeHead):
             self.head._buffers)
         for key in [k for k in state_dict if k.startswith(prefix)]:
             rest = key[len(prefix):]
-            if rest.split('.', 1)[0] not in own and \
-                    rest.split('.', 1)[0] in body:
+            name = rest.split('.', 1)[0]
+            if name not in own and name in body:
                 state_dict[f'{prefix}head.{rest}'] = state_dict.pop(key)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 

@@ -8,7 +8,7 @@ from torch import Tensor
 
 from ..layers import sampling, stochastic_layers
 from .uncertainty import (UncertaintyPredictorMixin, get_rng_state,
-                          set_rng_state, split_head_output,
+                          predicts_log_var, set_rng_state, split_head_output,
                           summary_channels)
 
 
@@ -85,7 +85,7 @@ class BayesianEncoderDecoder(UncertaintyPredictorMixin, EncoderDecoder):
     @property
     def with_log_var(self) -> bool:
         """Whether the decode head predicts a log variance."""
-        return getattr(self.decode_head, 'with_log_var', False)
+        return predicts_log_var(self.decode_head)
 
     @property
     def is_stochastic(self) -> bool:

@@ -12,8 +12,8 @@ from mmseg.registry import MODELS
 from torch import Tensor
 
 from ..layers import sampling
-from .uncertainty import (UncertaintyPredictorMixin, split_head_output,
-                          summary_channels)
+from .uncertainty import (UncertaintyPredictorMixin, predicts_log_var,
+                          split_head_output, summary_channels)
 
 def build_member(member: dict, index: int) -> Tuple[nn.Module, dict]:
     """Build one ensemble member and load its checkpoint.
@@ -194,15 +194,13 @@ class EnsembleSegmentor(UncertaintyPredictorMixin, BaseSegmentor):
                              f'classes; their heads have {sorted(outputs)} '
                              'outputs')
         self.out_channels = summary_channels(outputs.pop())
-        kinds = {getattr(m.decode_head, 'with_log_var', False)
-                 for m in self.members}
-        if len(kinds) != 1:
+        kinds = [predicts_log_var(m.decode_head) for m in self.members]
+        if len(set(kinds)) != 1:
             raise ValueError(
                 'ensemble members must all predict a log variance or none: '
-                'with ' + ', '.join(str(i) for i, m in enumerate(
-                    self.members) if getattr(m.decode_head, 'with_log_var',
-                                             False)) + ', without the rest')
-        self.with_log_var = kinds.pop()
+                'with ' + ', '.join(str(i) for i, k in enumerate(kinds)
+                                    if k) + ', without the rest')
+        self.with_log_var = kinds[0]
 
     def init_weights(self) -> None:
         """Members keep the weights loaded from their checkpoints."""

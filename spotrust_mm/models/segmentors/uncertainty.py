@@ -81,6 +81,13 @@ def summary_channels(num_outputs: int) -> int:
         num_outputs + len(CLASS_UNCERTAINTY_FIELDS)
 
 
+def predicts_log_var(head) -> bool:
+    """Whether a decode head's output ends with a log variance channel:
+    the SpotRust heads and a :class:`BayesianTailHead` with ``aleatoric``
+    say so (``with_log_var``); a plain mmseg head does not."""
+    return getattr(head, 'with_log_var', False)
+
+
 def split_head_output(out: Tensor,
                       with_log_var: bool = True
                       ) -> Tuple[Tensor, Optional[Tensor]]:
