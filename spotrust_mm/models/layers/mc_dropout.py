@@ -15,8 +15,9 @@ def dropout_samples(x: Tensor, p: float, num_samples: int = 1) -> Tensor:
 
     One uniform draw per element (``torch.rand < 1 - p``), compared and
     multiplied in place in one buffer, without materialising the repeated
-    ``x``: on CPU 3.5x cheaper than ``F.dropout`` of the repeat, whose
-    Bernoulli draws dominate it (docs/benchmarks.md, any mmseg head). The
+    ``x``: cheaper than ``F.dropout`` of the repeat, whose Bernoulli
+    draws dominate it (docs/benchmarks.md, any mmseg head: the tail's cost
+    before and after). The
     draws fill the output in its logical order, so the masks do not
     depend on ``x``'s memory layout.
     """
