@@ -22,8 +22,9 @@ markers of ``--doc``.
 import sys
 
 from real_data import (CPU_SCHEDULE, benchmark_parser, calibrate_row,
-                       collect_results, convert, parse_benchmark_args,
-                       report, row_options, run_row, run_rows, table)
+                       convert, parse_benchmark_args, report, row_options,
+                       run_row, run_rows)
+from row_table import collect_results, table
 
 FAMILIES = {
     'segformer_mit_b0': 'SegFormer MiT-B0 (SegformerHead)',

@@ -35,9 +35,11 @@ import json
 import os.path as osp
 import sys
 
-from real_data import (CPU_OPTIONS, _fmt, benchmark_parser, calibrate_row,
-                       collect_results, convert, parse_benchmark_args, report,
-                       run_row, run_rows)
+from real_data import (CPU_OPTIONS, benchmark_parser, calibrate_row,
+                       convert, parse_benchmark_args, report, run_row,
+                       run_rows)
+from row_table import collect_results
+from training_curves import _fmt
 
 ROWS = {
     'fcn_baseline': ('train', 'configs/photos_multiclass/fcn_hr18_baseline.py',

@@ -1,33 +1,44 @@
-"""Real-data benchmark: every SpotRust variant against plain baselines.
+"""Real-data benchmark: every SpotRust variant against plain baselines,
+over seeds, with error bars.
 
     python benchmarks/real_data.py --data-root ../shared/data/crackforest \
-        [--work-dir work_dirs/real_data] [--rows ROW ...] [--epochs 25] \
-        [--doc docs/benchmarks.md]
+        [--work-dir work_dirs/real_data] [--rows ROW ...] [--seeds 0 1 2] \
+        [--epochs 25] [--doc docs/benchmarks.md]
 
 1. Converts the data root with tools/dataset_converters/crackforest.py
    (or takes ``--converted DIR``, any folder a converter wrote) and reads
    the suggested class weight from its dataset_info.json.
-2. Trains each row on CPU with the CPU-sized settings below, then tests it
-   with tools/test.py (``--json``): the same data, split, crop,
-   augmentation, schedule and seed for every learned row. Then fits a
-   temperature on the validation split with tools/calibrate.py; the table
-   shows T and the test split's ECE and NLL after calibration.
-3. Writes the table between the ``real-data`` markers of ``--doc``.
+2. Trains each learned row once per seed (``--seeds``, 0 1 2 by default;
+   an ensemble's members for seed s are 3s, 3s+1, 3s+2) on CPU with the
+   CPU-sized settings below, then tests it with tools/test.py (``--json``
+   and ``--per-image``): the same data, split, crop, augmentation,
+   schedule and seeds for every learned row. Then fits the post-hoc steps
+   of tools/calibrate.py (none, prior correction, temperature, bias and
+   temperature) on the validation split. The classical row is fitted
+   once.
+3. Writes between the ``real-data`` markers of ``--doc`` (see
+   seeded_table.py): each row's mean ± std over its seeds; its defect F1
+   against the plain FCN baseline as a 95 % paired bootstrap interval
+   over the test images and the seeds, and whether it excludes 0; the
+   test split's ECE, NLL and F1 after each post-hoc step; the training
+   curves, averaged over the seeds.
 
-Each row keeps its results in ``<work-dir>/<row>/``. A rerun skips the rows
-that are done and the training of rows that were trained
-(``train_done.json``), so the command resumes where it stopped;
-``--retest`` tests the named rows again (delete a row's folder to retrain
-it). Each trained row is tested with the config its run dumped into its
-work dir, so the test builds the same (CPU-sized) model as the checkpoint.
-``--rows`` runs some rows only; the table always shows every row that has
-results.
+Each seed keeps its results in ``<work-dir>/<row>/seed<s>/`` (the
+classical row in ``<work-dir>/classical/``). A rerun skips what is done and
+the training of what was trained (``train_done.json``), so the command
+resumes where it stopped, row by row and seed by seed; a failed seed is
+reported and the others go on. ``--retest`` tests the named rows again
+(delete a seed's folder to retrain it). Each trained row is tested with
+the config its run dumped into its work dir, so the test builds the same
+(CPU-sized) model as the checkpoint. ``--rows`` runs some rows only; the
+table shows every row with results in the work dir.
 
 CPU-sized settings (``CPU_OPTIONS``): HRNetV2-W18 widths with one module and
 two blocks per stage (the ``make demo`` backbone), from random
-initialisation; 256x256 training crops, batch 4; ``--epochs`` epochs (25),
-validating every 5 and keeping the best checkpoint by validation mIoU;
-seed 0 (the ensemble's members: 0, 1 and 2).
+initialisation (``model.backbone.init_cfg=None``: the configs' default,
+ImageNet weights, cannot be fetched where this runs); 256x256 training
+crops, batch 4; ``--epochs`` epochs (25), validating every 5 and keeping
+the best checkpoint by validation mIoU.
 """
 import argparse
 import json
@@ -38,7 +49,8 @@ import sys
 import time
 
 from spotrust_mm.apis import trained_checkpoint
-from training_curves import _fmt, curves_table
+from seeded_table import calibration_table, seed_dirs, seeded_table
+from training_curves import curves_table
 
 from spotrust_mm.fileio import write_json
 
@@ -47,6 +59,7 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 #: The CPU-sized schedule of every learned row: 256x256 training crops,
 #: validating (and checkpointing) every 5 epochs.
 CPU_SCHEDULE = [
+    'model.backbone.init_cfg=None',  # from random weights (no download)
     'train_dataloader.dataset.pipeline.3.crop_size=(256,256)',
     'train_cfg.val_interval=5',
     'default_hooks.checkpoint.interval=5',
@@ -75,11 +88,24 @@ ROWS = {
     'mcdropout_ramp': ('train',
                        'configs/crackforest/spotrust_mcdropout_ramp.py',
                        'MC dropout + warm-up + dropout ramp'),
+    'mcdropout_beta': ('train',
+                       'configs/crackforest/spotrust_mcdropout_beta.py',
+                       'MC dropout + ramp, beta 0.5 kept after the warm-up'),
+    'mcdropout_beta_p02': (
+        'train', 'configs/crackforest/spotrust_mcdropout_beta_p02.py',
+        'MC dropout + ramp + beta 0.5 kept, p = 0.2'),
     'variational': ('train', 'configs/crackforest/spotrust_variational.py',
                     'variational + warm-up'),
     'ensemble': ('ensemble', 'configs/crackforest/spotrust_ensemble.py',
                  'deep ensemble (3 members) + warm-up'),
 }
+#: The rows run by default: the baseline, the best MC-dropout recipe of
+#: issue 17 and the two changes on top of it, the other two variants.
+#: ``mcdropout_paper`` and ``mcdropout`` (the warm-up alone) are issue 17's
+#: ablations; ``--rows`` runs them.
+DEFAULT_ROWS = ['classical', 'fcn_baseline', 'mcdropout_ramp',
+                'mcdropout_beta', 'mcdropout_beta_p02', 'variational',
+                'ensemble']
 BEGIN, END = '<!-- real-data:begin -->', '<!-- real-data:end -->'
 
 
@@ -138,15 +164,28 @@ def row_options(kind: str, args, data: str,
     return opts
 
 
+def row_dir_of(work_dir: str, name: str, seed=None) -> str:
+    """``<work_dir>/<name>``, or ``<work_dir>/<name>/seed<seed>`` for one
+    seed of a row run with several."""
+    row = osp.join(work_dir, name)
+    return row if seed is None else osp.join(row, f'seed{seed}')
+
+
 def run_row(name: str, args, data: str, spec=None, opts=None,
-            score: str = 'defect_f1') -> dict:
+            score: str = 'defect_f1', seed=None) -> dict:
     """Train (unless trained) and test one row; ``spec`` is its ``(kind,
     config, label)`` (``ROWS[name]`` by default) and ``opts`` its
-    --cfg-options (:func:`row_options` by default)."""
+    --cfg-options (:func:`row_options` by default). With ``seed`` the row
+    is trained with ``randomness.seed=seed`` (an ensemble's members with
+    ``3*seed``, ``3*seed+1``, ``3*seed+2``) in ``<row>/seed<seed>``;
+    without, with :data:`SEED` in ``<row>``."""
     kind, config, label = spec or ROWS[name]
-    row_dir = osp.join(args.work_dir, name)
+    row_dir = row_dir_of(args.work_dir, name, seed)
+    first_seed = SEED if seed is None else seed
     result_file = osp.join(row_dir, 'result.json')
-    if osp.isfile(result_file) and name not in (args.retest or []):
+    per_image = osp.join(row_dir, 'per_image.json')
+    if osp.isfile(result_file) and name not in (args.retest or []) and \
+            osp.isfile(per_image):
         with open(result_file) as f:
             return json.load(f)
     os.makedirs(row_dir, exist_ok=True)
@@ -167,10 +206,11 @@ def run_row(name: str, args, data: str, spec=None, opts=None,
                 log)
         elif kind == 'train':
             run([py, 'tools/train.py', config, '--work-dir', row_dir,
-                 '--cfg-options', *opts, f'randomness.seed={SEED}'], log)
+                 '--cfg-options', *opts, f'randomness.seed={first_seed}'], log)
         else:
             run([py, 'tools/train_ensemble.py', config, '--num-members',
-                 '3', '--first-seed', str(SEED), '--work-dir', row_dir,
+                 '3', '--first-seed', str(3 * first_seed), '--work-dir',
+                 row_dir,
                  '--cfg-options', *opts], log)
         train_seconds = time.time() - start
         write_json(done_file, dict(train_seconds=train_seconds))
@@ -190,27 +230,28 @@ def run_row(name: str, args, data: str, spec=None, opts=None,
         test = [py, 'tools/test.py', osp.join(row_dir, 'ensemble.py')]
     metrics_file = osp.join(row_dir, 'metrics.json')
     run(test + ['--work-dir', osp.join(row_dir, 'test'), '--json',
-                metrics_file], log)
+                metrics_file, '--per-image', per_image], log)
     with open(metrics_file) as f:
         metrics = json.load(f)
     result = dict(
-        row=name, label=label, config=config,
+        row=name, label=label, config=config, seed=first_seed,
         checkpoint=osp.relpath(ckpt, REPO) if ckpt else 'ensemble.py',
         train_seconds=train_seconds, metrics=metrics,
         options=opts)
     write_json(result_file, result)
+    name = name if seed is None else f'{name} seed {seed}'
     print(f'[{name}] done in {train_seconds / 60:.1f} min: {score} '
           f'{metrics[score]:.3f}', flush=True)
     return result
 
 
 def calibrate_row(name: str, args, data: str, result: dict,
-                  spec=None) -> dict:
+                  spec=None, seed=None) -> dict:
     """Fit a temperature on the validation split with tools/calibrate.py
     (cached in ``<row>/calibration.json``); the test split's figures after
     calibration go into the table."""
     kind, config, _ = spec or ROWS[name]
-    row_dir = osp.join(args.work_dir, name)
+    row_dir = row_dir_of(args.work_dir, name, seed)
     out = osp.join(row_dir, 'calibration.json')
     if not osp.isfile(out) or name in (args.retest or []):
         py = sys.executable
@@ -231,38 +272,6 @@ def calibrate_row(name: str, args, data: str, result: dict,
     with open(out) as f:
         result['calibration'] = json.load(f)
     return result
-
-
-def table(results) -> str:
-    head = ('| row | mean IoU | defect F1 | precision | recall | ECE | '
-            'Brier | NLL | '
-            'T | ECE cal. | NLL cal. | '
-            'AUROC err: predictive | epistemic | aleatoric | train | '
-            's / image | checkpoint |')
-    lines = [head, '|' + '---|' * 17]
-    for r in results:
-        if r.get('failed'):
-            lines.append(f'| {r["label"]} | FAILED: ' +
-                         r['failed'].replace('|', '/') + ' |' + ' |' * 15)
-            continue
-        m = r['metrics']
-        cal = r.get('calibration')
-        after = cal['test']['after'] if cal else {}
-        ckpt = osp.basename(r['checkpoint'])
-        lines.append('| ' + ' | '.join([
-            r['label'], _fmt(m['mean_iou']), _fmt(m['defect_f1']),
-            _fmt(m['defect_precision']), _fmt(m['defect_recall']),
-            _fmt(m['ece'], 4),
-            _fmt(m['brier'], 4), _fmt(m['nll'], 4),
-            _fmt(cal['temperature'], 2) if cal else '–',
-            _fmt(after.get('ece'), 4), _fmt(after.get('nll'), 4),
-            _fmt(m.get('predictive/auroc_error')),
-            _fmt(m.get('epistemic/auroc_error')),
-            _fmt(m.get('aleatoric/auroc_error')),
-            f'{r["train_seconds"] / 60:.1f} min',
-            _fmt(m.get('seconds_per_image'), 2), f'`{ckpt}`'
-        ]) + ' |')
-    return '\n'.join(lines)
 
 
 def write_doc(doc: str, text: str, begin: str = BEGIN,
@@ -310,27 +319,6 @@ def run_rows(names, run_one) -> dict:
     return failed
 
 
-def collect_results(rows: dict, work_dir: str, failed: dict) -> list:
-    """Every row of ``rows`` ({name: (kind, config, label)}) with
-    results in ``work_dir``, in table order, with its calibration; a
-    failed row as ``dict(row, label, failed)``."""
-    results = []
-    for name in rows:
-        f = osp.join(work_dir, name, 'result.json')
-        if name in failed:
-            results.append(dict(row=name, label=rows[name][2],
-                                failed=failed[name]))
-        elif osp.isfile(f):
-            with open(f) as fh:
-                result = json.load(fh)
-            cal = osp.join(work_dir, name, 'calibration.json')
-            if osp.isfile(cal):
-                with open(cal) as fh:
-                    result['calibration'] = json.load(fh)
-            results.append(result)
-    return results
-
-
 def benchmark_parser(doc: str, data_root: str, work_dir: str, rows: dict,
                      epochs: int) -> argparse.ArgumentParser:
     """The arguments every real-data table takes."""
@@ -362,19 +350,49 @@ def parse_benchmark_args(p: argparse.ArgumentParser, argv=None):
 def main(argv=None):
     p = benchmark_parser(__doc__, 'CrackForest-format folder',
                          'work_dirs/real_data', ROWS, 25)
+    p.set_defaults(rows=DEFAULT_ROWS)
+    p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2],
+                   help='seeds of every learned row (default: 0 1 2)')
     args = parse_benchmark_args(p, argv)
     data = convert(args)
-    failed = run_rows(args.rows, lambda name: calibrate_row(
-        name, args, data, run_row(name, args, data)))
-    results = collect_results(ROWS, args.work_dir, failed)
-    text = (table(results) + '\n\nTraining curves (first member for the '
-            'ensemble). Val F1: defect-class F1 on the validation split at '
-            'each validation. s gap: mean log variance on defect pixels '
-            'minus on background pixels in the training batches, per block '
-            'of epochs; the defect gradient is damped by about exp(-gap) '
-            'relative to the background. Batch recall: share of defect '
-            'pixels found in the training batches.\n\n' +
-            curves_table(results, args.epochs, args.work_dir))
+
+    def run_one(name):
+        """Every seed of a row; a failed seed does not stop the next."""
+        errors = []
+        for seed in ([None] if ROWS[name][0] == 'classical' else
+                     args.seeds):
+            try:
+                calibrate_row(name, args, data,
+                              run_row(name, args, data, seed=seed),
+                              seed=seed)
+            except Exception as e:  # noqa: BLE001
+                errors.append(f'seed {seed}: {e}')
+                print(f'[{name}] seed {seed} FAILED: {e}', file=sys.stderr,
+                      flush=True)
+        if errors:
+            raise RuntimeError('; '.join(errors))
+
+    failed = run_rows(args.rows, run_one)
+    shown = {k: v for k, v in ROWS.items()
+             if k in args.rows or osp.isdir(osp.join(args.work_dir, k))}
+    text = '\n\n'.join([
+        seeded_table(shown, args.work_dir, args.seeds, failed,
+                     'fcn_baseline'),
+        'Post-hoc steps (tools/calibrate.py, fitted on the validation '
+        'split), test split, mean ± std over the seeds: none; prior = '
+        'the class-weight correction b = -log w; T = temperature; bias+T = '
+        'bias and temperature fitted together. F1 at the model\'s '
+        'threshold (0.5) after each step.',
+        calibration_table(shown, args.work_dir, args.seeds),
+        'Training curves, mean over the seeds (first member for the '
+        'ensemble). Val F1: defect-class F1 on the validation split at '
+        'each validation. s gap: mean log variance on defect pixels minus '
+        'on background pixels in the training batches, per block of '
+        'epochs; the defect gradient is damped by about exp(-gap) relative '
+        'to the background. Batch recall: share of defect pixels found in '
+        'the training batches.',
+        curves_table(seed_dirs(shown, args.work_dir, args.seeds),
+                     args.epochs)])
     return report(text, args.doc, failed)
 
 

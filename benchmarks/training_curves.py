@@ -62,7 +62,9 @@ def training_diagnostics(row_dir: str, epochs: int) -> dict:
     return {b: (a[0] / a[3], a[1] / a[3]) for b, a in sums.items()}
 
 
-def curves_table(results, epochs: int, work_dir: str) -> str:
+def curves_table(rows, epochs: int) -> str:
+    """The curves of ``rows``, ``(label, [run folder of each seed])``:
+    each cell the mean over the seeds that logged it."""
     val_epochs = list(range(5, epochs + 1, 5))
     blocks = [(b * 5 + 1, min(b * 5 + 5, epochs))
               for b in range((epochs + 4) // 5)]
@@ -71,18 +73,21 @@ def curves_table(results, epochs: int, work_dir: str) -> str:
             ' | ' + ' | '.join(f'batch recall ep {a}-{b}'
                                for a, b in blocks) + ' |')
     lines = [head, '|' + '---|' * (1 + len(val_epochs) + 2 * len(blocks))]
-    for r in results:
-        if r.get('failed'):
+
+    def mean(values):
+        values = [v for v in values if v is not None]
+        return sum(values) / len(values) if values else None
+
+    for label, dirs in rows:
+        f1s = [validation_f1(d) for d in dirs]
+        if not any(f1s):
             continue
-        row_dir = osp.join(work_dir, r['row'])
-        f1 = validation_f1(row_dir)
-        if not f1:
-            continue
-        diag = training_diagnostics(row_dir, epochs)
-        cells = [r['label']] + [_fmt(f1.get(e), 2) for e in val_epochs]
-        cells += [_fmt(diag[b][0], 2) if b in diag else '–'
-                  for b in range(len(blocks))]
-        cells += [_fmt(diag[b][1], 2) if b in diag else '–'
-                  for b in range(len(blocks))]
+        diags = [training_diagnostics(d, epochs) for d in dirs]
+        cells = [label] + [_fmt(mean([f.get(e) for f in f1s]), 2)
+                           for e in val_epochs]
+        for i in (0, 1):  # s gap, batch recall
+            cells += [_fmt(mean([d[b][i] if b in d else None
+                                 for d in diags]), 2)
+                      for b in range(len(blocks))]
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)

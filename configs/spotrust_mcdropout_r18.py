@@ -1,6 +1,7 @@
 # Backbone swap by config alone: MC dropout on ResNet-18 V1c (dilated-free,
-# four stages at strides 4-32) instead of HRNetV2-W18. ImageNet weights:
-# backbone.init_cfg = dict(type='Pretrained', checkpoint='/path/r18v1c.pth').
+# four stages at strides 4-32) instead of HRNetV2-W18, from mmseg's ImageNet
+# weights ('open-mmlab://resnet18_v1c', downloaded on first use and cached
+# as mmengine does; model.backbone.init_cfg=None trains from scratch).
 _base_ = './spotrust_mcdropout.py'
 model = dict(
     backbone=dict(
@@ -12,5 +13,6 @@ model = dict(
         norm_cfg=dict(type='BN', requires_grad=True),
         norm_eval=False,
         style='pytorch',
-        init_cfg=None),
+        init_cfg=dict(
+            type='Pretrained', checkpoint='open-mmlab://resnet18_v1c')),
     decode_head=dict(in_channels=[64, 128, 256, 512], channels=256))

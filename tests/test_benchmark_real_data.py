@@ -1,8 +1,9 @@
 """benchmarks/real_data.py on photos unlike CrackForest: a converted set of
 jpg photos in several sizes, all smaller than the training crop, with
 ignored regions and defect-free masks. Every row runs (a few
-iterations), the classical and the plain FCN baselines included, and a
-row that fails is reported without stopping the others."""
+iterations), the classical and the plain FCN baselines included; a second
+seed gives mean ± std and the bootstrap interval against the baseline; and
+a row that fails is reported without stopping the others."""
 import json
 import os.path as osp
 import subprocess
@@ -60,17 +61,38 @@ def test_every_row_runs_on_held_out_photos(tmp_path):
     work = tmp_path / 'work'
     proc = subprocess.run(
         [sys.executable, BENCH, '--converted', str(data), '--work-dir',
-         str(work), '--epochs', '1', '--doc', str(doc)],
+         str(work), '--epochs', '1', '--seeds', '0', '--doc', str(doc)],
         capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     table = doc.read_text()
-    for row in ('classical', 'fcn_baseline', 'mcdropout_paper', 'mcdropout',
-                'mcdropout_ramp', 'variational', 'ensemble'):
-        result = json.loads((work / row / 'result.json').read_text())
+    for row in ('classical', 'fcn_baseline', 'mcdropout_ramp',
+                'mcdropout_beta', 'mcdropout_beta_p02', 'variational',
+                'ensemble'):
+        folder = work / row if row == 'classical' else work / row / 'seed0'
+        result = json.loads((folder / 'result.json').read_text())
         assert 0 <= result['metrics']['defect_f1'] <= 1, row
         assert result['label'] in table, row
-        assert (work / row / 'calibration.json').is_file(), row
+        calibration = json.loads((folder / 'calibration.json').read_text())
+        assert {'none', 'temperature', 'bias+temperature'} <= set(
+            calibration['methods']), row
+        per_image = json.loads((folder / 'per_image.json').read_text())
+        assert len(per_image) == 2, row  # the two test photos
     assert 'FAILED' not in table
+
+    # a second seed of the baseline: mean ± std, and every other learned
+    # row's F1 difference as a bootstrap interval
+    proc = subprocess.run(
+        [sys.executable, BENCH, '--converted', str(data), '--work-dir',
+         str(work), '--epochs', '1', '--seeds', '0', '1', '--rows',
+         'fcn_baseline', '--doc', str(doc)],
+        capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    lines = doc.read_text().splitlines()
+    fcn = next(x for x in lines if x.startswith('| plain mmseg FCN'))
+    assert fcn.split('|')[2].strip() == '2' and ' ± ' in fcn
+    ramp = next(x for x in lines if x.startswith('| MC dropout + warm-up'))
+    cell = ramp.split('|')[7]
+    assert '[' in cell and ('yes' in cell or 'no' in cell), ramp
 
     # a row that fails (its fitted checkpoint is gone) is in the table, the
     # rows after it are still done (here: read back), and the exit status
@@ -78,8 +100,8 @@ def test_every_row_runs_on_held_out_photos(tmp_path):
     (work / 'classical' / 'fitted.pth').unlink()
     proc = subprocess.run(
         [sys.executable, BENCH, '--converted', str(data), '--work-dir',
-         str(work), '--epochs', '1', '--doc', str(doc), '--retest',
-         'classical', '--rows', 'classical', 'fcn_baseline'],
+         str(work), '--epochs', '1', '--seeds', '0', '--doc', str(doc),
+         '--retest', 'classical', '--rows', 'classical', 'fcn_baseline'],
         capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 1
     assert '[classical] FAILED' in proc.stderr

@@ -148,10 +148,11 @@ def test_calibration_fits_the_deployed_predictor_with_resize_and_slide(
     cfg = load_inference_config(config, ckpt, options)
     model = init_checked_model(cfg, ckpt, config).eval()
     loader = Runner.build_dataloader(cfg.val_dataloader)
-    fitted = tool.fit_on(model, loader, quiet=True)
+    fitted = tool.fit_temperature_on(model, loader, quiet=True)
 
-    def deployed_nll(t):
+    def deployed_nll(t, b=None):
         model.test_cfg['temperature'] = t
+        model.test_cfg['logit_bias'] = b
         probs, labels = [], []
         for batch in loader:
             data = model.data_preprocessor(batch, False)
@@ -168,3 +169,15 @@ def test_calibration_fits_the_deployed_predictor_with_resize_and_slide(
     assert best <= deployed_nll(fitted * 1.05) + 1e-9
     assert best <= deployed_nll(fitted / 1.05) + 1e-9
     assert tool.threshold_of(model) == 0.3
+
+    # the fitted bias and temperature: a minimum of the deployed NLL in
+    # both, from the prior's bias; and below the temperature alone
+    methods = tool.fit_methods(model, loader, True, [-1.0], True)
+    assert set(methods) == {'none', 'prior', 'temperature',
+                            'bias+temperature'}
+    assert methods['prior'] == (1.0, [-1.0])
+    t, b = methods['bias+temperature']
+    joint = deployed_nll(t, b)
+    for dt, db in ((1.05, 0), (1 / 1.05, 0), (1, 0.1), (1, -0.1)):
+        assert joint <= deployed_nll(t * dt, [b[0] + db]) + 1e-5
+    assert joint <= best + 1e-9

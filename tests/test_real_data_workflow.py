@@ -13,6 +13,7 @@ from .test_datasets.converter_helpers import make_crackforest
 
 pytestmark = pytest.mark.slow
 SMALL = [
+    'model.backbone.init_cfg=None',  # the tests never download ImageNet's
     'train_cfg.max_epochs=1', 'train_dataloader.batch_size=2',
     'train_dataloader.num_workers=0',
     'train_dataloader.persistent_workers=False',

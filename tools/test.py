@@ -1,7 +1,8 @@
 """Test (and evaluate) a SpotRust-MM segmentor: mmseg's tools/test.py.
 
     python tools/test.py CONFIG [CHECKPOINT] [--work-dir DIR] [--out DIR]
-        [--json FILE] [--plot-dir DIR] [--show] [--show-dir DIR]
+        [--json FILE] [--per-image FILE] [--plot-dir DIR] [--show]
+        [--show-dir DIR]
         [--cfg-options k=v ...] [--launcher ...]
 
 CHECKPOINT may be left out for an ensemble inference config, whose members
@@ -46,6 +47,9 @@ def parse_args(argv=None):
         '--out', help='dir to save predictions for offline evaluation')
     parser.add_argument('--json', help='write all metrics to this JSON file')
     parser.add_argument(
+        '--per-image', help="write each test image's confusion counts "
+        '(and Brier/NLL sums) to this JSON file')
+    parser.add_argument(
         '--plot-dir',
         help='dir for reliability_diagram.png and uncertainty_vs_error.png '
         '(default: <work_dir>/plots)')
@@ -86,6 +90,8 @@ def build_test_config(args) -> Config:
     for metric in _evaluators(cfg):
         if metric['type'] == 'UncertaintyMetric':
             metric['plot_dir'] = plot_dir
+            if args.per_image:
+                metric['per_image_file'] = osp.abspath(args.per_image)
         if metric['type'] == 'IoUMetric' and args.out is not None:
             metric.update(output_dir=args.out, keep_results=True)
     return cfg

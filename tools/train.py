@@ -2,6 +2,14 @@
 
     python tools/train.py configs/spotrust_mcdropout.py [--work-dir DIR]
         [--resume] [--amp] [--cfg-options k=v ...] [--launcher pytorch]
+
+A config that starts from ImageNet weights (``init_cfg=dict(
+type='Pretrained', checkpoint='open-mmlab://...')``, as the photo configs
+do) gets them from torch's hub cache, or downloads them there first, as
+mmengine does; where that fails, training stops before it starts, naming
+the URL, the file to place, and ``--cfg-options
+model.backbone.init_cfg=None`` to train from scratch
+(``spotrust_mm.apis.pretrained``).
 """
 import argparse
 import logging
@@ -11,7 +19,8 @@ from mmengine.config import Config
 from mmengine.device import get_device
 from mmengine.logging import print_log
 from mmengine.runner import Runner
-from spotrust_mm.apis import (add_runner_args, finish_distributed,
+from spotrust_mm.apis import (PretrainedWeightsUnavailable, add_runner_args,
+                              check_pretrained_weights, finish_distributed,
                               load_runner_config, parse_runner_args)
 from mmseg.registry import RUNNERS
 
@@ -74,7 +83,12 @@ def check_device_support(cfg: Config) -> None:
 
 
 def main(argv=None):
-    cfg = build_train_config(parse_args(argv))
+    args = parse_args(argv)
+    cfg = build_train_config(args)
+    try:  # ImageNet weights: cached, downloaded now, or a clear stop
+        check_pretrained_weights(cfg, args.config)
+    except PretrainedWeightsUnavailable as e:
+        raise SystemExit(f'error: {e}') from None
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else \
         RUNNERS.build(cfg)
     runner.train()

@@ -10,5 +10,6 @@ _base_ = [
 ]
 optim_wrapper = dict(optimizer=dict(lr=0.001))
 model = dict(
+    backbone=dict(init_cfg={{_base_.imagenet_resnet18}}),
     decode_head=dict(
         loss_decode=dict(class_weight={{_base_.class_weight}})))

@@ -9,6 +9,7 @@ _base_ = './upernet_r18_crackforest.py'
 load_from = 'work_dirs/upernet_r18_crackforest/best_mIoU_epoch_20.pth'
 model = dict(
     type='BayesianEncoderDecoder',
+    backbone=dict(init_cfg=None),  # load_from holds every weight
     bayesian_tail=dict(tail='mc_dropout', dropout_ratio=0.5),
     decode_head=dict(
         loss_decode=dict(

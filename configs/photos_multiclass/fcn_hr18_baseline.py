@@ -10,5 +10,7 @@ _base_ = [
     '../_base_/default_runtime.py'
 ]
 num_classes = 4
-optim_wrapper = dict(optimizer=dict(lr=0.001))  # from scratch
-model = dict(decode_head=dict(num_classes=num_classes))
+optim_wrapper = dict(optimizer=dict(lr=0.001))  # as the recipes
+model = dict(
+    backbone=dict(init_cfg={{_base_.imagenet_hr18}}),
+    decode_head=dict(num_classes=num_classes))

@@ -1,5 +1,6 @@
 # One member of a K-class deep ensemble, and the base of the other K-class
-# configs here: the deterministic aleatoric head on HRNetV2-W18, with K
+# configs here: the deterministic aleatoric head on HRNetV2-W18 (from
+# mmseg's ImageNet weights, see configs/photos/spotrust_mcdropout.py), with K
 # softmax logits and one learned log variance per pixel, trained with
 # Kendall and Gal's sampled softmax loss (BayesianCELoss, T=10 noise
 # draws). Data: photos converted with --class-names into data/multiclass;
@@ -17,8 +18,9 @@ _base_ = [
     '../_base_/default_runtime.py'
 ]
 num_classes = 4
-optim_wrapper = dict(optimizer=dict(lr=0.001))  # from scratch, as the recipes
+optim_wrapper = dict(optimizer=dict(lr=0.001))  # as the recipes
 model = dict(
+    backbone=dict(init_cfg={{_base_.imagenet_hr18}}),
     decode_head=dict(
         type='AleatoricHRHead',
         num_classes=num_classes,

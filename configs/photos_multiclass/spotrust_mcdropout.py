@@ -2,4 +2,5 @@
 # for K classes; data, K and loss as in spotrust_ensemble.py.
 #   python tools/train.py configs/photos_multiclass/spotrust_mcdropout.py
 _base_ = ['./spotrust_ensemble.py']
-model = dict(decode_head=dict(type='MCDropoutHRHead', mc_dropout_ratio=0.5))
+model = dict(
+    decode_head=dict(type='MCDropoutHRHead', mc_dropout_ratio=0.5))

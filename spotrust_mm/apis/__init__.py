@@ -10,6 +10,8 @@ from .cli import (LAUNCHERS, add_cfg_options_arg, add_inference_args,
 from .config import (check_checkpoint, last_checkpoint, load_inference_config,
                      load_runner_config, read_config, trained_checkpoint)
 from .images import image_inputs
+from .pretrained import (PretrainedWeightsUnavailable,
+                         check_pretrained_weights, pretrained_weights)
 
 __all__ = [
     'init_checked_model', 'load_checked_checkpoint', 'state_mismatch',
@@ -18,5 +20,6 @@ __all__ = [
     'parse_runner_args',
     'check_checkpoint', 'last_checkpoint', 'load_inference_config',
     'load_runner_config', 'read_config', 'trained_checkpoint',
-    'image_inputs'
+    'image_inputs', 'PretrainedWeightsUnavailable',
+    'check_pretrained_weights', 'pretrained_weights'
 ]

@@ -25,7 +25,10 @@ class BayesianWarmupHook(Hook):
     :class:`BayesianBCELoss` falls linearly from 1 to 0. With ``beta=1`` the
     logits get the unattenuated class-weighted BCE gradient, while the log
     variance ``s`` already learns its value. From then on the loss is the
-    paper's (``beta=0``). Without it the learned variance damps the rare
+    paper's (``beta=0``), or with ``final_beta > 0`` a beta-NLL that keeps
+    part of the logits' gradient on the pixels where ``s`` is large: their
+    gradient is damped by ``exp(-(1 - final_beta) * s)`` instead of
+    ``exp(-s)``. Without a warm-up the learned variance damps the rare
     defect pixels from the first step (see :func:`bayesian_bce_loss`).
     With ``ramp_dropout`` the rate of every :class:`MCDropout` also rises
     linearly from 0 to its configured value over the same iterations.
@@ -34,13 +37,21 @@ class BayesianWarmupHook(Hook):
         warmup_epochs (float): Length of the warm-up. Defaults to 5.
         ramp_dropout (bool): Also ramp the MC-dropout rate. Defaults to
             False.
+        final_beta (float): ``beta`` after the warm-up, in [0, 1); 0 (the
+            default) is the paper's loss. ``beta`` falls linearly from 1
+            to it. The optimum of ``s`` and of the logits is the same for
+            any ``beta``; only how fast the defect logits learn changes.
     """
 
     priority = 'NORMAL'
 
-    def __init__(self, warmup_epochs: float = 5, ramp_dropout: bool = False):
+    def __init__(self, warmup_epochs: float = 5, ramp_dropout: bool = False,
+                 final_beta: float = 0.0):
         if warmup_epochs <= 0:
             raise ValueError(f'warmup_epochs must be > 0: {warmup_epochs}')
+        if not 0 <= final_beta < 1:
+            raise ValueError(f'final_beta must be in [0, 1): {final_beta}')
+        self.final_beta = final_beta
         self.warmup_epochs = warmup_epochs
         self.ramp_dropout = ramp_dropout
         self._losses: List[BayesianBCELoss] = []
@@ -66,13 +77,13 @@ class BayesianWarmupHook(Hook):
                           data_batch: Optional[dict] = None) -> None:
         t = self.progress(runner)
         for loss in self._losses:
-            loss.beta = 1.0 - t
+            loss.beta = 1.0 - t * (1.0 - self.final_beta)
         for layer, p in self._dropout:
             layer.p = p * t
 
     def after_train(self, runner) -> None:
         for loss in self._losses:
-            loss.beta = 0.0
+            loss.beta = self.final_beta
         for layer, p in self._dropout:
             layer.p = p
 

@@ -13,6 +13,7 @@ from .class_metrics import (class_brier_nll_sums, class_confusion,
 from .ood import (image_uncertainty_scores, ood_detection_scores,
                   result_uncertainty_scores)
 from .report import metrics_table
+from .significance import bootstrap_f1_difference, pooled_f1
 from .uncertainty_metric import (UncertaintyMetric, defect_probability,
                                  normalised_uncertainties)
 
@@ -28,5 +29,5 @@ __all__ = [
     'class_brier_nll_sums', 'class_confusion', 'class_probabilities',
     'class_scores', 'normalised_class_uncertainties',
     'top_label_calibration_stats', 'result_uncertainty_scores',
-    'class_nll_per_temperature'
+    'class_nll_per_temperature', 'bootstrap_f1_difference', 'pooled_f1'
 ]

@@ -87,16 +87,20 @@ def class_nll_per_temperature(probs: np.ndarray, labels: np.ndarray,
     return -np.log(np.clip(p_y, eps, 1)).sum(1)
 
 
-def grid_minimum(temperatures: np.ndarray, nll: np.ndarray) -> float:
-    """The temperature that minimises ``nll`` (one value per temperature of
-    a log-spaced grid): the grid's best, refined by the vertex of the
-    parabola through it and its two neighbours in log T (kept within
-    them); the grid's end if the best is there."""
-    t = np.log(np.asarray(temperatures, np.float64))
+def grid_minimum(values: np.ndarray, nll: np.ndarray,
+                 log_spaced: bool = True) -> float:
+    """The value that minimises ``nll`` (one per value of a grid): the
+    grid's best, refined by the vertex of the parabola through it and its
+    two neighbours (kept within them); the grid's end if the best is
+    there. ``log_spaced`` (temperatures) fits the parabola in log values;
+    else in the values (a logit bias)."""
+    t = np.asarray(values, np.float64)
+    t = np.log(t) if log_spaced else t
     f = np.asarray(nll, np.float64)
     i = int(np.argmin(f))
+    back = np.exp if log_spaced else float
     if i == 0 or i == len(f) - 1:
-        return float(np.exp(t[i]))
+        return float(back(t[i]))
     x0, x1, x2 = t[i - 1:i + 2]
     f0, f1, f2 = f[i - 1:i + 2]
     denom = (x0 - x1) * (x0 - x2) * (x1 - x2)
@@ -104,5 +108,5 @@ def grid_minimum(temperatures: np.ndarray, nll: np.ndarray) -> float:
     b = (x2 * x2 * (f0 - f1) + x1 * x1 * (f2 - f0) + x0 * x0 *
          (f1 - f2)) / denom
     if a <= 0:
-        return float(np.exp(x1))
-    return float(np.exp(np.clip(-b / (2 * a), x0, x2)))
+        return float(back(x1))
+    return float(back(np.clip(-b / (2 * a), x0, x2)))

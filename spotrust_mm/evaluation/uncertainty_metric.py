@@ -6,6 +6,7 @@ from mmengine.evaluator import BaseMetric
 from mmseg.registry import METRICS
 
 from ..datasets.conversion.common import class_names
+from ..fileio import write_json
 from .class_metrics import (class_brier_nll_sums, class_confusion,
                             class_probabilities, class_scores,
                             normalised_class_uncertainties,
@@ -104,6 +105,12 @@ class UncertaintyMetric(BaseMetric):
         average (str): 'pixels' (default) scores all pixels of the set
             together; 'images' scores each image alone and reports the mean
             of the per-image scores (the plots stay over all pixels).
+        per_image_file (str, optional): If given, ``compute_metrics`` also
+            writes each image's confusion counts (binary: ``[tp, fp, fn,
+            tn]`` of the defect; K classes: the K x K matrix, rows true)
+            and Brier/NLL sums there as JSON, for tests over images such
+            as a paired bootstrap (:mod:`.significance`). Defaults to
+            None.
         **kwargs: :class:`BaseMetric` arguments.
     """
 
@@ -115,6 +122,7 @@ class UncertaintyMetric(BaseMetric):
                  ignore_index: int = 255,
                  plot_dir: Optional[str] = None,
                  average: str = 'pixels',
+                 per_image_file: Optional[str] = None,
                  **kwargs):
         super().__init__(**kwargs)
         if average not in ('pixels', 'images'):
@@ -127,6 +135,7 @@ class UncertaintyMetric(BaseMetric):
         ]
         self.ignore_index = ignore_index
         self.plot_dir = plot_dir
+        self.per_image_file = per_image_file
 
     @staticmethod
     def _field(sample: dict, name: str) -> Optional[np.ndarray]:
@@ -169,8 +178,9 @@ class UncertaintyMetric(BaseMetric):
                     confusion=binary_confusion(pred, y),
                     calibration=calibration_stats(p, y, self.num_bins),
                     brier_nll=np.array(brier_nll_sums(p, y)))
-            self.results.append(
-                dict(stats, **self._uncertainty_stats(unc, pred != y)))
+            self.results.append(dict(
+                stats, image=sample.get('img_path'),
+                **self._uncertainty_stats(unc, pred != y)))
 
     def _uncertainty_stats(self, unc: Dict[str, np.ndarray],
                            wrong: np.ndarray) -> dict:
@@ -208,6 +218,10 @@ class UncertaintyMetric(BaseMetric):
             }
         if self.plot_dir is not None:
             self._plot(calibration, hists)
+        if self.per_image_file is not None:
+            write_json(self.per_image_file, [dict(
+                image=r.get('image'), confusion=r['confusion'].tolist(),
+                brier_nll=r['brier_nll'].tolist()) for r in results])
         return metrics
 
     def _reduce(self, results: List[dict], kinds: List[str]):

@@ -63,6 +63,25 @@ def test_warmup_without_dropout_ramp_leaves_dropout_alone():
         BayesianWarmupHook(warmup_epochs=0)
 
 
+def test_warmup_to_a_final_beta_keeps_it():
+    # beta falls from 1 to final_beta = 0.5 over 2 epochs of 10 batches,
+    # then stays there, also after training
+    model = MODELS.build(tiny_hrnet_model('MCDropoutHRHead'))
+    hook = BayesianWarmupHook(warmup_epochs=2, final_beta=0.5)
+    runner = _runner(model)
+    hook.before_train(runner)
+    loss = model.decode_head.loss_decode
+    for it, beta in ((0, 1.0), (10, 0.75), (20, 0.5), (99, 0.5)):
+        runner.iter = it
+        hook.before_train_iter(runner, 0)
+        assert loss.beta == pytest.approx(beta)
+    hook.after_train(runner)
+    assert loss.beta == 0.5
+    for bad in (1.0, -0.1):
+        with pytest.raises(ValueError, match='final_beta'):
+            BayesianWarmupHook(final_beta=bad)
+
+
 def _mask_set(tmp_path):
     """A training set as the loss sees it: a 40x30 photo cropped to 16x16
     (256 labelled pixels) and a 10x12 photo smaller than the crop, kept

@@ -5,8 +5,18 @@
 # backbone and a decode head as mmseg's configs of those names build them,
 # with binary softmax cross-entropy (WeightedCrossEntropyLoss, as
 # fcn_hr18.py explains) and no auxiliary head. From random weights unless
-# a leaf sets the backbone's init_cfg.
+# a leaf sets the backbone's init_cfg: the configs/any_head/ leaves take
+# mmseg's ImageNet weights below, as mmseg's own configs of those models do.
 _base_ = ['./spotrust_hr18.py']  # its norm_cfg and data_preprocessor
+imagenet_resnet18 = dict(
+    _delete_=True,  # replaces init_cfg=None
+    type='Pretrained',
+    checkpoint='open-mmlab://resnet18_v1c')
+imagenet_mit_b0 = dict(
+    _delete_=True,
+    type='Pretrained',
+    checkpoint='https://download.openmmlab.com/mmsegmentation/v0.5/'
+    'pretrain/segformer/mit_b0_20220624-7e0fe6dd.pth')
 loss_decode = dict(
     type='WeightedCrossEntropyLoss',
     use_sigmoid=False,

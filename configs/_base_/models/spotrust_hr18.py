@@ -1,8 +1,14 @@
 # HRNetV2-W18 (Wang et al., 2019) with the SpotRust aleatoric head.
 # The top-level configs swap the head for the MC-dropout or variational one.
-# ImageNet weights: set model.backbone.init_cfg = dict(type='Pretrained',
-# checkpoint='/path/to/hrnetv2_w18-00eb2006.pth') (mmseg's
-# 'open-mmlab://msra/hrnetv2_w18'); nothing is downloaded by default.
+# From random weights here (the synthetic demo and the tests never
+# download). The configs of real photos start from mmseg's ImageNet weights,
+# model.backbone.init_cfg = imagenet_hr18: mmengine downloads them on first
+# use into torch's hub cache (tools/train.py says where to place the file on
+# a machine without network, and how to train from scratch instead).
+imagenet_hr18 = dict(
+    _delete_=True,  # replaces init_cfg=None
+    type='Pretrained',
+    checkpoint='open-mmlab://msra/hrnetv2_w18')
 norm_cfg = dict(type='BN', requires_grad=True)
 data_preprocessor = dict(
     type='SegDataPreProcessor',

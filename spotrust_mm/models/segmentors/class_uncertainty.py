@@ -21,11 +21,64 @@ def entropy(probs: Tensor, dim: int) -> Tensor:
     return -torch.special.xlogy(probs, probs).sum(dim)
 
 
-def mean_softmax(logits: Tensor, temperature: float = 1.0) -> Tensor:
-    """``mean_s softmax(z_s / T)`` of (S, N, K, ...) logits, in float32."""
+def scaled_logits(logits: Tensor, temperature: float = 1.0,
+                  bias=None) -> Tensor:
+    """The post-hoc logit transform ``z / T + b`` (tools/calibrate.py), in
+    float32 (also under mixed precision: probabilities near 0 or 1 need
+    it).
+
+    Args:
+        logits (Tensor): (S, N, H, W) binary logits or (S, N, K, H, W).
+        temperature (float): ``T`` > 0. Defaults to 1.
+        bias (float | Sequence[float], optional): ``b``: one value for
+            binary logits, K (one per class) for K classes; None is 0.
+            ``-log w`` undoes the class weight ``w`` of the training loss
+            (the prior correction, :func:`prior_correction`).
+    """
     if temperature <= 0:
         raise ValueError(f'temperature must be > 0, got {temperature}')
-    return torch.softmax(logits.float() / temperature, dim=2).mean(0)
+    z = logits.float() / temperature
+    if bias is None:
+        return z
+    b = torch.as_tensor(bias, dtype=z.dtype, device=z.device)
+    classes = logits.shape[2] if logits.dim() == 5 else 1
+    if b.numel() != classes:
+        raise ValueError(f'logit bias {bias!r}: expected {classes} '
+                         'value(s), one per logit')
+    return z + (b.reshape(-1, 1, 1) if logits.dim() == 5 else b.reshape(()))
+
+
+def prior_correction(class_weight) -> list:
+    """The logit bias that undoes a class-weighted loss at inference.
+
+    A loss that weighs class ``c`` by ``w_c`` is minimised by ``q_c
+    proportional to w_c p_c`` (``p`` the unweighted probability), that is
+    logits ``log p_c + log w_c`` up to a constant. So ``b_c = -log w_c``
+    gives back ``p`` (Elkan, 2001; King and Zeng, 2001). For a binary
+    sigmoid (weights ``[w_0, w_1]``) that is the single ``-log(w_1 /
+    w_0)``.
+
+    Args:
+        class_weight (Sequence[float]): The loss's K positive weights.
+
+    Returns:
+        list[float]: K biases, or one for two weights (the binary logit).
+    """
+    w = torch.as_tensor(class_weight, dtype=torch.float64).flatten()
+    if w.numel() < 2 or (w <= 0).any():
+        raise ValueError(f'class_weight {class_weight!r}: expected at '
+                         'least two positive weights')
+    if w.numel() == 2:
+        return [float(-torch.log(w[1] / w[0]))]
+    return [float(v) for v in -torch.log(w)]
+
+
+def mean_softmax(logits: Tensor, temperature: float = 1.0,
+                 bias=None) -> Tensor:
+    """``mean_s softmax(z_s / T + b)`` of (S, N, K, ...) logits, in
+    float32."""
+    return torch.softmax(scaled_logits(logits, temperature, bias),
+                         dim=2).mean(0)
 
 
 def entropy_decomposition(probs: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
@@ -65,7 +118,8 @@ def summarize_class_samples(logits: Tensor,
                             log_vars: Optional[Tensor],
                             log_var_range: Tuple[float, float] = (-10.0,
                                                                   10.0),
-                            temperature: float = 1.0) -> Tensor:
+                            temperature: float = 1.0,
+                            bias=None) -> Tensor:
     """Reduce S stochastic K-class outputs to prediction and uncertainties.
 
     Args:
@@ -76,6 +130,8 @@ def summarize_class_samples(logits: Tensor,
         temperature (float): Post-hoc temperature: every sample's logits
             are divided by it before the softmax; the variance, in logit
             units, by its square.
+        bias (Sequence[float], optional): K post-hoc logit biases, added
+            after the temperature (:func:`scaled_logits`); None is 0.
 
     Returns:
         Tensor: (N, K + 4, H, W): the K mean probabilities, then the
@@ -86,9 +142,7 @@ def summarize_class_samples(logits: Tensor,
         raise ValueError('logits (S, N, K, H, W) and log_vars (S, N, H, W) '
                          f'expected, got {tuple(logits.shape)} and '
                          f'{tuple(log_vars.shape)}')
-    if temperature <= 0:
-        raise ValueError(f'temperature must be > 0, got {temperature}')
-    probs = torch.softmax(logits.float() / temperature, dim=2)
+    probs = torch.softmax(scaled_logits(logits, temperature, bias), dim=2)
     total, expected, mutual = entropy_decomposition(probs)
     variance = mean_variance(log_vars, total, log_var_range, temperature)
     return torch.cat([

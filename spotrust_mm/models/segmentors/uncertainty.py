@@ -11,8 +11,10 @@ from mmseg.utils import OptSampleList, SampleList
 from torch import Tensor
 
 from .class_uncertainty import (CLASS_UNCERTAINTY_FIELDS, mean_softmax,
-                                mean_variance,
+                                mean_variance, scaled_logits,
                                 summarize_class_samples)
+from .random_streams import (get_rng_state, seeded,  # noqa: F401
+                             set_rng_state)
 
 #: Channels of the summary tensor that the uncertainty segmentors return
 #: from ``encode_decode``: mean probability, epistemic std, aleatoric var.
@@ -20,18 +22,18 @@ UNCERTAINTY_FIELDS = ('seg_logits', 'epistemic_uncertainty',
                       'aleatoric_uncertainty')
 
 
-def mean_probability(logits: Tensor, temperature: float = 1.0) -> Tensor:
-    """``mean_s sigmoid(z_s / T)`` of (S, ...) logits, in float32 (also
-    under mixed precision: probabilities near 0 or 1 need it)."""
-    if temperature <= 0:
-        raise ValueError(f'temperature must be > 0, got {temperature}')
-    return torch.sigmoid(logits.float() / temperature).mean(0)
+def mean_probability(logits: Tensor, temperature: float = 1.0,
+                     bias=None) -> Tensor:
+    """``mean_s sigmoid(z_s / T + b)`` of (S, ...) logits, in float32
+    (:func:`scaled_logits`)."""
+    return torch.sigmoid(scaled_logits(logits, temperature, bias)).mean(0)
 
 
 def summarize_samples(logits: Tensor,
                       log_vars: Optional[Tensor],
                       log_var_range: Tuple[float, float] = (-10.0, 10.0),
-                      temperature: float = 1.0) -> Tensor:
+                      temperature: float = 1.0,
+                      bias=None) -> Tensor:
     """Reduce S stochastic outputs to prediction and uncertainties.
 
     SpotRust paper, Sec. 3.3: the prediction is the mean defect
@@ -52,6 +54,8 @@ def summarize_samples(logits: Tensor,
             std are those of the scaled samples, and the aleatoric variance,
             being that of the logit, is divided by ``T**2``. 1 (default)
             changes nothing.
+        bias (float, optional): Post-hoc logit bias ``b``, added after
+            the temperature (:func:`scaled_logits`); None is 0.
 
     Returns:
         Tensor: (N, 3, H, W): mean probability, epistemic std, aleatoric
@@ -61,12 +65,10 @@ def summarize_samples(logits: Tensor,
                              and logits.shape != log_vars.shape):
         raise ValueError('logits and log_vars must both be (S, N, H, W), got '
                          f'{tuple(logits.shape)} and {tuple(log_vars.shape)}')
-    if temperature <= 0:
-        raise ValueError(f'temperature must be > 0, got {temperature}')
     # float32 also under mixed precision: the std of probabilities near 0
     # or 1 and exp(s) need more than fp16/bf16 resolution
-    probs = torch.sigmoid(logits.float() / temperature)
-    mean = probs.mean(0)  # = mean_probability(logits, temperature)
+    probs = torch.sigmoid(scaled_logits(logits, temperature, bias))
+    mean = probs.mean(0)  # = mean_probability(logits, temperature, bias)
     epistemic = (probs - mean).pow(2).mean(0).sqrt()
     aleatoric = mean_variance(log_vars, mean, log_var_range, temperature)
     return torch.stack([mean, epistemic, aleatoric], dim=1)
@@ -101,37 +103,6 @@ def split_head_output(out: Tensor,
     if logits.shape[-3] == 1:
         logits = logits[..., 0, :, :]
     return logits, log_vars
-
-
-def get_rng_state(device: torch.device) -> Tensor:
-    """torch's RNG state for ``device`` (the CPU's or that CUDA device's).
-    """
-    if device.type == 'cuda':
-        return torch.cuda.get_rng_state(device)
-    return torch.get_rng_state()
-
-
-def set_rng_state(state: Tensor, device: torch.device) -> None:
-    """Restore a state from :func:`get_rng_state`."""
-    if device.type == 'cuda':
-        torch.cuda.set_rng_state(state, device)
-    else:
-        torch.set_rng_state(state)
-
-
-@contextmanager
-def seeded(seed: Optional[int], device: torch.device) -> Iterator[None]:
-    """Run a block with torch's RNG seeded, then restore the RNG state.
-
-    With ``seed=None`` the block uses (and advances) the global RNG.
-    """
-    if seed is None:
-        yield
-        return
-    devices = [device] if device.type == 'cuda' else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield
 
 
 def _restore_original_shape(field: Tensor, img_meta: dict,
@@ -256,26 +227,30 @@ class UncertaintyPredictorMixin:
         written by tools/calibrate.py, see :func:`summarize_samples`)."""
         return float((self.test_cfg or {}).get('temperature', 1.0))
 
+    @property
+    def logit_bias(self):
+        """Post-hoc logit bias, ``test_cfg.logit_bias`` (None if unset;
+        written by tools/calibrate.py, see :func:`scaled_logits`)."""
+        return (self.test_cfg or {}).get('logit_bias')
+
     def encode_decode(self, inputs: Tensor,
                       batch_img_metas: List[dict]) -> Tensor:
         """The summary (see :func:`summary_channels`); or, inside
         :meth:`predict_at_temperatures`, the mean probabilities at each of
-        its temperatures: (N, T, H, W) binary, (N, T * K, H, W) for K
-        classes."""
+        its (temperature, bias) pairs: (N, T, H, W) binary, (N, T * K, H,
+        W) for K classes."""
         logits, log_vars = self.sample_outputs(inputs, batch_img_metas)
         binary = logits.dim() == 4
-        temperatures = getattr(self, 'fit_temperatures', None)
-        if temperatures is not None:
+        transforms = getattr(self, 'fit_transforms', None)
+        if transforms is not None:
             if binary:
-                return torch.stack(
-                    [mean_probability(logits, t) for t in temperatures], 1)
+                return torch.stack([mean_probability(logits, t, b)
+                                    for t, b in transforms], 1)
             return torch.cat(
-                [mean_softmax(logits, t) for t in temperatures], 1)
-        if binary:
-            return summarize_samples(logits, log_vars, self.log_var_range,
-                                     self.temperature)
-        return summarize_class_samples(logits, log_vars, self.log_var_range,
-                                       self.temperature)
+                [mean_softmax(logits, t, b) for t, b in transforms], 1)
+        summarize = summarize_samples if binary else summarize_class_samples
+        return summarize(logits, log_vars, self.log_var_range,
+                         self.temperature, self.logit_bias)
 
     def num_logits(self) -> int:
         """Logits per sample: 1 (binary sigmoid) or K."""
@@ -292,7 +267,8 @@ class UncertaintyPredictorMixin:
             data_samples: SampleList,
             temperatures: Sequence[float],
             pixels: Optional[Sequence[Tensor]] = None,
-            chunk: int = 8) -> List[Tensor]:
+            chunk: int = 8,
+            biases: Optional[Sequence] = None) -> List[Tensor]:
         """The mean probability that :meth:`predict` gives at each of K
         temperatures, from one pass of the backbone and the samples: what
         tools/calibrate.py fits a temperature on, so that it fits the
@@ -313,6 +289,9 @@ class UncertaintyPredictorMixin:
                 large photos and many temperatures); None for all.
             chunk (int): Temperatures resized to the original size at a
                 time. Defaults to 8.
+            biases (Sequence, optional): A logit bias per temperature
+                (``test_cfg.logit_bias`` values: see :func:`scaled_logits`),
+                paired with ``temperatures``; None for none.
 
         Returns:
             list[Tensor]: Per image, (T, H, W) at the original size, or
@@ -321,17 +300,22 @@ class UncertaintyPredictorMixin:
         """
         if len(temperatures) == 0 or min(temperatures) <= 0:
             raise ValueError(f'temperatures must be > 0: {temperatures}')
+        biases = [None] * len(temperatures) if biases is None else biases
+        if len(biases) != len(temperatures):
+            raise ValueError(f'{len(biases)} biases for '
+                             f'{len(temperatures)} temperatures')
         metas = [ds.metainfo for ds in data_samples]
         channels = self.out_channels
         per_temperature = self.num_logits()
         self.out_channels = len(temperatures) * per_temperature
-        self.fit_temperatures = [float(t) for t in temperatures]
+        self.fit_transforms = [(float(t), b)
+                               for t, b in zip(temperatures, biases)]
         try:
             with self.image_streams(inputs):
                 out = self.inference(inputs, metas)
         finally:
             self.out_channels = channels
-            self.fit_temperatures = None
+            self.fit_transforms = None
         results = []
         for i, (field, meta) in enumerate(zip(out, metas)):
             parts = []

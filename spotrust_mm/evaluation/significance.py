@@ -1,0 +1,86 @@
+"""Is one model's defect F1 really above another's? A paired bootstrap
+over test images and training seeds.
+
+A row of a benchmark is a model trained with S seeds and tested on the
+same I images as the baseline. Each image's defect confusion counts
+``[tp, fp, fn]`` are kept per seed (``tools/test.py --per-image``). One
+bootstrap replicate draws I images with replacement, the same images for
+both rows (paired), and for each row S of its seeds with replacement; a
+row's F1 in the replicate is the mean over the drawn seeds of the F1
+pooled over the drawn images (as the table's F1 pools all pixels). The
+interval of the difference is the percentile interval of the replicates.
+So both sources of chance are in it: which photos were tested, and which
+seeds were trained. A difference is called real when the interval does
+not contain 0.
+"""
+from typing import Dict
+
+import numpy as np
+
+
+def pooled_f1(counts: np.ndarray) -> np.ndarray:
+    """F1 ``2 tp / (2 tp + fp + fn)`` of ``[..., 3]`` counts ``[tp, fp,
+    fn]`` (0 where there is no defect predicted or labelled)."""
+    counts = np.asarray(counts, np.float64)
+    tp, fp, fn = counts[..., 0], counts[..., 1], counts[..., 2]
+    denom = 2 * tp + fp + fn
+    return np.divide(2 * tp, denom, out=np.zeros_like(denom),
+                     where=denom > 0)
+
+
+def _check(counts: np.ndarray, name: str) -> np.ndarray:
+    counts = np.asarray(counts, np.float64)
+    if counts.ndim != 3 or counts.shape[2] < 3 or counts.shape[0] < 1:
+        raise ValueError(f'{name}: expected (seeds, images, 3) counts '
+                         f'[tp, fp, fn], got shape {counts.shape}')
+    return counts[..., :3]
+
+
+def bootstrap_f1_difference(row: np.ndarray,
+                            base: np.ndarray,
+                            num_replicates: int = 10000,
+                            level: float = 0.95,
+                            seed: int = 0) -> Dict[str, float]:
+    """Paired bootstrap interval of ``F1(row) - F1(base)`` (module doc).
+
+    Args:
+        row (np.ndarray): (S_row, I, 3) per-seed, per-image counts
+            ``[tp, fp, fn]`` of the row (further columns are ignored, so
+            ``[tp, fp, fn, tn]`` may be given).
+        base (np.ndarray): (S_base, I, 3) of the baseline, the same images
+            in the same order.
+        num_replicates (int): Bootstrap replicates. Defaults to 10000.
+        level (float): Coverage of the interval. Defaults to 0.95.
+        seed (int): Seed of the resampling. Defaults to 0.
+
+    Returns:
+        dict: ``diff`` (the observed difference of the seed-mean F1s over
+        all images), ``low`` and ``high`` (the interval), ``real`` (1.0
+        if the interval leaves 0 out, else 0.0).
+    """
+    row, base = _check(row, 'row'), _check(base, 'base')
+    if row.shape[1] != base.shape[1]:
+        raise ValueError(f'row has {row.shape[1]} images, base '
+                         f'{base.shape[1]}: they must be tested on the '
+                         'same images')
+    if not 0 < level < 1:
+        raise ValueError(f'level must be in (0, 1), got {level}')
+    rng = np.random.default_rng(seed)
+    num_images = row.shape[1]
+    # how often each image is drawn in each replicate: (B, I)
+    weights = rng.multinomial(num_images, np.full(num_images,
+                                                  1 / num_images),
+                              size=num_replicates).astype(np.float64)
+
+    def replicate_f1(counts):
+        per_seed = pooled_f1(np.einsum('bi,sic->bsc', weights, counts))
+        drawn = rng.integers(0, len(counts), (num_replicates, len(counts)))
+        return np.take_along_axis(per_seed, drawn, 1).mean(1)
+
+    diffs = replicate_f1(row) - replicate_f1(base)
+    alpha = (1 - level) / 2
+    low, high = np.quantile(diffs, [alpha, 1 - alpha])
+    observed = (pooled_f1(row.sum(1)).mean() -
+                pooled_f1(base.sum(1)).mean())
+    return dict(diff=float(observed), low=float(low), high=float(high),
+                real=float(low > 0 or high < 0))

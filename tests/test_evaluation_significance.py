@@ -1,0 +1,70 @@
+"""The paired bootstrap of F1 differences, against hand-computed cases."""
+import numpy as np
+import pytest
+
+from spotrust_mm.evaluation import bootstrap_f1_difference, pooled_f1
+
+
+def test_pooled_f1_by_hand():
+    # 2*3 / (2*3 + 1 + 2) = 6/9; no defect predicted nor labelled: 0
+    assert pooled_f1([3, 1, 2]) == pytest.approx(6 / 9)
+    assert pooled_f1([0, 0, 0]) == 0
+    np.testing.assert_allclose(pooled_f1([[1, 0, 0], [1, 1, 1]]),
+                               [1.0, 0.5])
+
+
+def _counts(tp, fp, fn, seeds=3, images=12):
+    c = np.zeros((seeds, images, 3))
+    c[..., 0], c[..., 1], c[..., 2] = tp, fp, fn
+    return c
+
+
+def test_identical_rows_give_a_zero_interval():
+    # the same model (one seed, or seeds that agree), compared with itself:
+    # the images are paired, so every replicate gives 0
+    rng = np.random.default_rng(1)
+    counts = np.repeat(rng.integers(0, 50, (1, 12, 3)), 3, 0)
+    out = bootstrap_f1_difference(counts, counts[:1].copy(), 500)
+    assert out['diff'] == 0
+    assert out['low'] == pytest.approx(0, abs=1e-12)
+    assert out['high'] == pytest.approx(0, abs=1e-12)
+    assert out['real'] == 0
+
+
+def test_better_on_every_image_and_seed_is_real():
+    # row: F1 = 2*8/(16+2+2) = 0.8 on every image; base: 2*5/(10+5+5) = 0.5
+    out = bootstrap_f1_difference(_counts(8, 2, 2), _counts(5, 5, 5), 500)
+    assert out['diff'] == pytest.approx(0.3)
+    # identical images: every replicate gives 0.3 exactly
+    assert out['low'] == pytest.approx(0.3) and out['high'] == \
+        pytest.approx(0.3)
+    assert out['real'] == 1
+
+
+def test_seed_spread_widens_the_interval():
+    # the row's seeds disagree (F1 0.9 and 0.3 on every image), the base
+    # sits at 0.6: the observed difference is 0, and resampling the seeds
+    # alone moves it by up to +-0.3
+    row = np.concatenate([_counts(9, 1, 1, 1), _counts(3, 7, 7, 1)])
+    base = _counts(6, 4, 4, 2)
+    out = bootstrap_f1_difference(row, base, 2000)
+    assert out['diff'] == pytest.approx(0.0, abs=1e-12)
+    assert out['low'] == pytest.approx(-0.3) and out['high'] == \
+        pytest.approx(0.3)
+    assert out['real'] == 0
+
+
+def test_image_noise_is_in_the_interval():
+    # the row wins on half the images and loses on the others
+    row, base = _counts(5, 5, 5, 1), _counts(5, 5, 5, 1)
+    row[0, :6] = [9, 1, 1]
+    row[0, 6:] = [1, 9, 9]
+    out = bootstrap_f1_difference(row, base, 2000)
+    assert out['low'] < 0 < out['high'] and out['real'] == 0
+
+
+def test_bad_shapes_are_refused():
+    with pytest.raises(ValueError, match='same images'):
+        bootstrap_f1_difference(np.ones((2, 5, 3)), np.ones((2, 6, 3)))
+    with pytest.raises(ValueError, match=r'\(seeds, images, 3\)'):
+        bootstrap_f1_difference(np.ones((5, 3)), np.ones((2, 5, 3)))
