@@ -5,6 +5,7 @@ tools/test.py's table), calibrates and infers end to end."""
 import json
 import os.path as osp
 
+import numpy as np
 import pytest
 
 from ..conftest import REPO
@@ -61,11 +62,21 @@ def test_variant_trains_tests_and_infers(condition_states, variant):
     _test(root, config, checkpoint, opts, work)
     if variant != 'mcdropout':
         return
+    # the loss's class weights give the K-class prior correction, -log w_c;
+    # the calibrated config applies it with a fitted temperature
+    weights = 'model.decode_head.loss_decode.class_weight=[1.0,2.0,4.0,8.0]'
     cal = _run([osp.join(REPO, 'tools/calibrate.py'), config, checkpoint,
                 '--out', str(work / 'cal.py'), '--json', str(work / 'c.json'),
-                '--quiet', '--cfg-options', *opts], cwd=root)
+                '--method', 'prior+temperature', '--quiet', '--cfg-options',
+                *opts, weights], cwd=root)
     assert 'mean_f1' in cal.stdout
-    assert json.loads((work / 'c.json').read_text())['temperature'] > 0
+    report = json.loads((work / 'c.json').read_text())
+    assert report['temperature'] > 0
+    assert set(report['methods']) == {'none', 'prior', 'temperature',
+                                      'prior+temperature'}
+    assert report['logit_bias'] == pytest.approx(
+        [0.0, -np.log(2), -np.log(4), -np.log(8)])
+    assert 'logit_bias=[' in (work / 'cal.py').read_text()
     figs = work / 'figs'
     _run([osp.join(REPO, 'tools/infer.py'), str(work / 'cal.py'),
           checkpoint, str(out / 'img_dir' / 'test'), '--out-dir', str(figs),
