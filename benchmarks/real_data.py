@@ -245,6 +245,17 @@ def run_row(name: str, args, data: str, spec=None, opts=None,
     return result
 
 
+def _has_test_per_image(path: str) -> bool:
+    """Whether a calibration report has each step's per-image test counts
+    (older reports are fitted again)."""
+    if not osp.isfile(path):
+        return False
+    with open(path) as f:
+        methods = json.load(f).get('methods', {})
+    return bool(methods) and all('test_per_image' in m
+                                 for m in methods.values())
+
+
 def calibrate_row(name: str, args, data: str, result: dict,
                   spec=None, seed=None) -> dict:
     """Fit a temperature on the validation split with tools/calibrate.py
@@ -253,7 +264,7 @@ def calibrate_row(name: str, args, data: str, result: dict,
     kind, config, _ = spec or ROWS[name]
     row_dir = row_dir_of(args.work_dir, name, seed)
     out = osp.join(row_dir, 'calibration.json')
-    if not osp.isfile(out) or name in (args.retest or []):
+    if not _has_test_per_image(out) or name in (args.retest or []):
         py = sys.executable
         if kind == 'classical':
             cmd = [py, 'tools/calibrate.py', config,

@@ -40,14 +40,26 @@ def load_seeds(work_dir: str, name: str, kind: str, seeds) -> list:
     return out
 
 
-def per_image_counts(results):
+def _step_per_image(result, step):
+    """The test split's per-image counts after a post-hoc step (from
+    tools/calibrate.py's report), or None."""
+    methods = (result.get('calibration') or {}).get('methods', {})
+    return methods.get(step, {}).get('test_per_image')
+
+
+def per_image_counts(results, step=None):
     """(S, I, 3) ``[tp, fp, fn]`` of each seed and test image (images in
-    name order), or None if a seed has no per-image file."""
-    if not results or any(r['per_image'] is None for r in results):
+    name order): as tools/test.py tested it, or after the post-hoc
+    ``step``; None if a seed has no such counts."""
+    if not results:
+        return None
+    per_image = [r['per_image'] if step is None else
+                 _step_per_image(r, step) for r in results]
+    if any(p is None for p in per_image):
         return None
     counts, names = [], None
-    for r in results:
-        images = sorted(r['per_image'], key=lambda x: str(x['image']))
+    for r, p in zip(results, per_image):
+        images = sorted(p, key=lambda x: str(x['image']))
         got = [osp.basename(str(x['image'])) for x in images]
         if names is not None and got != names:
             raise ValueError(f'{r["dir"]}: tested on other images than '
@@ -84,16 +96,18 @@ def seeded_table(rows: dict, work_dir: str, seeds, failed: dict,
     loaded = {name: load_seeds(work_dir, name, spec[0], seeds)
               for name, spec in rows.items()}
     base = per_image_counts(loaded.get(baseline))
+    base_prior = per_image_counts(loaded.get(baseline), 'prior')
     head = ('| row | seeds | mean IoU | defect F1 | precision | recall | '
-            f'F1 − {baseline}: 95 % interval, real? | ECE | NLL | '
+            f'F1 − {baseline}: 95 % interval, real? | the same, both '
+            'prior-corrected | ECE | NLL | '
             'AUROC err: predictive | epistemic | aleatoric | '
             'train / seed | s / image |')
-    lines = [head, '|' + '---|' * 14]
+    lines = [head, '|' + '---|' * 15]
     for name, (kind, _, label) in rows.items():
         results = loaded[name]
         if name in failed:
             lines.append(f'| {label} | FAILED: ' +
-                         failed[name].replace('|', '/') + ' |' + ' |' * 12)
+                         failed[name].replace('|', '/') + ' |' + ' |' * 13)
         if not results:
             continue
 
@@ -101,11 +115,12 @@ def seeded_table(rows: dict, work_dir: str, seeds, failed: dict,
             return mean_std([r['metrics'].get(key) for r in results],
                             digits)
 
-        diff = '(the baseline)' if name == baseline else _difference(
-            per_image_counts(results), base)
+        diff, prior = ('(the baseline)', ) * 2 if name == baseline else (
+            _difference(per_image_counts(results), base),
+            _difference(per_image_counts(results, 'prior'), base_prior))
         lines.append('| ' + ' | '.join([
             label, str(len(results)), col('mean_iou'), col('defect_f1'),
-            col('defect_precision'), col('defect_recall'), diff,
+            col('defect_precision'), col('defect_recall'), diff, prior,
             col('ece', 4), col('nll', 4),
             col('predictive/auroc_error'), col('epistemic/auroc_error'),
             col('aleatoric/auroc_error'),

@@ -106,10 +106,10 @@ def parse_args(argv=None):
 
 
 def probabilities_at(model, batch, transforms) -> list:
-    """``(probabilities (T, H, W), labels (H, W))`` of each image of a
-    data batch at the original size: the model's mean probability at each
-    of T ``(temperature, logit bias)`` pairs, as it predicts (see the
-    module docstring); (T, K, H, W) for K classes."""
+    """``(probabilities (T, H, W), labels (H, W), image path)`` of each
+    image of a data batch at the original size: the model's mean
+    probability at each of T ``(temperature, logit bias)`` pairs, as it
+    predicts (see the module docstring); (T, K, H, W) for K classes."""
     data = model.data_preprocessor(batch, False)
     gts = [ds.gt_sem_seg.data[0] for ds in data['data_samples']]
     temperatures = [t for t, _ in transforms]
@@ -136,8 +136,8 @@ def probabilities_at(model, batch, transforms) -> list:
                 probs.append(torch.stack([torch.sigmoid(
                     scaled_logits(z[None, None], t, b)[0, 0])
                     for t, b in transforms]))
-    return [(p.float().cpu().numpy(), gt.cpu().numpy())
-            for p, gt in zip(probs, gts)]
+    return [(p.float().cpu().numpy(), gt.cpu().numpy(), ds.get('img_path'))
+            for p, gt, ds in zip(probs, gts, data['data_samples'])]
 
 
 def images_at(model, dataloader, transforms, desc, quiet):
@@ -156,8 +156,8 @@ def nll_at(model, dataloader, transforms, quiet, ignore_index=255):
     labelled pixel of ``dataloader``, at each ``(T, b)`` of
     ``transforms``."""
     nll = np.zeros(len(transforms))
-    for probs, gt in images_at(model, dataloader, transforms,
-                               'fitting (val)', quiet):
+    for probs, gt, _ in images_at(model, dataloader, transforms,
+                                  'fitting (val)', quiet):
         valid = gt != ignore_index
         if probs.ndim == 4:
             nll += class_nll_per_temperature(probs[:, :, valid], gt[valid])
@@ -238,7 +238,8 @@ def scores_at(model, dataloader, transforms, desc, quiet, meta):
     for m in metrics:
         m.dataset_meta = meta
     threshold = threshold_of(model)
-    for probs, gt in images_at(model, dataloader, transforms, desc, quiet):
+    for probs, gt, path in images_at(model, dataloader, transforms, desc,
+                                     quiet):
         for prob, metric in zip(probs, metrics):
             prob = torch.from_numpy(prob)
             if prob.dim() == 3:  # K classes: log-probabilities
@@ -246,12 +247,15 @@ def scores_at(model, dataloader, transforms, desc, quiet, meta):
             else:
                 seg, pred = prob[None], (prob > threshold).long()
             metric.process({}, [dict(
+                img_path=path,
                 seg_logits=PixelData(data=seg).to_dict(),
                 pred_sem_seg=PixelData(data=pred[None]).to_dict(),
                 gt_sem_seg=PixelData(
                     data=torch.from_numpy(gt)[None]).to_dict())])
     return [(m.compute_metrics(m.results),
-             sum(r['calibration'] for r in m.results)) for m in metrics]
+             sum(r['calibration'] for r in m.results),
+             [dict(image=r['image'], confusion=r['confusion'].tolist())
+              for r in m.results]) for m in metrics]
 
 
 def _fmt_bias(bias) -> str:
@@ -316,6 +320,9 @@ def main(argv=None):
         for split in loaders:
             report['methods'][k][split] = {
                 m: scores[split][k][0][m] for m in reported}
+        # each test image's confusion counts after the step, for tests
+        # over images (benchmarks/seeded_table.py)
+        report['methods'][k]['test_per_image'] = scores['test'][k][2]
     chosen = args.method
     if chosen == 'auto':
         chosen = min(methods, key=lambda k: report['methods'][k]['val']['nll'])
