@@ -100,12 +100,12 @@ ROWS = {
                  'deep ensemble (3 members) + warm-up'),
 }
 #: The rows run by default: the baseline, the best MC-dropout recipe of
-#: issue 17 and the two changes on top of it, the other two variants.
-#: ``mcdropout_paper`` and ``mcdropout`` (the warm-up alone) are issue 17's
-#: ablations; ``--rows`` runs them.
+#: issue 17, the same with both changes of issue 18 (beta 0.5 kept after
+#: the warm-up, p = 0.2), the other two variants. ``--rows`` also runs
+#: ``mcdropout_beta`` (the first change alone) and issue 17's ablations
+#: ``mcdropout_paper`` and ``mcdropout`` (the warm-up alone).
 DEFAULT_ROWS = ['classical', 'fcn_baseline', 'mcdropout_ramp',
-                'mcdropout_beta', 'mcdropout_beta_p02', 'variational',
-                'ensemble']
+                'mcdropout_beta_p02', 'variational', 'ensemble']
 BEGIN, END = '<!-- real-data:begin -->', '<!-- real-data:end -->'
 
 

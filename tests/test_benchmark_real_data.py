@@ -66,8 +66,7 @@ def test_every_row_runs_on_held_out_photos(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     table = doc.read_text()
     for row in ('classical', 'fcn_baseline', 'mcdropout_ramp',
-                'mcdropout_beta', 'mcdropout_beta_p02', 'variational',
-                'ensemble'):
+                'mcdropout_beta_p02', 'variational', 'ensemble'):
         folder = work / row if row == 'classical' else work / row / 'seed0'
         result = json.loads((folder / 'result.json').read_text())
         assert 0 <= result['metrics']['defect_f1'] <= 1, row
