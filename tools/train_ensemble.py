@@ -31,7 +31,9 @@ import os.path as osp
 import subprocess
 import sys
 
-from spotrust_mm.apis import trained_checkpoint
+from mmengine.config import Config, DictAction
+from spotrust_mm.apis import (PretrainedWeightsUnavailable,
+                              check_pretrained_weights, trained_checkpoint)
 
 from spotrust_mm.fileio import atomic_write
 from spotrust_mm.progress import progress
@@ -172,10 +174,25 @@ def write_ensemble_config(args, work_dir: str) -> str:
     return out
 
 
+def check_weights(args) -> None:
+    """Stop before member 0 if the ImageNet weights the config names are
+    neither cached nor downloadable (:func:`check_pretrained_weights`)."""
+    cfg = Config.fromfile(args.config)
+    cfg.merge_from_dict({k: DictAction._parse_iterable(v) for k, v in (
+        o.split('=', 1) for o in args.cfg_options)})
+    try:
+        check_pretrained_weights(cfg, args.config,
+                                 'python tools/train_ensemble.py')
+    except PretrainedWeightsUnavailable as e:
+        raise SystemExit(f'error: {e}') from None
+
+
 def main(argv=None):
     args = parse_args(argv)
     name = osp.splitext(osp.basename(args.config))[0]
     work_dir = osp.abspath(args.work_dir or osp.join('work_dirs', name))
+    if not args.collect:
+        check_weights(args)
     if args.member is not None:
         train_members(args, work_dir, [args.member])
         return None

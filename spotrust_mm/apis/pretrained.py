@@ -98,7 +98,9 @@ def pretrained_weights(cfg) -> List[Tuple[str, str, str, str]]:
     return out
 
 
-def check_pretrained_weights(cfg, config_file: str = 'CONFIG') -> List[str]:
+def check_pretrained_weights(cfg, config_file: str = 'CONFIG',
+                             command: str = 'python tools/train.py'
+                             ) -> List[str]:
     """Make sure the ImageNet weights ``cfg`` names are in the cache:
     download each missing one (as mmengine would, into the same file),
     or raise :class:`PretrainedWeightsUnavailable` naming the URL, the
@@ -107,6 +109,7 @@ def check_pretrained_weights(cfg, config_file: str = 'CONFIG') -> List[str]:
     Args:
         cfg (Config): The training config.
         config_file (str): Its file, for the message.
+        command (str): The training command, for the message.
 
     Returns:
         list[str]: The cache paths, all present.
@@ -129,7 +132,7 @@ def check_pretrained_weights(cfg, config_file: str = 'CONFIG') -> List[str]:
                     f'  {path}\n'
                     '  (torch\'s hub cache, where mmengine looks; set '
                     'TORCH_HOME to move it), or train from scratch:\n'
-                    f'  python tools/train.py {config_file} --cfg-options '
+                    f'  {command} {config_file} --cfg-options '
                     f'{key}=None') from None
         paths.append(path)
     return paths

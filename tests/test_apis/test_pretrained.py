@@ -125,26 +125,32 @@ def test_missing_weights_without_network_give_a_clear_error(torch_home):
     assert not cache.exists()
 
 
-def test_train_stops_offline_before_training(tmp_path):
-    """tools/train.py on a machine whose network is unreachable (every
-    request goes to a closed local port): it stops at start-up with the
-    message, writes no checkpoint and leaves no partial download."""
+@pytest.mark.parametrize('tool,config', [
+    ('train.py', 'configs/photos/spotrust_mcdropout.py'),
+    ('train_ensemble.py', 'configs/photos/spotrust_ensemble.py')])
+def test_train_stops_offline_before_training(tmp_path, tool, config):
+    """tools/train.py (and train_ensemble.py, before its first member) on
+    a machine whose network is unreachable (every request goes to a closed
+    local port): it stops at start-up with the message, writes no
+    checkpoint and leaves no partial download."""
     home = tmp_path / 'torch'
     proxy = 'http://127.0.0.1:9'  # the discard port: nothing listens
     env = dict(os.environ, TORCH_HOME=str(home), https_proxy=proxy,
                HTTPS_PROXY=proxy, http_proxy=proxy, HTTP_PROXY=proxy,
                no_proxy='', NO_PROXY='')
     proc = subprocess.run(
-        [sys.executable, osp.join(REPO, 'tools/train.py'),
-         'configs/photos/spotrust_mcdropout.py', '--work-dir',
-         str(tmp_path / 'work')], cwd=REPO, env=env, capture_output=True,
+        [sys.executable, osp.join(REPO, 'tools', tool), config,
+         '--work-dir', str(tmp_path / 'work')], cwd=REPO, env=env,
+        capture_output=True,
         text=True, timeout=300)
     assert proc.returncode != 0
     err = proc.stderr
     assert 'Traceback' not in err, err[-3000:]
     for part in (HR18[1], str(home / 'hub' / 'checkpoints' /
                               'hrnetv2_w18-00eb2006.pth'),
-                 '--cfg-options model.backbone.init_cfg=None'):
+                 f'python tools/{tool} {config} --cfg-options '
+                 'model.backbone.init_cfg=None'):
         assert part in err, (part, err[-3000:])
     assert not glob.glob(str(home / 'hub' / 'checkpoints' / '*'))
-    assert not glob.glob(str(tmp_path / 'work' / '*.pth'))
+    assert not glob.glob(str(tmp_path / 'work' / '**' / '*.pth'),
+                         recursive=True)
