@@ -70,7 +70,7 @@ from spotrust_mm.evaluation.calibration import TEMPERATURE_BOUNDS
 from spotrust_mm.evaluation.plots import reliability_comparison
 from spotrust_mm.fileio import atomic_write, write_json
 from spotrust_mm.models.segmentors.class_uncertainty import (
-    prior_correction, scaled_logits)
+    loss_class_weight, prior_correction, scaled_logits)
 from spotrust_mm.models.segmentors.uncertainty import \
     UncertaintyPredictorMixin
 from spotrust_mm.progress import progress
@@ -193,16 +193,6 @@ def fit_bias_temperature_on(model, dataloader, quiet,
         log_t, bias = pairs[int(np.argmin(nll))]
         half_t, half_b = half_t / 3, half_b / 3
     return float(np.exp(log_t)), float(bias)
-
-
-def loss_class_weight(model):
-    """The class weight of the model's training loss (every loss module
-    that has one; an ensemble's members must agree), or None."""
-    weights = {tuple(float(v) for v in m.class_weight)
-               for m in model.modules()
-               if getattr(m, 'class_weight', None) is not None
-               and type(m).__name__.endswith('Loss')}
-    return list(weights.pop()) if len(weights) == 1 else None
 
 
 def fit_methods(model, dataloader, quiet, prior, binary) -> dict:

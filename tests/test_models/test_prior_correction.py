@@ -95,3 +95,24 @@ def test_scaled_logits_temperature_then_bias():
         scaled_logits(zk, 1.0, [1.0])
     with pytest.raises(ValueError, match='temperature must be > 0'):
         scaled_logits(z, 0.0)
+
+
+def test_test_cfg_prior_applies_the_loss_weight():
+    """test_cfg.logit_bias='prior' predicts as the explicit -log w."""
+    from mmseg.registry import MODELS
+
+    from ..conftest import tiny_hrnet_model
+    cfg = tiny_hrnet_model(
+        loss_decode=dict(type='BayesianBCELoss', class_weight=[1.0, 4.0]))
+    model = MODELS.build(cfg).eval()
+    x = torch.randn(1, 3, 64, 64)
+    out = {}
+    for bias in (None, 'prior', [-math.log(4)]):
+        model.test_cfg['logit_bias'] = bias
+        with torch.no_grad():
+            out[str(bias)] = model.predict(x)[0].seg_logits.data
+    assert torch.equal(out['prior'], out[str([-math.log(4)])])
+    assert not torch.equal(out['prior'], out['None'])
+    model.test_cfg['logit_bias'] = 'posterior'
+    with pytest.raises(ValueError, match="'prior' for a model"):
+        model.predict(x)

@@ -73,6 +73,16 @@ def prior_correction(class_weight) -> list:
     return [float(v) for v in -torch.log(w)]
 
 
+def loss_class_weight(model):
+    """The class weight of a model's training loss: that of every loss
+    module that has one (an ensemble's members must agree), or None."""
+    weights = {tuple(float(v) for v in m.class_weight)
+               for m in model.modules()
+               if getattr(m, 'class_weight', None) is not None
+               and type(m).__name__.endswith('Loss')}
+    return list(weights.pop()) if len(weights) == 1 else None
+
+
 def mean_softmax(logits: Tensor, temperature: float = 1.0,
                  bias=None) -> Tensor:
     """``mean_s softmax(z_s / T + b)`` of (S, N, K, ...) logits, in

@@ -10,8 +10,9 @@ from mmseg.structures import SegDataSample
 from mmseg.utils import OptSampleList, SampleList
 from torch import Tensor
 
-from .class_uncertainty import (CLASS_UNCERTAINTY_FIELDS, mean_softmax,
-                                mean_variance, scaled_logits,
+from .class_uncertainty import (CLASS_UNCERTAINTY_FIELDS, loss_class_weight,
+                                mean_softmax, mean_variance,
+                                prior_correction, scaled_logits,
                                 summarize_class_samples)
 from .random_streams import (get_rng_state, seeded,  # noqa: F401
                              set_rng_state)
@@ -230,8 +231,18 @@ class UncertaintyPredictorMixin:
     @property
     def logit_bias(self):
         """Post-hoc logit bias, ``test_cfg.logit_bias`` (None if unset;
-        written by tools/calibrate.py, see :func:`scaled_logits`)."""
-        return (self.test_cfg or {}).get('logit_bias')
+        written by tools/calibrate.py, see :func:`scaled_logits`); the
+        string 'prior' is the prior correction of the loss's class weight
+        (:func:`prior_correction`)."""
+        bias = (self.test_cfg or {}).get('logit_bias')
+        if not isinstance(bias, str):
+            return bias
+        weight = loss_class_weight(self)
+        if bias != 'prior' or weight is None:
+            raise ValueError(f"test_cfg.logit_bias={bias!r}: a list of "
+                             "biases, or 'prior' for a model whose loss has "
+                             'a class weight')
+        return prior_correction(weight)
 
     def encode_decode(self, inputs: Tensor,
                       batch_img_metas: List[dict]) -> Tensor:
