@@ -7,4 +7,5 @@ _base_ = [
     '../_base_/datasets/crackforest.py'
 ]
 model = dict(
+    backbone=dict(init_cfg={{_base_.imagenet_hr18}}),
     decode_head=dict(loss_decode=dict(class_weight={{_base_.class_weight}})))
