@@ -31,8 +31,8 @@ import os.path as osp
 import subprocess
 import sys
 
-from mmengine.config import Config, DictAction
-from spotrust_mm.apis import (PretrainedWeightsUnavailable,
+from mmengine.config import Config
+from spotrust_mm.apis import (PretrainedWeightsUnavailable, cfg_options_dict,
                               check_pretrained_weights, trained_checkpoint)
 
 from spotrust_mm.fileio import atomic_write
@@ -178,8 +178,7 @@ def check_weights(args) -> None:
     """Stop before member 0 if the ImageNet weights the config names are
     neither cached nor downloadable (:func:`check_pretrained_weights`)."""
     cfg = Config.fromfile(args.config)
-    cfg.merge_from_dict({k: DictAction._parse_iterable(v) for k, v in (
-        o.split('=', 1) for o in args.cfg_options)})
+    cfg.merge_from_dict(cfg_options_dict(args.cfg_options))
     try:
         check_pretrained_weights(cfg, args.config,
                                  'python tools/train_ensemble.py')

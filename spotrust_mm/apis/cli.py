@@ -63,3 +63,10 @@ def finish_distributed() -> None:
     import torch.distributed as dist
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def cfg_options_dict(options) -> dict:
+    """``key=value`` strings (as a tool passes them on to another) parsed
+    as ``--cfg-options`` parses them (mmengine's ``DictAction``)."""
+    return {k: DictAction._parse_iterable(v)
+            for k, v in (o.split('=', 1) for o in options)}
