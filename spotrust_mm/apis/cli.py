@@ -59,9 +59,12 @@ def finish_distributed() -> None:
     no-op otherwise) before the interpreter exits. Left to interpreter
     shutdown, gloo's threads were seen to abort a rank after a successful
     run ("terminate called without an active exception", exit code -6),
-    which fails the whole torchrun job."""
+    which fails the whole torchrun job; it was still seen, rarely, with the
+    group destroyed while the other rank had not finished its last
+    exchange, so every rank first waits at a barrier."""
     import torch.distributed as dist
     if dist.is_available() and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 
