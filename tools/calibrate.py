@@ -244,8 +244,7 @@ def scores_at(model, dataloader, transforms, desc, quiet, meta):
                     data=torch.from_numpy(gt)[None]).to_dict())])
     return [(m.compute_metrics(m.results),
              sum(r['calibration'] for r in m.results),
-             [dict(image=r['image'], confusion=r['confusion'].tolist())
-              for r in m.results]) for m in metrics]
+             m.per_image(m.results)) for m in metrics]
 
 
 def _fmt_bias(bias) -> str:

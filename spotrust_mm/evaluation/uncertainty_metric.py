@@ -219,10 +219,15 @@ class UncertaintyMetric(BaseMetric):
         if self.plot_dir is not None:
             self._plot(calibration, hists)
         if self.per_image_file is not None:
-            write_json(self.per_image_file, [dict(
-                image=r.get('image'), confusion=r['confusion'].tolist(),
-                brier_nll=r['brier_nll'].tolist()) for r in results])
+            write_json(self.per_image_file, self.per_image(results))
         return metrics
+
+    @staticmethod
+    def per_image(results: List[dict]) -> List[dict]:
+        """Each image's record of ``per_image_file``: its path, confusion
+        counts and Brier/NLL sums, from ``process``'s results."""
+        return [dict(image=r.get('image'), confusion=r['confusion'].tolist(),
+                     brier_nll=r['brier_nll'].tolist()) for r in results]
 
     def _reduce(self, results: List[dict], kinds: List[str]):
         """Scores over all pixels of ``results``; also the summed
