@@ -41,6 +41,7 @@ crops, batch 4; ``--epochs`` epochs (25), validating every 5 and keeping
 the best checkpoint by validation mIoU.
 """
 import argparse
+import glob
 import json
 import os
 import os.path as osp
@@ -139,8 +140,14 @@ def convert(args, converter: str = 'crackforest.py') -> str:
 def data_options(data: str, kind: str) -> list:
     with open(osp.join(data, 'dataset_info.json')) as f:
         info = json.load(f)
-    opts = [f'{k}_dataloader.dataset.data_root={data}'
-            for k in ('train', 'val', 'test')]
+    # every photo extension of the data (any case), so that a folder of
+    # .jpg and .png photos is read whole whatever the config's img_suffix
+    exts = sorted({osp.splitext(f)[1].lower() for f in glob.glob(
+        osp.join(data, 'img_dir', '*', '*'))})
+    opts = [f'{k}_dataloader.dataset.{key}={value}'
+            for k in ('train', 'val', 'test')
+            for key, value in (('data_root', data),
+                               ('img_suffix', f'[{",".join(exts)}]'))]
     if kind != 'classical':
         w = info['class_weight']
         if len(w) != 2:

@@ -91,14 +91,8 @@ def parse_args(argv=None):
 def build_config(args, checkpoint):
     """The inference config of the arguments (``--slide`` applied; a
     calibrated temperature is kept)."""
-    cfg = load_inference_config(args.config, checkpoint, args.cfg_options,
-                                args.num_samples)
-    if args.slide:
-        crop, stride = args.slide
-        cfg.model.test_cfg = dict(
-            cfg.model.get('test_cfg') or {}, mode='slide',
-            crop_size=(crop, crop), stride=(stride, stride))
-    return cfg
+    return load_inference_config(args.config, checkpoint, args.cfg_options,
+                                 args.num_samples, args.slide)
 
 
 def figure_options(args) -> dict:

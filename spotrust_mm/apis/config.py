@@ -46,11 +46,18 @@ def check_checkpoint(cfg: Config, checkpoint, config_path: str) -> None:
 
 
 def load_inference_config(config_path: str, checkpoint=None,
-                          cfg_options=None, num_samples=None) -> Config:
-    """The config for ``init_model``, with ``--cfg-options`` and an
-    optional number of MC samples applied, checked against ``checkpoint``.
-    """
+                          cfg_options=None, num_samples=None,
+                          slide=None) -> Config:
+    """The config for ``init_model``, with ``--cfg-options``, an optional
+    number of MC samples and ``--slide CROP STRIDE`` (sliding-window
+    inference; the other ``test_cfg`` entries, such as a calibrated
+    temperature, are kept) applied, checked against ``checkpoint``."""
     cfg = read_config(config_path, cfg_options)
+    if slide:
+        crop, stride = slide
+        cfg.model.test_cfg = dict(
+            cfg.model.get('test_cfg') or {}, mode='slide',
+            crop_size=(crop, crop), stride=(stride, stride))
     if num_samples is not None:
         if cfg.model.type == 'EnsembleSegmentor':
             raise ValueError(f'{config_path}: the number of samples is set '

@@ -131,10 +131,32 @@ def test_labelme_shapes_and_labels(tmp_path):
     assert x[39].sum() == 0  # line: no area
     assert x[33, 4] == 0  # 'weld' left out
     assert got['y'].sum() == 0
-    assert info['skipped_line_shapes'] == 1
+    assert info['skipped_shapes'] == 1
     with pytest.raises(ConversionError, match=r"no shape has the labels"):
         labelme.main([str(d), '-o', str(tmp_path / 'o2'), '--labels',
                       'crack', '--quiet'])
+
+
+def test_labelme_leaves_out_the_uncertain_marks(tmp_path):
+    """Pre-annotations mark unsure regions with the label 'uncertain'
+    (tools/select_for_labelling.py): not a defect unless asked."""
+    d = tmp_path / 'lm'
+    d.mkdir()
+    _photo(d / 'x.jpg', h=40, w=40)
+    (d / 'x.json').write_text(json.dumps(dict(
+        imagePath='x.jpg', imageHeight=40, imageWidth=40, shapes=[
+            dict(label='rust', shape_type='polygon',
+                 points=[[2, 2], [10, 2], [10, 10], [2, 10]]),
+            dict(label='uncertain', shape_type='polygon',
+                 points=[[20, 20], [30, 20], [30, 30]],
+                 flags=dict(low_confidence=True))])))
+    info = labelme.main([str(d), '-o', str(tmp_path / 'o'), '--quiet'])
+    x = _by_stem(_read_out(tmp_path / 'o'))['x']
+    assert x[2:11, 2:11].all() and x.sum() == 81
+    assert info['skipped_shapes'] == 1
+    labelme.main([str(d), '-o', str(tmp_path / 'o2'), '--quiet',
+                  '--skip-labels'])
+    assert _by_stem(_read_out(tmp_path / 'o2'))['x'][25, 28] == 1
 
 
 def test_labelme_bad_input(tmp_path):

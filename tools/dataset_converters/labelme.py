@@ -7,7 +7,10 @@ DIR holds one LabelMe ``.json`` per image, with the image at its
 ``imagePath`` (relative to the JSON) or beside it with the same stem.
 Shapes with the chosen labels (default: all) become defect (label 1):
 ``polygon``, ``rectangle`` and ``circle``, unioned. Shapes without an area
-(``line``, ``linestrip``, ``point``) are skipped and counted.
+(``line``, ``linestrip``, ``point``) are skipped and counted. Shapes
+labelled ``uncertain`` are the marks of unsure regions that
+``tools/select_for_labelling.py`` pre-annotates, not labels: they are left
+out (``--skip-labels``, counted).
 """
 import argparse
 import glob
@@ -17,8 +20,9 @@ import os.path as osp
 import numpy as np
 
 from spotrust_mm.datasets.conversion import (
-    ConversionError, Sample, add_converter_args, converter_main, files_by_stem,
-    parse_classes, rasterise_polygons, run_converter)
+    UNCERTAIN_LABEL, ConversionError, Sample, add_converter_args,
+    converter_main, files_by_stem, parse_classes, rasterise_polygons,
+    run_converter)
 
 AREA_SHAPES = ('polygon', 'rectangle', 'circle')
 LINE_SHAPES = ('line', 'linestrip', 'point', 'points')
@@ -42,11 +46,12 @@ def shape_polygon(shape: dict, path: str) -> np.ndarray:
     return pts
 
 
-def labelme_samples(folder: str, labels=None, class_names=None):
-    """(samples, unpaired files, skipped line shapes); with
-    ``class_names`` every area shape whose label is one of them (but the
-    first) is painted with that class, in the file's order, and the other
-    shapes are left out."""
+def labelme_samples(folder: str, labels=None, class_names=None,
+                    skip_labels=(UNCERTAIN_LABEL, )):
+    """(samples, unpaired files, skipped shapes: line shapes and those
+    labelled one of ``skip_labels``); with ``class_names`` every area
+    shape whose label is one of them (but the first) is painted with that
+    class, in the file's order, and the other shapes are left out."""
     if class_names:
         labels = list(labels or class_names[1:])
     if not osp.isdir(folder):
@@ -73,6 +78,9 @@ def labelme_samples(folder: str, labels=None, class_names=None):
             continue
         polys, values = [], []
         for shape in doc['shapes']:
+            if shape.get('label') in (skip_labels or ()):
+                skipped += 1
+                continue
             seen.add(shape.get('label'))
             if labels and shape.get('label') not in labels:
                 continue
@@ -110,6 +118,11 @@ def main(argv=None):
     parser.add_argument('dir', help='folder of LabelMe JSON files')
     parser.add_argument('--labels', nargs='+', metavar='NAME',
                         help='defect labels (default: all)')
+    parser.add_argument('--skip-labels', nargs='*', metavar='NAME',
+                        default=[UNCERTAIN_LABEL],
+                        help='labels that are not defects (default: '
+                        f'{UNCERTAIN_LABEL!r}, the marks of pre-annotated '
+                        'unsure regions); none with an empty list')
     add_converter_args(parser)
     args = parser.parse_args(argv)
     classes = parse_classes(args.class_names)
@@ -117,11 +130,11 @@ def main(argv=None):
         raise ConversionError(f'--labels {args.labels} must be among the '
                               f'classes {classes[1:]}')
     samples, unpaired, skipped = labelme_samples(args.dir, args.labels,
-                                                 classes)
+                                                 classes, args.skip_labels)
     return run_converter(args, samples, f'LabelMe {osp.abspath(args.dir)}',
                          unpaired=unpaired,
                          extra_info=dict(labels=args.labels or 'all',
-                                         skipped_line_shapes=skipped))
+                                         skipped_shapes=skipped))
 
 
 if __name__ == '__main__':

@@ -19,7 +19,8 @@ only by a complete new one.
 
 Modules: :mod:`.common` (layout, errors, samples, file listing),
 :mod:`.splits`, :mod:`.class_weight`, :mod:`.value_map` (``--map``),
-:mod:`.polygons` (polygons and COCO RLE), :mod:`.mask_files`,
+:mod:`.polygons` (polygons and COCO RLE), :mod:`.preannotation` (masks
+back to LabelMe and COCO polygons), :mod:`.mask_files`,
 :mod:`.writer` (the output-folder transaction) and :mod:`.cli` (the
 scripts' arguments and main).
 """
@@ -32,6 +33,9 @@ from .common import (DEFAULT_PALETTE, IGNORE_INDEX, IMAGE_EXTENSIONS, SPLITS,
                      image_size, parse_classes)
 from .mask_files import (MASK_EXTENSIONS, default_mask_labels,
                          folder_label_format, is_lossy, read_mask_values)
+from .preannotation import (UNCERTAIN_LABEL, coco_annotations,
+                            coco_document, labelme_document, mask_polygons,
+                            prediction_regions)
 from .polygons import (check_polygon, coco_polygons_mask, decode_rle,
                        rasterise_polygons, rle_string_counts)
 from .splits import read_split_file, split_stems
@@ -50,5 +54,7 @@ __all__ = [
     'apply_value_map', 'parse_value_map', 'check_out_dir', 'summarise',
     'write_dataset', 'CLASS_WEIGHT_FORMULAS', 'class_pixel_stats',
     'class_weights', 'class_id_map', 'map_palette', 'DEFAULT_PALETTE',
-    'default_palette', 'parse_classes', 'class_names'
+    'default_palette', 'parse_classes', 'class_names', 'UNCERTAIN_LABEL',
+    'coco_annotations', 'coco_document', 'labelme_document', 'mask_polygons',
+    'prediction_regions'
 ]

@@ -112,6 +112,28 @@ def entropy_decomposition(probs: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
     return total, expected, (total - expected).clamp_min(0)
 
 
+def binary_entropies(logits: Tensor, temperature: float = 1.0,
+                     bias=None) -> Tensor:
+    """Predictive and expected entropy of S binary samples, in nats.
+
+    Each sample's defect probability ``p_s = sigmoid(z_s / T + b)`` is the
+    two-class distribution ``[1 - p_s, p_s]`` (:func:`entropy_decomposition`):
+    the predictive entropy is that of the mean, the expected entropy the
+    mean of the samples', and their difference the mutual information.
+
+    Args:
+        logits (Tensor): (S, N, H, W) defect logits.
+        temperature (float): Post-hoc temperature. Defaults to 1.
+        bias (float, optional): Post-hoc logit bias; None is 0.
+
+    Returns:
+        Tensor: (N, 2, H, W): predictive entropy, expected entropy.
+    """
+    p = torch.sigmoid(scaled_logits(logits, temperature, bias))
+    total, expected, _ = entropy_decomposition(torch.stack([1 - p, p], 2))
+    return torch.stack([total, expected], 1)
+
+
 def mean_variance(log_vars: Optional[Tensor], like: Tensor,
                   log_var_range: Tuple[float, float],
                   temperature: float) -> Tensor:

@@ -13,7 +13,7 @@ from mmseg.structures import SegDataSample
 from mmseg.utils import OptSampleList, SampleList
 from torch import Tensor
 
-from .uncertainty import _restore_original_shape
+from .head_outputs import _restore_original_shape
 
 #: Hue of rust (orange-brown, about 20 degrees), in radians.
 RUST_HUE = math.radians(20.0)

@@ -5,15 +5,17 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 import torch
 from mmengine.structures import PixelData
 from mmseg.models.segmentors import EncoderDecoder
-from mmseg.models.utils import resize
 from mmseg.structures import SegDataSample
 from mmseg.utils import OptSampleList, SampleList
 from torch import Tensor
 
-from .class_uncertainty import (CLASS_UNCERTAINTY_FIELDS, loss_class_weight,
+from .class_uncertainty import (CLASS_UNCERTAINTY_FIELDS, binary_entropies,
+                                loss_class_weight,
                                 mean_softmax, mean_variance,
                                 prior_correction, scaled_logits,
                                 summarize_class_samples)
+from .head_outputs import (_restore_original_shape,  # noqa: F401
+                           predicts_log_var, split_head_output)
 from .random_streams import (get_rng_state, seeded,  # noqa: F401
                              set_rng_state)
 
@@ -21,6 +23,8 @@ from .random_streams import (get_rng_state, seeded,  # noqa: F401
 #: from ``encode_decode``: mean probability, epistemic std, aleatoric var.
 UNCERTAINTY_FIELDS = ('seg_logits', 'epistemic_uncertainty',
                       'aleatoric_uncertainty')
+#: More binary channels inside ``entropy_fields()`` (:func:`binary_entropies`).
+BINARY_ENTROPY_FIELDS = ('predictive_entropy', 'expected_entropy')
 
 
 def mean_probability(logits: Tensor, temperature: float = 1.0,
@@ -82,47 +86,6 @@ def summary_channels(num_outputs: int) -> int:
     probabilities and :data:`CLASS_UNCERTAINTY_FIELDS`)."""
     return len(UNCERTAINTY_FIELDS) if num_outputs == 1 else \
         num_outputs + len(CLASS_UNCERTAINTY_FIELDS)
-
-
-def predicts_log_var(head) -> bool:
-    """Whether a decode head's output ends with a log variance channel:
-    the SpotRust heads and a :class:`BayesianTailHead` with ``aleatoric``
-    say so (``with_log_var``); a plain mmseg head does not."""
-    return getattr(head, 'with_log_var', False)
-
-
-def split_head_output(out: Tensor,
-                      with_log_var: bool = True
-                      ) -> Tuple[Tensor, Optional[Tensor]]:
-    """Logits and log variances of stacked head outputs (..., C [+ 1], H,
-    W): (..., H, W) logits for a binary head (C = 1), else (..., C, H, W);
-    and (..., H, W) log variances, the last channel, or None for a head
-    without them (``with_log_var`` False: a plain mmseg head, or a
-    :class:`BayesianTailHead` with ``aleatoric=False``)."""
-    logits, log_vars = (out[..., :-1, :, :], out[..., -1, :, :]) if \
-        with_log_var else (out, None)
-    if logits.shape[-3] == 1:
-        logits = logits[..., 0, :, :]
-    return logits, log_vars
-
-
-def _restore_original_shape(field: Tensor, img_meta: dict,
-                            align_corners: bool) -> Tensor:
-    """Undo padding and flip, resize (1, C, H, W) to ``ori_shape``."""
-    padding = img_meta.get('img_padding_size',
-                           img_meta.get('padding_size', [0] * 4))
-    left, right, top, bottom = padding
-    h, w = field.shape[2:]
-    field = field[:, :, top:h - bottom, left:w - right]
-    if img_meta.get('flip', False):
-        dim = 3 if img_meta.get('flip_direction') == 'horizontal' else 2
-        field = field.flip(dims=(dim, ))
-    return resize(
-        field,
-        size=img_meta['ori_shape'],
-        mode='bilinear',
-        align_corners=align_corners,
-        warning=False)
 
 
 class UncertaintyPredictorMixin:
@@ -260,13 +223,36 @@ class UncertaintyPredictorMixin:
             return torch.cat(
                 [mean_softmax(logits, t, b) for t, b in transforms], 1)
         summarize = summarize_samples if binary else summarize_class_samples
-        return summarize(logits, log_vars, self.log_var_range,
-                         self.temperature, self.logit_bias)
+        summary = summarize(logits, log_vars, self.log_var_range,
+                            self.temperature, self.logit_bias)
+        if binary and getattr(self, 'with_entropies', False):
+            summary = torch.cat([summary, binary_entropies(
+                logits, self.temperature, self.logit_bias)], 1)
+        return summary
+
+    @contextmanager
+    def entropy_fields(self) -> Iterator[None]:
+        """Inside, a binary model's predictions also carry
+        ``predictive_entropy`` and ``expected_entropy`` (nats; their
+        difference is the mutual information), from the same samples, as a
+        K-class model's always do (tools/select_for_labelling.py ranks by
+        them)."""
+        binary = self.num_logits() == 1
+        if binary:
+            self.out_channels += len(BINARY_ENTROPY_FIELDS)
+            self.with_entropies = True
+        try:
+            yield
+        finally:
+            if binary:
+                self.out_channels -= len(BINARY_ENTROPY_FIELDS)
+                self.with_entropies = False
 
     def num_logits(self) -> int:
         """Logits per sample: 1 (binary sigmoid) or K."""
-        return self.out_channels - len(CLASS_UNCERTAINTY_FIELDS) if \
-            self.out_channels != len(UNCERTAINTY_FIELDS) else 1
+        binary = len(UNCERTAINTY_FIELDS) + len(BINARY_ENTROPY_FIELDS)
+        return 1 if self.out_channels <= binary else \
+            self.out_channels - len(CLASS_UNCERTAINTY_FIELDS)
 
     def num_output_samples(self) -> int:
         """S, the samples (or members) :meth:`sample_outputs` returns."""
@@ -396,7 +382,9 @@ class UncertaintyPredictorMixin:
                 prob = field[0:1]
                 data_sample.set_data({
                     name: PixelData(data=field[i:i + 1])
-                    for i, name in enumerate(UNCERTAINTY_FIELDS)
+                    for i, name in enumerate(UNCERTAINTY_FIELDS +
+                                             BINARY_ENTROPY_FIELDS)
+                    if i < len(field)
                 })
                 pred = (prob > self.threshold).long()
             else:
