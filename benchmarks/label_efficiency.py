@@ -170,9 +170,10 @@ def select(round_dir: str, data: str, stems, strategy: str, args,
 
 
 def spearman(a, b) -> float:
-    """Spearman's rank correlation (ties ranked by order)."""
-    ra = np.argsort(np.argsort(a)).astype(float)
-    rb = np.argsort(np.argsort(b)).astype(float)
+    """Spearman's rank correlation (tied values share their mean rank); 0
+    if either side is constant."""
+    from scipy.stats import rankdata
+    ra, rb = rankdata(a), rankdata(b)
     if ra.std() == 0 or rb.std() == 0:
         return 0.0
     return float(np.corrcoef(ra, rb)[0, 1])
@@ -298,8 +299,11 @@ def table(curves: dict, choice, args, seconds: float) -> str:
             text.append(
                 f'- {strategy} reaches random\'s final F1 ({target:.3f} at '
                 f'{labels[-1]} labels) ' +
-                (f'with {reached[0]} labels.' if reached else
-                 f'at no round (its final: {means[strategy][-1]:.3f}).'))
+                (f'at no round (its final: {means[strategy][-1]:.3f}).'
+                 if not reached else
+                 'already at the shared first round: random ended no '
+                 'higher than it started.' if reached[0] == labels[0] else
+                 f'with {reached[0]} labels.'))
     if choice:
         ranked = sorted(choice['spearman'].items(), key=lambda kv: -kv[1])
         text.append(
