@@ -5,7 +5,7 @@ variant, against one deterministic pass over the same windows.
         [--crop 512] [--stride 384] [--samples 24] [--members 3]
         [--variants deterministic_mmseg_slide deterministic mcdropout
                     variational ensemble]
-        [--device cpu]
+        [--device cpu] [--precisions fp32 [bf16 fp16]]
 
 Every variant is HRNetV2-W18 as in its config (random weights: the time
 does not depend on them), run through ``model.predict`` in mmseg's slide
@@ -18,6 +18,12 @@ and ``variational`` sample the head N times per window, ``ensemble``
 runs ``--members`` deterministic members per window. One run each, side
 by side in one process; prints a markdown table of seconds and ratios to
 the deterministic pass.
+
+``--precisions fp32 bf16 fp16`` runs each variant's one model under each
+precision in turn (``torch.autocast`` on the device; the summaries stay in
+float32 by design) and adds the largest difference of the mean
+probability to the fp32 run. Each timing follows a warm-up pass on one
+window; on a GPU the peak memory of the pass is reported.
 """
 import argparse
 import os.path as osp
@@ -71,6 +77,28 @@ def windows(size, crop, stride):
     return max(size - crop + stride - 1, 0) // stride + 1
 
 
+DTYPES = dict(fp32=None, bf16=torch.bfloat16, fp16=torch.float16)
+
+
+def timed_predict(model, x, device, precision):
+    """(seconds, peak bytes or None, mean probability) of one predict."""
+    cuda = device.startswith('cuda')
+    dtype = DTYPES[precision]
+    autocast = torch.autocast(device_type=device.split(':')[0],
+                              dtype=dtype, enabled=dtype is not None)
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    with autocast:
+        start = time.perf_counter()
+        out = model.predict(x)
+        if cuda:
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - start
+    peak = torch.cuda.max_memory_allocated() if cuda else None
+    return seconds, peak, out[0].seg_logits.data.float()
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--height', type=int, default=3000)
@@ -82,38 +110,61 @@ def main(argv=None):
     p.add_argument('--variants', nargs='+', choices=list(CONFIGS),
                    default=list(CONFIGS))
     p.add_argument('--device', default='cpu')
+    p.add_argument('--precisions', nargs='+', choices=list(DTYPES),
+                   default=['fp32'])
     args = p.parse_args(argv)
     register_all_modules()
     torch.manual_seed(0)
     x = torch.randn(1, 3, args.height, args.width, device=args.device)
     n_win = windows(args.height, args.crop, args.stride) * windows(
         args.width, args.crop, args.stride)
-    times = {}
+    cuda = args.device.startswith('cuda')
+    rows = []
     with tempfile.TemporaryDirectory() as tmp, torch.no_grad():
         for variant in args.variants:
             model = build(variant, args, tmp).to(args.device).eval()
-            if args.device.startswith('cuda'):
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-            model.predict(x)
-            if args.device.startswith('cuda'):
-                torch.cuda.synchronize()
-            times[variant] = time.perf_counter() - start
-            print(f'{variant}: {times[variant]:.1f} s', file=sys.stderr,
-                  flush=True)
-            del model
-    device = torch.cuda.get_device_name() if args.device.startswith(
-        'cuda') else f'CPU, torch threads={torch.get_num_threads()}'
+            inp = x
+            if variant == 'ensemble':  # each member's copy, stacked
+                img = (x[0] * 50 + 128).clamp(0, 255).to(torch.uint8)
+                from mmseg.structures import SegDataSample
+                inp = model.data_preprocessor(dict(
+                    inputs=[img], data_samples=[SegDataSample()]),
+                    False)['inputs']
+            reference = None
+            for precision in args.precisions:
+                # one window first: kernels chosen, memory pooled
+                timed_predict(model, inp[..., :args.crop, :args.crop],
+                              args.device, precision)
+                t, peak, prob = timed_predict(model, inp, args.device,
+                                              precision)
+                if reference is None:
+                    reference = prob
+                diff = float((prob - reference).abs().max())
+                rows.append((variant, precision, t, peak, diff))
+                print(f'{variant} {precision}: {t:.2f} s', file=sys.stderr,
+                      flush=True)
+            del model, reference
+            if cuda:
+                torch.cuda.empty_cache()
+    device = torch.cuda.get_device_name() if cuda else \
+        f'CPU, torch threads={torch.get_num_threads()}'
     print(f'HRNetV2-W18, {args.width}x{args.height} photo, slide crop '
           f'{args.crop} stride {args.stride} ({n_win} windows), N='
-          f'{args.samples}, {args.members} ensemble members, {device}\n')
-    print('| variant | seconds per photo | s per window | ratio to '
-          'deterministic |')
-    print('|---|---|---|---|')
-    base = times.get('deterministic')
-    for variant, t in times.items():
-        ratio = f'{t / base:.2f}x' if base else '–'
-        print(f'| {variant} | {t:.1f} | {t / n_win:.2f} | {ratio} |')
+          f'{args.samples}, {args.members} ensemble members, {device}, '
+          f'torch {torch.__version__}\n')
+    many = len(args.precisions) > 1
+    print('| variant | ' + ('precision | ' if many else '') +
+          'seconds per photo | s per window | ratio to deterministic |' +
+          (' peak GiB |' if cuda else '') +
+          (' max diff of p to fp32 |' if many else ''))
+    print('|---|' + '---|' * (3 + many + cuda + many))
+    base = {pr: t for v, pr, t, _, _ in rows if v == 'deterministic'}
+    for variant, precision, t, peak, diff in rows:
+        ratio = f'{t / base[precision]:.2f}x' if precision in base else '–'
+        print(f'| {variant} | ' + (f'{precision} | ' if many else '') +
+              f'{t:.2f} | {t / n_win:.3f} | {ratio} |' +
+              (f' {peak / 2**30:.2f} |' if cuda else '') +
+              (f' {diff:.1e} |' if many else ''))
 
 
 if __name__ == '__main__':

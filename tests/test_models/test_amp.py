@@ -64,3 +64,24 @@ def test_loss_under_autocast_is_the_float32_loss_of_its_inputs():
                              class_weight=[1.0, 5.0])
     assert got.dtype == torch.float32
     assert torch.equal(got, want)
+
+
+@pytest.mark.parametrize('head', ['AleatoricHRHead', 'MCDropoutHRHead',
+                                  'VariationalHRHead'])
+@pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
+def test_half_precision_inference_matches_fp32(head, dtype):
+    """Inference under autocast (the fused head path's in-place products
+    are not cast by autocast: it casts them itself): float32 maps, within
+    half precision of the fp32 ones."""
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_hrnet_model(head)).eval()
+    x, _ = _batch()
+    with torch.no_grad():
+        ref = model.predict(x)
+        with torch.autocast('cpu', dtype=dtype):
+            half = model.predict(x)
+    for a, b in zip(ref, half):
+        for name in ('seg_logits', 'epistemic_uncertainty'):
+            assert b.get(name).data.dtype == torch.float32
+            torch.testing.assert_close(b.get(name).data, a.get(name).data,
+                                       atol=0.02, rtol=0)

@@ -169,7 +169,10 @@ class AleatoricHRHead(AleatoricLossMixin, BaseDecodeHead):
             for i, layer in zip(self.in_index, self.branch_layers)
         ]
         n, _, h, w = branches[0].shape
-        weight, bias = fold_conv_bn(self.convs[0])
+        # under autocast the branches come out in half precision, and the
+        # in-place products below are not cast for us
+        dtype = branches[0].dtype
+        weight, bias = (t.to(dtype) for t in fold_conv_bn(self.convs[0]))
         parts = torch.split(weight, self.branch_channels, dim=1)
         native = [
             i > 0 and 2 * c >= self.channels
@@ -189,17 +192,18 @@ class AleatoricHRHead(AleatoricLossMixin, BaseDecodeHead):
                 branches[i] if i == 0 else resize(
                     branches[i], size=(h, w), mode='bilinear',
                     align_corners=self.align_corners) for i in rest
-            ], 1).flatten(2)
+            ], 1).flatten(2).to(dtype)
             out.baddbmm_(torch.cat([parts[i] for i in rest], 1).expand(
                 n, -1, -1), concat)
         if self.convs[0].with_activation:
             out.relu_()
         heads = [self.conv_seg, self.conv_log_var]
-        head_w = torch.cat([c.weight.flatten(1) for c in heads])
+        head_w = torch.cat([c.weight.flatten(1) for c in heads]).to(
+            out.dtype)
         head_b = torch.cat([
             c.bias if c.bias is not None else c.weight.new_zeros(
                 c.weight.shape[0]) for c in heads
-        ])
+        ]).to(out.dtype)
         k = len(head_b)
         return torch.baddbmm(head_b.view(1, k, 1).expand(n, -1, h * w),
                              head_w.expand(n, -1, -1), out).view(n, k, h, w)
