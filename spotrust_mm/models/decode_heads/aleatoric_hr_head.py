@@ -182,7 +182,8 @@ class AleatoricHRHead(AleatoricLossMixin, BaseDecodeHead):
         for x, part, own in zip(branches, parts, native):
             if own:
                 y = resize(F.conv2d(x, part[:, :, None, None]), size=(h, w),
-                           mode='bilinear', align_corners=self.align_corners)
+                           mode='bilinear',
+                           align_corners=self.align_corners).to(dtype)
                 out = y if out is None else out.add_(y)
         out = (bias.view(1, -1, 1).expand(n, -1, h * w).clone()
                if out is None else out.flatten(2).add_(bias.view(1, -1, 1)))
