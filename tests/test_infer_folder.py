@@ -82,6 +82,15 @@ def test_bad_files_are_listed_and_the_rest_processed(tiny, tmp_path, umask,
     assert errors['p01b_empty.jpg'] == 'empty file'
     assert 'not an image' in errors['p02b_text.jpg']
     assert summary['pending'] == [] and summary['num_errors'] == 3
+    # wall time per photo and for the run
+    timing = summary['timing']
+    assert timing['images_processed'] == 4 and timing['processes'] == 1
+    assert timing['wall_seconds'] > 0
+    assert timing['images_per_second'] == pytest.approx(
+        4 / timing['wall_seconds'], rel=1e-3)
+    seconds = [r['seconds'] for r in summary['images'].values()]
+    assert all(s > 0 for s in seconds)
+    assert sum(seconds) <= timing['wall_seconds']
     assert '3 file(s) failed' in proc.stderr
     assert 'p01b_empty.jpg: empty file' in proc.stderr
     for name in summary['images']:

@@ -17,6 +17,9 @@ ensemble inference config needs no checkpoint (its members name theirs).
 A file that cannot be read or processed is recorded in
 ``summary.json["errors"]`` with its reason and the run goes on; the exit
 status is 1 if any file failed (``--fail-fast`` stops at the first).
+The progress bar shows images per second and the time left;
+``summary.json`` has the run's wall time and images per second
+(``timing``) and each processed image's wall time (``seconds``).
 Rerunning the same command skips the images whose outputs are complete
 (same settings: the resolved config with its ``_base_`` files, the
 checkpoint, the options; same photo) and does the rest; ``--overwrite``
@@ -32,6 +35,7 @@ processes, each processed once, and the first process writes the summary.
 import argparse
 import os
 import sys
+import time
 
 import spotrust_mm  # noqa: F401  (registers plugins, mmcv-lite shim)
 from mmengine.dist import all_gather_object, barrier, get_dist_info, init_dist
@@ -151,12 +155,14 @@ def run(args, model, items, gt, settings, key, rank, world) -> int:
                            figure_options=figure_options(args),
                            fail_fast=args.fail_fast)
     stopped = None
+    begin = time.perf_counter()
     with progress(None, total=len(todo), desc='images',
                   quiet=args.quiet or rank != 0) as bar:
         try:
             folder_run.run(todo, bar)
         except StopRun as e:
             stopped = str(e)
+    wall = time.perf_counter() - begin
     errors = [e for part in all_gather_object(folder_run.errors)
               for e in part]
     parts = all_gather_object((skipped, folder_run.records))
@@ -170,7 +176,13 @@ def run(args, model, items, gt, settings, key, rank, world) -> int:
         pending = [label for path, label in items
                    if output_name(path) not in records
                    and label not in failed]
-        write_run_summary(args.out_dir, records, errors, settings, pending)
+        write_run_summary(args.out_dir, records, errors, settings, pending,
+                          timing=dict(
+                              wall_seconds=round(wall, 3),
+                              images_processed=done,
+                              images_per_second=round(done / wall, 4)
+                              if done and wall > 0 else None,
+                              processes=world))
         print(f'{done} image(s) processed, {len(records) - done} already '
               'done, '
               f'{len(errors)} failed; {args.out_dir}/summary.json, review '

@@ -1,5 +1,6 @@
 """Folder inference with errors recorded per file (``tools/infer.py``)."""
 import os.path as osp
+import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
@@ -126,15 +127,19 @@ class FolderRun:
 
     def run(self, items, bar) -> None:
         """Process ``items`` ((path, label) pairs), ``batch_size`` at a
-        time; ``bar`` is updated per image."""
+        time; ``bar`` is updated per image. Each record gets ``seconds``:
+        the wall time of its photo (reading, its share of the batch's
+        inference, writing its figures)."""
         for start in range(0, len(items), self.batch_size):
             loaded = []
             for item in items[start:start + self.batch_size]:
                 try:
+                    begin = time.perf_counter()
                     img = read_rgb(item[0])
                     gt = self.gt.load(item[0], img.shape[:2]) \
                         if self.gt else None
-                    loaded.append((item, img, gt))
+                    loaded.append((item, img, gt,
+                                   time.perf_counter() - begin))
                 except Exception as e:  # noqa: BLE001 (recorded, go on)
                     bar.update(1)
                     self.fail(item, e)
@@ -149,19 +154,22 @@ class FolderRun:
         """Inference and figure sets of images of one size; a failing
         batch is retried an image at a time to find the bad one."""
         from mmseg.apis import inference_model
+        begin = time.perf_counter()
         try:
             results = inference_model(
-                self.model,
-                [cv2.cvtColor(img, cv2.COLOR_RGB2BGR) for _, img, _ in group])
+                self.model, [cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
+                             for _, img, _, _ in group])
         except Exception as e:  # noqa: BLE001
             if len(group) > 1:
                 for entry in group:
                     self.infer([entry])
                 return
             return self.fail(group[0][0], e)
-        for (item, img, gt), result in zip(group, results):
+        share = (time.perf_counter() - begin) / len(group)
+        for (item, img, gt, read), result in zip(group, results):
             path = item[0]
             name = output_name(path)
+            begin = time.perf_counter()
             try:
                 self.records[name] = write_figure_set(
                     self.out_dir, name, img, result, gt=gt,
@@ -169,5 +177,7 @@ class FolderRun:
                               settings=self.key),
                     dataset_meta=getattr(self.model, 'dataset_meta', None),
                     **self.figure_options)
+                self.records[name]['seconds'] = round(
+                    read + share + time.perf_counter() - begin, 3)
             except Exception as e:  # noqa: BLE001
                 self.fail(item, e)

@@ -48,7 +48,8 @@ def write_run_summary(out_dir: str,
                       records: Dict[str, dict],
                       errors: Sequence[dict] = (),
                       settings: Optional[dict] = None,
-                      pending: Sequence[str] = ()) -> dict:
+                      pending: Sequence[str] = (),
+                      timing: Optional[dict] = None) -> dict:
     """Write ``summary.json`` and ``report.html`` into ``out_dir``.
 
     Args:
@@ -59,6 +60,9 @@ def write_run_summary(out_dir: str,
         settings (dict, optional): What the run was asked to do.
         pending (Sequence[str]): Files not processed (a run stopped by
             ``--fail-fast``).
+        timing (dict, optional): The run's wall time, written as
+            ``timing`` (each processed image's record has its own
+            ``seconds``).
 
     Returns:
         dict: The summary as written: ``images`` (records by name),
@@ -71,6 +75,7 @@ def write_run_summary(out_dir: str,
         num_errors=len(errors),
         num_pending=len(pending),
         settings=settings or {},
+        timing=timing or {},
         errors=list(errors),
         pending=list(pending),
         images={n: records[n] for n in sorted(records)})
