@@ -25,5 +25,10 @@ setup(
         'pillow',  # reads palette and 16-bit masks in the converters
         'pycocotools',  # COCO polygons and RLE in the COCO converter
     ],
-    extras_require={'mmpretrain': ['mmpretrain>=1.2']},
+    extras_require={
+        'mmpretrain': ['mmpretrain>=1.2'],
+        # tools/deployment: export (onnx, onnxscript: torch's exporter) and
+        # the runner (onnxruntime, numpy and OpenCV alone)
+        'onnx': ['onnx>=1.16', 'onnxscript>=0.5', 'onnxruntime>=1.18'],
+    },
 )
