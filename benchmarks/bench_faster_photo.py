@@ -37,6 +37,8 @@ from mmengine.config import Config, ConfigDict
 from mmseg.registry import MODELS
 from mmseg.utils import register_all_modules
 
+from bench_whole_photo import add_photo_args
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PATHS = ('today', 'channels_last', 'no_overlap', 'whole', 'onnx')
 
@@ -98,11 +100,7 @@ def onnx_run(args, cfg, model, rgb):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--height', type=int, default=3000)
-    p.add_argument('--width', type=int, default=4000)
-    p.add_argument('--crop', type=int, default=512)
-    p.add_argument('--stride', type=int, default=384)
-    p.add_argument('--samples', type=int, default=24)
+    add_photo_args(p)
     p.add_argument('--paths', nargs='+', choices=PATHS, default=list(PATHS))
     p.add_argument('--onnx-window', type=int, default=512)
     args = p.parse_args(argv)

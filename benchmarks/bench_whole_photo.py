@@ -99,13 +99,18 @@ def timed_predict(model, x, device, precision):
     return seconds, peak, out[0].seg_logits.data.float()
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+def add_photo_args(p: argparse.ArgumentParser) -> None:
+    """The photo, windows and samples of the whole-photo benchmarks."""
     p.add_argument('--height', type=int, default=3000)
     p.add_argument('--width', type=int, default=4000)
     p.add_argument('--crop', type=int, default=512)
     p.add_argument('--stride', type=int, default=384)
     p.add_argument('--samples', type=int, default=24)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    add_photo_args(p)
     p.add_argument('--members', type=int, default=3)
     p.add_argument('--variants', nargs='+', choices=list(CONFIGS),
                    default=list(CONFIGS))

@@ -19,6 +19,17 @@ if 'OMP_NUM_THREADS' not in os.environ:
 
 register_all_modules(init_default_scope=True)
 
+
+def load_tool(path: str):
+    """The script at ``path`` (relative to the repository) as a module,
+    to call its ``main`` in-process."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'tool_' + osp.basename(path)[:-3], osp.join(REPO, path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
 TINY_CHANNELS = (4, 8, 8, 8)
 
 

@@ -2,7 +2,6 @@
 same masks, and the runner with the ONNX file alone against the PyTorch
 model's sliding-window inference."""
 import copy
-import importlib.util
 import json
 import os.path as osp
 import subprocess
@@ -13,18 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-from ..conftest import REPO, tiny_hrnet_model
+from ..conftest import REPO, load_tool, tiny_hrnet_model
 
 ort = pytest.importorskip('onnxruntime', reason='ONNX Runtime from PyPI '
                           '(requirements/dev.txt)')
 
-
-def _tool(path):
-    spec = importlib.util.spec_from_file_location(
-        'tool_' + osp.basename(path)[:-3], osp.join(REPO, path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _model_files(folder, p):
@@ -54,7 +46,7 @@ def _model_files(folder, p):
 def exported(tmp_path_factory):
     folder = tmp_path_factory.mktemp('onnx')
     out = {}
-    export = _tool('tools/deployment/pytorch2onnx.py')
+    export = load_tool('tools/deployment/pytorch2onnx.py')
     for p in (0.5, 0.0):
         config, checkpoint = _model_files(folder, p)
         onnx_file = osp.join(str(folder), f'tiny_p{p}.onnx')

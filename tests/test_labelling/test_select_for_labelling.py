@@ -2,7 +2,6 @@
 tiny MC-dropout HRNet trained here for a few seconds on grey photos with
 dark cracks."""
 import hashlib
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -12,17 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from ..conftest import REPO, tiny_hrnet_model
+from ..conftest import REPO, load_tool, tiny_hrnet_model
 
 SIZE = 64
 
-
-def _tool(path):
-    spec = importlib.util.spec_from_file_location(
-        'tool_' + osp.basename(path)[:-3], osp.join(REPO, path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def crack_photo(rng, size=SIZE):
@@ -80,7 +72,7 @@ def trained(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def select():
-    return _tool('tools/select_for_labelling.py')
+    return load_tool('tools/select_for_labelling.py')
 
 
 def write_pool(folder, photos):
@@ -210,7 +202,7 @@ def test_preannotations_round_trip_labelme_and_coco(trained, select,
         predicted[name[:-4]] = fields['label_map'] == 1
         assert predicted[name[:-4]].sum() > 50  # the crack is found
     # LabelMe: the photos and their JSON, read back by the converter
-    labelme = _tool('tools/dataset_converters/labelme.py')
+    labelme = load_tool('tools/dataset_converters/labelme.py')
     data = str(tmp_path / 'converted')
     labelme.main([out, '-o', data, '--split', '1', '0', '0', '--quiet'])
     for stem, mask in predicted.items():
@@ -314,7 +306,7 @@ def test_merge_leaves_val_and_test_byte_identical(tmp_path):
     assert held_out
     with open(osp.join(data, 'dataset_info.json')) as f:
         before = json.load(f)
-    merge = _tool('tools/merge_labels.py')
+    merge = load_tool('tools/merge_labels.py')
     info = merge.main([new, data])
     after = _digest(data)
     assert {k: after[k] for k in held_out} == held_out
@@ -386,7 +378,7 @@ def test_k_classes_and_mixed_sizes(select, tmp_path):
         assert len(rows) == 3 and all(r['chosen'] for r in rows)
     model = init_checked_model(load_inference_config(config, checkpoint),
                                checkpoint, config)
-    labelme = _tool('tools/dataset_converters/labelme.py')
+    labelme = load_tool('tools/dataset_converters/labelme.py')
     data = str(tmp_path / 'converted')
     labelme.main([out, '-o', data, '--split', '1', '0', '0', '--quiet',
                   '--class-names', *classes])
