@@ -8,8 +8,9 @@ One MC-dropout HRNetV2-W18 (random weights, seeded sampling), one random
 photo, each path timed once after a warm-up on one window:
 
 - ``today``: ``model.predict`` in slide mode, as ``tools/infer.py --slide``;
-- ``channels_last``: the same windows and masks, the model in
-  channels-last memory format (oneDNN's preferred layout);
+- ``channels_last``: the same windows and masks, the backbone in
+  channels-last memory format (``test_cfg.channels_last``; oneDNN's
+  preferred layout);
 - ``no_overlap``: windows at stride = crop (fewer windows, outputs change
   on purpose: no averaging where windows met);
 - ``whole``: the whole photo in one pass (mmseg's whole mode; HRNet is
@@ -123,18 +124,16 @@ def main(argv=None):
                       flush=True)
                 continue
             m = copy.deepcopy(model)
-            inp = x
-            if path == 'channels_last':
-                m = m.to(memory_format=torch.channels_last)
-                inp = x.contiguous(memory_format=torch.channels_last)
             if path == 'whole':
                 m.test_cfg = ConfigDict(mode='whole')
             else:
                 slide(m, args.crop, args.crop if path == 'no_overlap' else
                       args.stride)
-            predict(m, inp[..., :args.crop, :args.crop])  # warm-up
+            if path == 'channels_last':
+                m.test_cfg.channels_last = True
+            predict(m, x[..., :args.crop, :args.crop])  # warm-up
             start = time.perf_counter()
-            prob = predict(m, inp)
+            prob = predict(m, x)
             results[path] = (time.perf_counter() - start, prob,
                              m.test_cfg.get('stride'))
             print(f'{path}: {results[path][0]:.1f} s', file=sys.stderr,

@@ -109,7 +109,8 @@ class BayesianEncoderDecoder(UncertaintyPredictorMixin, EncoderDecoder):
             or (S, N, K, H, W) for K classes, and log variances (S, N, H,
             W).
         """
-        feats = self.extract_feat(inputs)
+        feats = self.head_features(self.extract_feat(
+            self.backbone_input(self, inputs)))
         states = getattr(self, 'image_rng_states', None)
         if not self.is_stochastic or states is None or len(inputs) == 1:
             out = self._sample_head(feats, batch_img_metas)

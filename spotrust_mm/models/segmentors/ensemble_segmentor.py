@@ -223,7 +223,8 @@ class EnsembleSegmentor(UncertaintyPredictorMixin, BaseSegmentor):
             metas = [dict(m, img_shape=x.shape[-2:])
                      for m in batch_img_metas]
             with sampling(member, False):
-                feats = member.extract_feat(x)
+                feats = self.head_features(member.extract_feat(
+                    self.backbone_input(member, x)))
                 y = member.decode_head.predict(feats, metas,
                                                member.test_cfg)
             if y.shape[-2:] != (h, w):  # back onto the canvas; the part
