@@ -187,8 +187,8 @@ def write_csv(path: str, rows: list) -> None:
 
 def place_photo(src: str, dst: str, link: bool) -> None:
     """Copy (or link) ``src`` to ``dst`` through a temporary name."""
-    if osp.lexists(dst) and osp.samefile(src, dst):
-        return
+    if osp.exists(dst) and osp.samefile(src, dst):
+        return  # already there (a link to it, or the pool is OUT)
     tmp = osp.join(osp.dirname(dst), f'.tmp-{osp.basename(dst)}')
     if osp.lexists(tmp):
         os.remove(tmp)
