@@ -87,7 +87,7 @@ def test_bad_files_are_listed_and_the_rest_processed(tiny, tmp_path, umask,
     assert timing['images_processed'] == 4 and timing['processes'] == 1
     assert timing['wall_seconds'] > 0
     assert timing['images_per_second'] == pytest.approx(
-        4 / timing['wall_seconds'], rel=1e-3)
+        4 / timing['wall_seconds'], rel=1e-2)  # both rounded
     seconds = [r['seconds'] for r in summary['images'].values()]
     assert all(s > 0 for s in seconds)
     assert sum(seconds) <= timing['wall_seconds']
@@ -244,8 +244,13 @@ def test_exif_rotated_photo_is_segmented_as_displayed(tiny, tmp_path):
     a = np.load(tmp_path / 'out_a' / 'phone.npz')
     b = np.load(tmp_path / 'out_b' / 'phone.npz')
     assert a['prediction'].shape == (160, 96)  # as displayed
-    for k in a.files:
-        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    np.testing.assert_array_equal(a['prediction'], b['prediction'])
+    for k in ('probability', 'epistemic', 'aleatoric'):
+        # equal up to float rounding: the std over samples was seen to
+        # differ in the 7th digit between two runs of the same pixels
+        # (a rotation error differs in the first)
+        np.testing.assert_allclose(a[k], b[k], rtol=1e-5, atol=1e-6,
+                                   err_msg=k)
     det = cv2.imread(str(tmp_path / 'out_a' / 'phone_detection.png'))
     assert det.shape[:2] == (160, 96)
 
