@@ -62,7 +62,7 @@ import numpy as np
 import spotrust_mm  # noqa: F401  (registers plugins, mmcv-lite shim)
 from spotrust_mm.apis import (add_inference_args, image_inputs,
                               init_checked_model, load_inference_config)
-from spotrust_mm.apis.folder_inference import StopRun
+from spotrust_mm.apis.folder_inference import StopRun, check_names
 from spotrust_mm.apis.labelling import PoolScoring, preannotate
 from spotrust_mm.apis.resume import (remove_stale_temp_files, run_settings,
                                      settings_key)
@@ -133,16 +133,9 @@ def parse_args(argv=None):
 def pool_items(paths):
     """(path, label, name) of every pool photo; two with one name (the
     stem, which names its copy and annotation in OUT) are refused."""
-    items, seen = [], {}
-    for path, label in image_inputs(paths):
-        name = output_name(path)
-        if name in seen:
-            raise ValueError(f'{label} and {seen[name]} have the same name '
-                             f'{name!r}: their copies in --out would '
-                             'overwrite each other')
-        seen[name] = label
-        items.append((path, label, name))
-    return items
+    items = image_inputs(paths)
+    check_names(items, '--out')
+    return [(path, label, output_name(path)) for path, label in items]
 
 
 def rank(records: dict, args) -> list:
@@ -157,8 +150,9 @@ def rank(records: dict, args) -> list:
         [records[n]['features'] for n in names])
     chosen, skipped = diverse_top_k(scores, min(args.k, len(names)),
                                     features, args.max_similarity)
+    taken = set(chosen)
     rest = [i for i in np.argsort(-np.asarray(scores), kind='stable')
-            if i not in set(chosen)]
+            if i not in taken]
     rows = []
     for i in list(chosen) + [int(i) for i in rest]:
         similar = skipped.get(i)

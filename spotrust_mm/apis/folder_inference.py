@@ -71,9 +71,11 @@ def failure_reason(exc: BaseException, path: str) -> str:
     return f'{type(exc).__name__}: {text}' if text else type(exc).__name__
 
 
-def check_names(items: Sequence[Tuple[str, str]]) -> None:
+def check_names(items: Sequence[Tuple[str, str]],
+                option: str = '--out-dir') -> None:
     """Outputs are named by :func:`output_name`: two inputs with one name
-    would overwrite each other, so they are refused up front."""
+    would overwrite each other, so they are refused up front (``option``:
+    the tool's output-folder argument, for the message)."""
     seen: Dict[str, str] = {}
     for path, label in items:
         name = output_name(path)
@@ -81,7 +83,7 @@ def check_names(items: Sequence[Tuple[str, str]]) -> None:
             raise ValueError(
                 f'{label} and {seen[name]} have the same name {name!r}; '
                 'their outputs would overwrite each other: run them into '
-                'separate --out-dir folders')
+                f'separate {option} folders')
         seen[name] = label
 
 

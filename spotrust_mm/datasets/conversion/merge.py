@@ -14,9 +14,9 @@ import cv2
 import numpy as np
 
 from ...fileio import FolderLock, write_json
-from .class_weight import (CLASS_WEIGHT_FORMULAS, class_pixel_stats,
-                           class_weights, defect_class_weight, label_counts)
+from .class_weight import class_pixel_stats, label_counts
 from .common import SPLITS, ConversionError
+from .writer import pixel_entries
 
 
 def _read_info(folder: str) -> dict:
@@ -50,39 +50,26 @@ def dataset_samples(folder: str, splits=SPLITS) -> Dict[str, Tuple[str, str]]:
     return out
 
 
-def _train_statistics(masks: List[str], classes) -> dict:
-    """The training-split entries of dataset_info.json from its masks."""
+def _train_statistics(masks: List[str], classes) -> np.ndarray:
+    """The summed pixel statistics of the training masks
+    (:func:`~.writer.pixel_entries` reads them), each mask checked."""
     k = len(classes) if classes else 2
-    stats = np.zeros((2, k + 1), np.int64)
-    counts = np.zeros(3, np.int64)
+    total = np.zeros((2, k + 1) if classes else 3, np.int64)
     for path in masks:
         mask = cv2.imread(path, cv2.IMREAD_UNCHANGED)
         if mask is None or mask.ndim != 2:
             raise ConversionError(f'{path}: not a single-channel label mask')
         try:
             if classes:
-                stats += class_pixel_stats(mask, k)
+                total += class_pixel_stats(mask, k)
             else:
                 bad = set(np.unique(mask).tolist()) - {0, 1, 255}
                 if bad:
                     raise ValueError(f'labels {sorted(bad)} are not 0/1/255')
-                counts += label_counts(mask)
+                total += label_counts(mask)
         except ValueError as e:
             raise ConversionError(f'{path}: {e}') from None
-    if classes:
-        fractions = stats[0, :-1] / max(stats[0, :-1].sum(), 1)
-        return dict(
-            pixels=dict(zip(list(classes) + ['ignored'],
-                            (int(v) for v in stats[0]))),
-            class_pixel_fraction=[round(float(f), 6) for f in fractions],
-            class_weight=class_weights(stats),
-            class_weight_formula=CLASS_WEIGHT_FORMULAS['median'] +
-            ', over the training split')
-    bg, fg, ignored = (int(v) for v in counts)
-    return dict(
-        pixels=dict(background=bg, defect=fg, ignored=ignored),
-        defect_pixel_fraction=float(fg / (bg + fg)) if bg + fg else 0.0,
-        class_weight=[1.0, round(defect_class_weight(bg, fg), 3)])
+    return total
 
 
 def merge_into_train(new: str, dataset: str,
@@ -164,13 +151,10 @@ def merge_into_train(new: str, dataset: str,
         info['stems'] = stems
         info['splits'] = dict(info.get('splits') or {},
                               train=len(stems['train']))
-        for key in ('pixels', 'defect_pixel_fraction',
-                    'class_pixel_fraction'):
-            if key in stats:
-                info[key] = dict(info.get(key) or {}, train=stats[key])
-        info['class_weight'] = stats['class_weight']
-        if 'class_weight_formula' in stats:
-            info['class_weight_formula'] = stats['class_weight_formula']
+        for key, value in pixel_entries(dict(train=stats),
+                                        classes).items():
+            info[key] = dict(info.get(key) or {}, **value) if \
+                isinstance(value, dict) else value
         info.setdefault('merged', []).append(dict(
             source=osp.abspath(new), stems=sorted(added),
             date=datetime.datetime.now().isoformat(timespec='seconds')))

@@ -137,7 +137,6 @@ def write_dataset(samples: Sequence[Sample],
                 class_stats[k] += class_pixel_stats(mask, num_classes)
             else:
                 counts[k] += label_counts(mask)
-        bg, fg = counts['train'][:2]
         info = dict(
             source=source,
             layout='mmseg: img_dir/<split>/<stem><ext>, '
@@ -145,20 +144,11 @@ def write_dataset(samples: Sequence[Sample],
             'ignore)',
             splits={k: len(v) for k, v in splits.items()},
             split_seed=seed_info,
-            defect_pixel_fraction={
-                k: (float(c[1] / (c[0] + c[1])) if c[0] + c[1] else 0.0)
-                for k, c in counts.items()
-            },
-            pixels={k: dict(background=int(c[0]), defect=int(c[1]),
-                            ignored=int(c[2]))
-                    for k, c in counts.items()},
-            class_weight=[1.0, round(defect_class_weight(bg, fg), 3)],
-            class_weight_formula='[1, sqrt(background / defect)] over the '
-            'training split',
+            **pixel_entries(class_stats if classes else counts, classes),
             snapped_pixels=snapped,
             stems=splits)
         if classes:
-            _class_info(info, classes, palette, class_stats)
+            _class_info(info, classes, palette)
         info.update(extra_info or {})
         with open(osp.join(tmp, 'dataset_info.json'), 'w') as f:
             json.dump(info, f, indent=2)
@@ -169,27 +159,51 @@ def write_dataset(samples: Sequence[Sample],
     return info
 
 
-def _class_info(info: dict, classes: Sequence[str], palette: list,
-                class_stats: Dict[str, np.ndarray]) -> None:
-    """Replace the binary entries of ``info`` by the K-class ones."""
-    for key in ('defect_pixel_fraction', 'pixels'):
-        info.pop(key)
+def pixel_entries(stats: Dict[str, np.ndarray],
+                  classes: Optional[Sequence[str]] = None) -> dict:
+    """The pixel entries of dataset_info.json from each split's summed
+    statistics, and the class weight suggested by the ``'train'`` split's.
+
+    Binary (``classes`` None; :func:`label_counts` sums): ``pixels`` and
+    ``defect_pixel_fraction`` per split, ``class_weight`` ``[1,
+    sqrt(background / defect)]``. K classes (:func:`class_pixel_stats`
+    sums): ``pixels`` and ``class_pixel_fraction`` per split, the K
+    median-frequency ``class_weight``. Both with ``class_weight_formula``.
+    """
+    if classes:
+        return dict(
+            class_pixel_fraction={
+                k: [round(float(c), 6) for c in st[0, :-1] / max(
+                    st[0, :-1].sum(), 1)] for k, st in stats.items()
+            },
+            pixels={k: dict(zip(list(classes) + ['ignored'],
+                                map(int, st[0])))
+                    for k, st in stats.items()},
+            class_weight=class_weights(stats['train']),
+            class_weight_formula=CLASS_WEIGHT_FORMULAS['median'] +
+            ', over the training split')
+    bg, fg = stats['train'][:2]
+    return dict(
+        defect_pixel_fraction={
+            k: (float(c[1] / (c[0] + c[1])) if c[0] + c[1] else 0.0)
+            for k, c in stats.items()
+        },
+        pixels={k: dict(background=int(c[0]), defect=int(c[1]),
+                        ignored=int(c[2]))
+                for k, c in stats.items()},
+        class_weight=[1.0, round(defect_class_weight(bg, fg), 3)],
+        class_weight_formula='[1, sqrt(background / defect)] over the '
+        'training split')
+
+
+def _class_info(info: dict, classes: Sequence[str], palette: list) -> None:
+    """The K-class layout, names and palette in ``info``."""
     info.update(
         layout='mmseg: img_dir/<split>/<stem><ext>, ann_dir/<split>/'
         '<stem>.png (class ids 0..K-1 in the order of "classes", 255 '
         'ignore)',
         classes=list(classes),
-        palette=palette,
-        class_pixel_fraction={
-            k: [round(float(c), 6) for c in st[0, :-1] / max(
-                st[0, :-1].sum(), 1)] for k, st in class_stats.items()
-        },
-        pixels={k: dict(zip(list(classes) + ['ignored'],
-                            map(int, st[0])))
-                for k, st in class_stats.items()},
-        class_weight=class_weights(class_stats['train']),
-        class_weight_formula=CLASS_WEIGHT_FORMULAS['median'] +
-        ', over the training split')
+        palette=palette)
 
 
 def _replace_dir(new: str, out: str) -> None:
