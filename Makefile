@@ -22,4 +22,4 @@ lint: $(STAMP)
 	$(PY) -m ruff check spotrust_mm tools tests benchmarks configs
 
 test: lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist loadfile

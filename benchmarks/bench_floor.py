@@ -3,6 +3,7 @@ sample, against the rate the machine attains, in one process.
 
     python benchmarks/bench_floor.py [--config configs/spotrust_mcdropout.py]
         [--size 512] [--samples 24] [--repeats 5] [--device cpu]
+        [--batches 2 4] [--compile]
 
 FLOPs (2 x the multiply-adds) are mmengine's complexity analysis
 (``FlopAnalyzer``) of the backbone on one ``--size`` window and of the
@@ -10,10 +11,18 @@ head on its features, layer by layer (resize, concat, 1x1 ConvModule,
 output convs: one head sample). The attainable rate is measured in the
 same process: a 2048x2048 float32 matrix product, and a 3x3 convolution
 of 256 channels on a 128x128 map (the kind of layer HRNet is made of).
-Each timed part is the median of ``--repeats`` runs after a warm-up:
+Each timed part is the median of ``--repeats`` runs after a warm-up, on
+the CPU with freed memory kept for reuse as tools/infer.py runs
+(:func:`spotrust_mm.allocator.keep_freed_memory`):
 
-- the backbone, in the default memory format and in channels-last;
+- the backbone, in the default memory format and in channels-last; in
+  channels-last also with ``--batches`` windows batched, traced and
+  frozen (``torch.jit.freeze``, which folds the BatchNorms and fuses
+  oneDNN ops) and, with ``--compile``, ``torch.compile``d;
 - one deterministic head pass (the fused inference path);
+- the dropout masks alone: the Bernoulli draws ``F.dropout`` makes for
+  the samples (one per element of every branch, as the MC-dropout head
+  draws them), which the maps depend on;
 - the head's ``--samples`` samples as the segmentor draws them (chunks
   of ``sample_chunk``), and the whole MC window (backbone once + samples +
   summary), in both formats.
@@ -31,6 +40,8 @@ from mmengine.config import Config
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from mmseg.utils import register_all_modules
+
+from spotrust_mm.allocator import keep_freed_memory
 
 
 def median_seconds(fn, repeats: int, device: str) -> float:
@@ -84,7 +95,14 @@ def main(argv=None):
     p.add_argument('--samples', type=int, default=24)
     p.add_argument('--repeats', type=int, default=5)
     p.add_argument('--device', default='cpu')
+    p.add_argument('--batches', type=int, nargs='*', default=[2, 4],
+                   help='windows batched through the backbone')
+    p.add_argument('--compile', action='store_true',
+                   help='also time torch.compile of the backbone (minutes '
+                   'of compiling on the CPU)')
     args = p.parse_args(argv)
+    if args.device == 'cpu':
+        keep_freed_memory()  # as tools/infer.py on the CPU
     register_all_modules()
     cfg = Config.fromfile(args.config)
     cfg.model.backbone.init_cfg = None
@@ -116,6 +134,18 @@ def main(argv=None):
         timed(f'head, {args.samples} samples',
               lambda: model._sample_head(feats, meta),
               flops_head * args.samples)
+        shapes = [feats[i].shape for i in model.decode_head.in_index]
+
+        def masks():  # what F.dropout draws for the samples' masks
+            chunk = model.sample_chunk
+            for start in range(0, args.samples, chunk):
+                k = min(chunk, args.samples - start)
+                for shape in shapes:
+                    torch.empty((k * shape[0], ) + tuple(shape[1:]),
+                                device=dev).bernoulli_(0.5)
+
+        timed(f'of which the dropout masks of {args.samples} samples '
+              '(Bernoulli draws)', masks, None)
         timed(f'MC window: backbone + {args.samples} samples + summary',
               lambda: model.encode_decode(x, meta),
               flops_backbone + flops_head * args.samples)
@@ -123,6 +153,26 @@ def main(argv=None):
         x_cl = x.contiguous(memory_format=torch.channels_last)
         timed('backbone, channels-last',
               lambda: model_cl.extract_feat(x_cl), flops_backbone)
+        for b in args.batches:
+            xb = x_cl.repeat(b, 1, 1, 1).contiguous(
+                memory_format=torch.channels_last)
+            t = median_seconds(lambda: model_cl.extract_feat(xb),
+                               args.repeats, dev)
+            rows.append((f'backbone, channels-last, {b} windows batched '
+                         '(per window)', t / b, flops_backbone))
+        frozen = torch.jit.freeze(torch.jit.trace(
+            model_cl.backbone, x_cl, check_trace=False))
+        timed('backbone, channels-last, torch.jit.freeze (oneDNN fusion)',
+              lambda: frozen(x_cl), flops_backbone)
+        if args.compile:
+            start = time.perf_counter()
+            compiled = torch.compile(model_cl.backbone)
+            compiled(x_cl)
+            rows.append(('backbone, channels-last, torch.compile '
+                         f'(compiling took {time.perf_counter() - start:.0f}'
+                         ' s)', median_seconds(lambda: compiled(x_cl),
+                                              args.repeats, dev),
+                         flops_backbone))
         timed('MC window, channels-last',
               lambda: model_cl.encode_decode(x_cl, meta),
               flops_backbone + flops_head * args.samples)
@@ -139,6 +189,9 @@ def main(argv=None):
     print('| part | ms | GFLOP | GFLOP/s | of matmul rate | of conv rate |')
     print('|---|---|---|---|---|---|')
     for name, t, flops in rows:
+        if flops is None:
+            print(f'| {name} | {t * 1e3:.0f} | – | – | – | – |')
+            continue
         rate = flops / t
         print(f'| {name} | {t * 1e3:.0f} | {flops / 1e9:.2f} | '
               f'{rate / 1e9:.1f} | {rate / rates["matmul"]:.0%} | '

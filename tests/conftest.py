@@ -120,3 +120,10 @@ def write_tiny_model(folder, head_type: str = 'MCDropoutHRHead',
                     meta=dict(dataset_meta=dict(
                         classes=('background', 'corrosion')))), checkpoint)
     return config, checkpoint
+
+
+def pytest_collection_modifyitems(items):
+    """The ``longest`` tests first (a stable sort keeps the rest in order),
+    so that ``make test``'s parallel workers (pytest-xdist, whole files per
+    worker) do not leave one of them running alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker('longest') is None)

@@ -1,13 +1,23 @@
-"""An MC-dropout segmentor as one graph for ONNX export
+"""A SpotRust segmentor's summary as one graph for ONNX export
 (``tools/deployment/pytorch2onnx.py``, docs/deployment.md).
 
 The graph holds the preprocessing (channel order, mean and std), the
 backbone once, the head's N samples as one batch and the summary the
 segmentor returns (:func:`~.segmentors.uncertainty.summarize_samples` or
 :func:`~.segmentors.class_uncertainty.summarize_class_samples`, with the
-calibrated temperature and logit bias). The dropout masks are inputs, one
-per HRNet branch, so that a run is reproducible from a seed and the same
-masks give the same maps in ONNX Runtime and in PyTorch.
+calibrated temperature and logit bias). The noise of the samples enters as
+inputs, so that a run is reproducible from a seed and the same noise gives
+the same maps in ONNX Runtime and in PyTorch:
+
+- MC dropout: one mask per HRNet branch, ``mask{i}`` (N, C_i, h_i, w_i),
+  each element 0 or ``1 / (1 - p)`` (Bernoulli);
+- variational (``inference_noise='weights'``): standard normal draws
+  ``weight_noise{i}`` (N, C_out, C_in, kh, kw) and ``bias_noise{i}`` (N,
+  C_out) of each branch's Bayesian conv, which the graph turns into
+  ``mu + softplus(rho) * noise``, one weight draw per sample;
+- a deep ensemble of members with one preprocessing: no noise; every
+  member runs once, and the summary is over the members;
+- a deterministic head: no noise, one pass (epistemic std 0).
 """
 from typing import List, Tuple
 
@@ -16,22 +26,44 @@ import torch.nn as nn
 from mmseg.models.utils import resize
 from torch import Tensor
 
-from .layers import MCDropout
+from .layers import BayesConv2d, MCDropout, stochastic_layers
 from .segmentors.class_uncertainty import summarize_class_samples
 from .segmentors.head_outputs import split_head_output
 from .segmentors.uncertainty import summarize_samples
 
+#: Distribution of each kind of noise input: ``bernoulli`` (0 or
+#: 1 / (1 - p), p = the metadata's ``dropout_p``) or ``normal`` (N(0, 1)).
+NOISE_KINDS = ('bernoulli', 'normal')
+
 
 class _MaskedDropout(nn.Module):
     """Dropout with a given mask (values 0 or ``1 / (1 - p)``), set in
-    :attr:`mask` before each forward."""
+    :attr:`noise` before each forward."""
 
     def __init__(self):
         super().__init__()
-        self.mask = None
+        self.noise = None
 
     def forward(self, x: Tensor) -> Tensor:
-        return x * self.mask
+        return x * self.noise[0]
+
+
+class _GivenWeightNoise(nn.Module):
+    """A :class:`BayesConv2d` drawing sample ``s``'s weights as ``mu +
+    softplus(rho) * noise[s]`` from the given standard normal noise (set in
+    :attr:`noise`: weight noise, and bias noise if it has a bias)."""
+
+    def __init__(self, conv: BayesConv2d):
+        super().__init__()
+        self.conv = conv
+        self.noise = None
+
+    def forward(self, x: Tensor) -> Tensor:
+        conv = self.conv
+        weight = conv.weight_mu + conv.weight_sigma * self.noise[0]
+        bias = None if conv.bias_mu is None else \
+            conv.bias_mu + conv.bias_sigma * self.noise[1]
+        return conv.per_element_conv(x, weight, bias)
 
 
 def backbone_shapes(model, height: int, width: int) -> List[Tuple[int, ...]]:
@@ -42,58 +74,143 @@ def backbone_shapes(model, height: int, width: int) -> List[Tuple[int, ...]]:
     return [tuple(feats[i].shape[1:]) for i in model.decode_head.in_index]
 
 
-class MCDropoutSummary(nn.Module):
-    """The summary of an MC-dropout segmentor for one image, with the
-    dropout masks as inputs.
+def _preprocessing(pre) -> Tuple[bool, Tensor, Tensor]:
+    return (bool(getattr(pre, 'channel_conversion', False)),
+            pre.mean.detach().clone().view(1, -1, 1, 1).float(),
+            pre.std.detach().clone().view(1, -1, 1, 1).float())
 
-    ``forward(image, *masks)``: ``image`` (1, 3, H, W) float RGB in 0..255;
-    ``masks[i]`` (N, C_i, h_i, w_i), the i-th head input's mask (0 or
-    ``1 / (1 - p)``; :func:`backbone_shapes` gives the sizes). Returns the
-    summary the segmentor's ``encode_decode`` gives: (1, 3, H, W) mean
-    probability, epistemic std and aleatoric variance for a binary head,
-    (1, K + 4, H, W) for K classes.
+
+class SummaryGraph(nn.Module):
+    """The summary of a SpotRust segmentor for one image, with the noise of
+    its samples as inputs (see the module docstring).
+
+    ``forward(image, *noise)``: ``image`` (1, 3, H, W) float RGB in
+    0..255; ``noise`` as :meth:`noise_inputs` lists it. Returns the summary
+    the segmentor's ``encode_decode`` gives: (1, 3, H, W) mean probability,
+    epistemic std and aleatoric variance for a binary head, (1, K + 4, H,
+    W) for K classes.
 
     Args:
-        model: A :class:`BayesianEncoderDecoder` whose head has an
-            :class:`MCDropout` per branch (``MCDropoutHRHead``), in eval
-            mode; its layers are swapped for masked ones (use a copy).
-        num_samples (int): N.
+        model: In eval mode (use a copy: its sampled layers are swapped for
+            ones that take given noise): a :class:`BayesianEncoderDecoder`
+            whose head has an :class:`MCDropout` or a :class:`BayesConv2d`
+            (``inference_noise='weights'``) per branch, or none (one
+            deterministic pass), or an :class:`EnsembleSegmentor` whose
+            members share one preprocessing.
+        num_samples (int): N, the samples of a Bayesian head (an ensemble
+            has one per member, a deterministic head one).
     """
 
     def __init__(self, model, num_samples: int):
         super().__init__()
+        self.model = model.eval()
+        self.members = getattr(model, 'members', None)
+        if self.members is not None:
+            self._init_ensemble(model)
+        else:
+            self._init_sampled(model, num_samples)
+
+    def _init_sampled(self, model, num_samples: int) -> None:
         head = model.decode_head
-        layers = getattr(head, 'branch_layers', None)
-        if layers is None or not all(
-                isinstance(m, MCDropout) for m in layers):
+        layers = list(getattr(head, 'branch_layers', None) or [])
+        if layers and all(isinstance(m, MCDropout) for m in layers):
+            self.kind, self.p = 'mc_dropout', float(layers[0].p)
+            head.branch_layers = nn.ModuleList(
+                _MaskedDropout() for _ in layers)
+        elif layers and all(
+                isinstance(m, BayesConv2d)
+                and m.inference_noise == 'weights' for m in layers):
+            self.kind, self.p = 'variational', None
+            head.branch_layers = nn.ModuleList(
+                _GivenWeightNoise(m) for m in layers)
+        elif not stochastic_layers(head):
+            self.kind, self.p = 'deterministic', None
+            num_samples = 1
+        else:
             raise ValueError(
                 f'{type(head).__name__}: ONNX export takes a head with MC '
-                'dropout on each branch (MCDropoutHRHead); variational and '
-                'ensemble models are not exported yet')
-        self.p = float(layers[0].p)
-        head.branch_layers = nn.ModuleList(
-            _MaskedDropout() for _ in layers)
-        self.model = model.eval()
+                'dropout or a Bayesian conv (inference_noise=\'weights\') '
+                'on each branch (MCDropoutHRHead, VariationalHRHead), a '
+                'deterministic head, or an EnsembleSegmentor')
         self.num_samples = num_samples
-        pre = model.data_preprocessor
-        self.rgb = bool(getattr(pre, 'channel_conversion', False))
-        self.register_buffer('mean', pre.mean.detach().clone().view(
-            1, -1, 1, 1).float())
-        self.register_buffer('std', pre.std.detach().clone().view(
-            1, -1, 1, 1).float())
+        self.rgb, mean, std = _preprocessing(model.data_preprocessor)
+        self.register_buffer('mean', mean)
+        self.register_buffer('std', std)
 
-    def forward(self, image: Tensor, *masks: Tensor) -> Tensor:
-        model, head = self.model, self.model.decode_head
+    def _init_ensemble(self, model) -> None:
+        pres = [m.data_preprocessor for m in self.members]
+        first = _preprocessing(pres[0])
+        divisors = {(p.test_cfg or {}).get('size_divisor') for p in pres}
+        for i, pre in enumerate(pres[1:], 1):
+            rgb, mean, std = _preprocessing(pre)
+            if rgb != first[0] or not torch.equal(mean, first[1]) or \
+                    not torch.equal(std, first[2]) or len(divisors) > 1:
+                raise ValueError(
+                    'ONNX export of an ensemble needs members with one '
+                    f'preprocessing; member {i} differs from member 0 '
+                    '(channel order, mean, std or size divisor)')
+        self.kind, self.p = 'ensemble', None
+        self.num_samples = len(self.members)
+        self.rgb = first[0]
+        self.register_buffer('mean', first[1])
+        self.register_buffer('std', first[2])
+
+    @property
+    def size_divisor(self) -> int:
+        """The test-time size divisor of the (first) preprocessor."""
+        pre = (self.members[0] if self.members is not None else
+               self.model).data_preprocessor
+        return int((pre.test_cfg or {}).get('size_divisor') or 1)
+
+    def noise_inputs(self, height: int,
+                     width: int) -> List[Tuple[str, Tuple[int, ...], str]]:
+        """(name, shape, kind) of each noise input for a ``height`` x
+        ``width`` window, in ``forward``'s order; kinds in
+        :data:`NOISE_KINDS`."""
+        n = self.num_samples
+        if self.kind in ('ensemble', 'deterministic'):
+            return []
+        if self.kind == 'mc_dropout':
+            return [(f'mask{i}', (n, ) + s, 'bernoulli') for i, s in
+                    enumerate(backbone_shapes(self.model, height, width))]
+        out = []
+        for i, layer in enumerate(self.model.decode_head.branch_layers):
+            conv = layer.conv
+            out.append((f'weight_noise{i}',
+                        (n, ) + tuple(conv.weight_mu.shape), 'normal'))
+            if conv.bias_mu is not None:
+                out.append((f'bias_noise{i}', (n, conv.out_channels),
+                            'normal'))
+        return out
+
+    def forward(self, image: Tensor, *noise: Tensor) -> Tensor:
         # the preprocessor turns BGR input into RGB when asked to; the
         # graph is fed RGB, so it flips only for a model that wants BGR
         x = image if self.rgb else image.flip(1)
         x = (x - self.mean) / self.std
-        feats = model.extract_feat(x)
-        reps = [f.expand(self.num_samples, -1, -1, -1) for f in feats]
-        for layer, mask in zip(head.branch_layers, masks):
-            layer.mask = mask
-        out = resize(head.forward(reps), size=image.shape[2:],
-                     mode='bilinear', align_corners=head.align_corners)
+        size = image.shape[2:]
+        if self.kind == 'ensemble':
+            outs = []
+            for member in self.members:
+                head = member.decode_head
+                outs.append(resize(head.forward(member.extract_feat(x)),
+                                   size=size, mode='bilinear',
+                                   align_corners=head.align_corners))
+            out = torch.cat(outs)
+        else:
+            head = self.model.decode_head
+            feats = self.model.extract_feat(x)
+            reps = [f.expand(self.num_samples, -1, -1, -1) for f in feats]
+            given = list(noise)
+            for layer in head.branch_layers if self.kind in (
+                    'mc_dropout', 'variational') else ():
+                # a mask; or weight noise, and bias noise if it has a bias
+                take = 1 if self.kind == 'mc_dropout' or \
+                    layer.conv.bias_mu is None else 2
+                layer.noise, given = given[:take], given[take:]
+            out = resize(head.forward(reps), size=size, mode='bilinear',
+                         align_corners=head.align_corners)
+        model = self.model
         logits, log_vars = split_head_output(out[:, None],
                                              model.with_log_var)
         summarize = summarize_samples if logits.dim() == 4 else \

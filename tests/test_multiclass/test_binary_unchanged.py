@@ -34,5 +34,7 @@ def test_binary_checkpoint_from_before_gives_the_same_maps(head):
         got = out.get(field).data.numpy()
         expected = maps[f'{head}/{field}']
         assert got.shape == expected.shape == (1, 50, 60)
-        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)
+        # float rounding only: issue 20 reordered the fused head's products
+        # (its resizes as matrix products); the aleatoric variance reaches 7
+        np.testing.assert_allclose(got, expected, rtol=2e-6, atol=1e-6)
     assert 'predictive_entropy' not in out

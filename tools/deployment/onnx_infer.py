@@ -10,10 +10,12 @@ resizes it (recorded in the model), padded at the bottom and right to a
 multiple of the model's size divisor and at least one window, with the
 colour the model's preprocessing maps to 0 (as mmseg pads), cut into
 windows of the exported size at ``--stride`` (default: the exported
-model's), each window run once with fresh dropout masks, and the summaries
-averaged where windows overlap (mmseg's slide inference), then cropped and
-resized back to the photo. The masks come from numpy's generator
-seeded with ``--seed`` for each photo, so a rerun gives the same maps.
+model's), each window run once with fresh noise (dropout masks, or the
+weight noise of a variational model; an ensemble takes none), and the
+summaries averaged where windows overlap (mmseg's slide inference), then
+cropped and resized back to the photo. The noise comes from numpy's
+generator seeded with ``--seed`` for each photo, so a rerun gives the same
+maps.
 
 Writes ``<stem>.npz`` (``probability``: the defect probability, or for K
 classes that of the predicted class; ``prediction``; ``epistemic``;
@@ -33,20 +35,35 @@ import numpy as np
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff',
                     '.webp')
-FORMAT = 'spotrust-mm-mc-dropout-summary/1'
+#: Formats this runner reads: /1 (MC dropout only, every input a mask)
+#: and /2 (the ``noise`` metadata names each input's distribution).
+FORMATS = ('spotrust-mm-mc-dropout-summary/1', 'spotrust-mm-summary/2')
 
 
 def load(path: str, providers):
+    """(session, metadata, noise inputs as (name, shape, kind))."""
     import onnxruntime as ort
     session = ort.InferenceSession(path, providers=providers)
     meta = {k: json.loads(v) for k, v in
             session.get_modelmeta().custom_metadata_map.items()}
-    if meta.get('format') != FORMAT:
+    if meta.get('format') not in FORMATS:
         raise ValueError(f'{path}: not a SpotRust-MM export '
                          '(tools/deployment/pytorch2onnx.py)')
-    masks = [(i.name, tuple(i.shape)) for i in session.get_inputs()
-             if i.name != 'image']
-    return session, meta, masks
+    kinds = meta.get('noise') or {}
+    noise = [(i.name, tuple(i.shape), kinds.get(i.name, 'bernoulli'))
+             for i in session.get_inputs() if i.name != 'image']
+    return session, meta, noise
+
+
+def draw_noise(rng, shape, kind: str, meta: dict) -> np.ndarray:
+    """A dropout mask (0 or 1 / (1 - p)) or standard normal draws."""
+    if kind == 'bernoulli':
+        keep = 1.0 - float(meta['dropout_p'])
+        return (rng.random(shape) < keep).astype(np.float32) / \
+            np.float32(keep)
+    if kind == 'normal':
+        return rng.standard_normal(shape, dtype=np.float32)
+    raise ValueError(f'unknown noise kind {kind!r} in the model')
 
 
 def windows(size: int, crop: int, stride: int):
@@ -66,14 +83,14 @@ def rescaled_size(h: int, w: int, resize: dict):
     return int(h * factor + 0.5), int(w * factor + 0.5)
 
 
-def infer(session, meta, masks, rgb: np.ndarray, seed: int,
+def infer(session, meta, noise, rgb: np.ndarray, seed: int,
           stride: int) -> np.ndarray:
     """The averaged (C, H, W) summary of one RGB photo, at its size."""
     size = rgb.shape[:2]
     if meta.get('resize'):
         h, w = rescaled_size(*size, meta['resize'])
         rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_LINEAR)
-    summary = infer_windows(session, meta, masks, rgb, seed, stride)
+    summary = infer_windows(session, meta, noise, rgb, seed, stride)
     if summary.shape[1:] != size:
         summary = np.stack([cv2.resize(c, size[::-1],
                                        interpolation=cv2.INTER_LINEAR)
@@ -81,7 +98,7 @@ def infer(session, meta, masks, rgb: np.ndarray, seed: int,
     return summary
 
 
-def infer_windows(session, meta, masks, rgb: np.ndarray, seed: int,
+def infer_windows(session, meta, noise, rgb: np.ndarray, seed: int,
                   stride: int) -> np.ndarray:
     """The averaged (C, H, W) summary of the windows of one RGB photo."""
     h, w = rgb.shape[:2]
@@ -93,13 +110,12 @@ def infer_windows(session, meta, masks, rgb: np.ndarray, seed: int,
     canvas[:] = np.asarray(meta['pad_rgb'], np.float32)
     canvas[:h, :w] = rgb
     rng = np.random.default_rng(seed)
-    keep = 1.0 - float(meta['dropout_p'])
     total = count = None
     for y in windows(ph, wh, stride):
         for x in windows(pw, ww, stride):
             window = canvas[y:y + wh, x:x + ww].transpose(2, 0, 1)[None]
-            feeds = {name: (rng.random(shape) < keep).astype(np.float32) /
-                     np.float32(keep) for name, shape in masks}
+            feeds = {name: draw_noise(rng, shape, kind, meta)
+                     for name, shape, kind in noise}
             out = session.run(None, dict(image=np.ascontiguousarray(window),
                                          **feeds))[0][0]
             if total is None:
@@ -145,7 +161,7 @@ def main(argv=None) -> int:
     p.add_argument('--providers', nargs='+',
                    default=['CPUExecutionProvider'])
     args = p.parse_args(argv)
-    session, meta, masks = load(args.model, args.providers)
+    session, meta, noise = load(args.model, args.providers)
     stride = args.stride or int(meta['stride'])
     os.makedirs(args.out_dir, exist_ok=True)
     records, errors = {}, []
@@ -157,7 +173,7 @@ def main(argv=None) -> int:
             if bgr is None:
                 raise ValueError('not an image OpenCV can read')
             rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32)
-            maps = photo_maps(infer(session, meta, masks, rgb, args.seed,
+            maps = photo_maps(infer(session, meta, noise, rgb, args.seed,
                                     stride), meta)
             tmp = osp.join(args.out_dir, f'.tmp-{stem}.npz')
             np.savez_compressed(tmp, **{

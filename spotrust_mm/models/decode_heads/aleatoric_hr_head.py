@@ -9,6 +9,7 @@ from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from torch import Tensor
 
+from ..layers.resize import bilinear_matrix, bilinear_resize
 from .aleatoric_loss import AleatoricLossMixin
 
 
@@ -160,9 +161,12 @@ class AleatoricHRHead(AleatoricLossMixin, BaseDecodeHead):
         head (``2 * C_i >= channels``, the low-resolution ones) is convolved
         at its own resolution and its output resized, which replaces most
         multiply-adds by a resize of similar size; the others are resized,
-        concatenated and multiplied as one batched matrix product added
-        into the result. The two output convs are one product. Equal to the
-        layer-by-layer path up to float rounding (tests check 1e-5).
+        concatenated and multiplied as one batched matrix product. Every
+        resize is two matrix products (:func:`bilinear_resize`), the
+        second added in place into the result, which on the CPU is several
+        times faster than ``F.interpolate`` of the head's 270 channels. The
+        two output convs are one product. Equal to the layer-by-layer path
+        up to float rounding (tests check 1e-5).
         """
         branches = [
             layer(inputs[i])
@@ -174,28 +178,35 @@ class AleatoricHRHead(AleatoricLossMixin, BaseDecodeHead):
         dtype = branches[0].dtype
         weight, bias = (t.to(dtype) for t in fold_conv_bn(self.convs[0]))
         parts = torch.split(weight, self.branch_channels, dim=1)
+        # a branch is convolved at its own size when its resize (a product
+        # with K = its height) costs less than its share of the full-size
+        # product (K = its channels)
         native = [
-            i > 0 and 2 * c >= self.channels
-            for i, c in enumerate(self.branch_channels)
+            i > 0 and 2 * x.shape[2] <= c
+            for i, (x, c) in enumerate(zip(branches, self.branch_channels))
         ]
-        out = None
+        rest = [i for i, own in enumerate(native) if not own]
+        # the bias enters the product as the weight of a channel of ones
+        concat = torch.cat([
+            branches[i] if i == 0 else bilinear_resize(
+                branches[i], (h, w), self.align_corners) for i in rest
+        ] + [branches[0].new_ones(n, 1, h, w)], 1).flatten(2).to(dtype)
+        # matmul broadcasts the weight as one product; bmm of it expanded
+        # took twice as long on the CPU
+        out = torch.matmul(
+            torch.cat([parts[i] for i in rest] + [bias[:, None]], 1), concat)
+        # a branch convolved at its own size is resized by the two
+        # matrices of bilinear_resize, the second product added in place
+        grid = out.view(-1, h, w)
         for x, part, own in zip(branches, parts, native):
             if own:
-                y = resize(F.conv2d(x, part[:, :, None, None]), size=(h, w),
-                           mode='bilinear',
-                           align_corners=self.align_corners).to(dtype)
-                out = y if out is None else out.add_(y)
-        out = (bias.view(1, -1, 1).expand(n, -1, h * w).clone()
-               if out is None else out.flatten(2).add_(bias.view(1, -1, 1)))
-        rest = [i for i, own in enumerate(native) if not own]
-        if rest:
-            concat = torch.cat([
-                branches[i] if i == 0 else resize(
-                    branches[i], size=(h, w), mode='bilinear',
-                    align_corners=self.align_corners) for i in rest
-            ], 1).flatten(2).to(dtype)
-            out.baddbmm_(torch.cat([parts[i] for i in rest], 1).expand(
-                n, -1, -1), concat)
+                y = F.conv2d(x, part[:, :, None, None]).to(dtype)
+                rows = bilinear_matrix(y.shape[2], h, self.align_corners,
+                                       dtype, y.device)
+                cols = bilinear_matrix(y.shape[3], w, self.align_corners,
+                                       dtype, y.device)
+                grid.baddbmm_(rows.expand(len(grid), -1, -1),
+                              torch.matmul(y, cols.t()).flatten(0, 1))
         if self.convs[0].with_activation:
             out.relu_()
         heads = [self.conv_seg, self.conv_log_var]
@@ -206,5 +217,5 @@ class AleatoricHRHead(AleatoricLossMixin, BaseDecodeHead):
                 c.weight.shape[0]) for c in heads
         ]).to(out.dtype)
         k = len(head_b)
-        return torch.baddbmm(head_b.view(1, k, 1).expand(n, -1, h * w),
-                             head_w.expand(n, -1, -1), out).view(n, k, h, w)
+        return torch.matmul(head_w, out).add_(head_b.view(1, k, 1)).view(
+            n, k, h, w)

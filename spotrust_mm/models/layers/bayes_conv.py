@@ -171,8 +171,15 @@ class BayesConv2d(nn.Module):
         """One draw of the weights (and bias) per batch element, shared by
         all its positions: a grouped convolution with the batch as the
         groups."""
+        weight, bias = self.weight_samples(len(x), x)
+        return self.per_element_conv(x, weight, bias)
+
+    def per_element_conv(self, x: Tensor, weight: Tensor, bias) -> Tensor:
+        """Convolve each batch element of ``x`` (N, C_in, h, w) with its
+        own ``weight`` (N, C_out, C_in, kh, kw) and ``bias`` (N, C_out) or
+        None, as one grouped convolution (the ONNX export feeds it weights
+        made from given noise, :mod:`spotrust_mm.models.export`)."""
         n, c = x.shape[:2]
-        weight, bias = self.weight_samples(n, x)
         out = F.conv2d(x.reshape(1, n * c, *x.shape[2:]),
                        weight.flatten(0, 1), None if bias is None else
                        bias.flatten(), self.stride, self.padding,

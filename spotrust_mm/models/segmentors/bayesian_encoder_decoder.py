@@ -111,20 +111,32 @@ class BayesianEncoderDecoder(UncertaintyPredictorMixin, EncoderDecoder):
         """
         feats = self.head_features(self.extract_feat(
             self.backbone_input(self, inputs)))
-        states = getattr(self, 'image_rng_states', None)
-        if not self.is_stochastic or states is None or len(inputs) == 1:
-            out = self._sample_head(feats, batch_img_metas)
-        else:
-            device = inputs.device
-            outs = []
-            for i in range(len(inputs)):
-                set_rng_state(states[i], device)
-                outs.append(  # the head sizes its output by the first
-                    self._sample_head(  # meta (slide mode sets its window)
-                        [f[i:i + 1] for f in feats], batch_img_metas[:1]))
-                states[i] = get_rng_state(device)
-            out = torch.cat(outs, dim=1)
+        # slide mode may batch windows (window-major): the head samples
+        # them in turn, as it would one window at a time
+        windows = getattr(self, 'window_count', 1)
+        n = len(inputs) // windows
+        out = torch.cat([
+            self._sample_images([f[w * n:(w + 1) * n] for f in feats],
+                                batch_img_metas[:n]) for w in range(windows)
+        ], dim=1)
         return split_head_output(out, self.with_log_var)
+
+    def _sample_images(self, feats: List[Tensor],
+                       batch_img_metas: List[dict]) -> Tensor:
+        """Head samples of a batch of images, each from its own random
+        stream when seeded with more than one image."""
+        states = getattr(self, 'image_rng_states', None)
+        if not self.is_stochastic or states is None or len(feats[0]) == 1:
+            return self._sample_head(feats, batch_img_metas)
+        device = feats[0].device
+        outs = []
+        for i in range(len(feats[0])):
+            set_rng_state(states[i], device)
+            outs.append(  # the head sizes its output by the first
+                self._sample_head(  # meta (slide mode sets its window)
+                    [f[i:i + 1] for f in feats], batch_img_metas[:1]))
+            states[i] = get_rng_state(device)
+        return torch.cat(outs, dim=1)
 
     def _sample_head(self, feats: List[Tensor],
                      batch_img_metas: List[dict]) -> Tensor:

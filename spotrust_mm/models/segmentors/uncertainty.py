@@ -16,6 +16,7 @@ from .class_uncertainty import (CLASS_UNCERTAINTY_FIELDS, binary_entropies,
                                 summarize_class_samples)
 from .head_outputs import (_restore_original_shape,  # noqa: F401
                            predicts_log_var, split_head_output)
+from .windows import slide_inference
 from .random_streams import (get_rng_state, seeded,  # noqa: F401
                              set_rng_state)
 
@@ -126,44 +127,9 @@ class UncertaintyPredictorMixin:
 
     def slide_inference(self, inputs: Tensor,
                         batch_img_metas: List[dict]) -> Tensor:
-        """mmseg's sliding-window inference (``EncoderDecoder.
-        slide_inference``: same windows, same averaging, same result to the
-        bit), except that each window's output is added into its own slice
-        of the output rather than padded to the whole image first. mmseg's
-        padding makes a full-image temporary per window: 144 MB for the
-        three maps of a 4000x3000 photo, and K times the image for the K
-        temperatures of :meth:`predict_at_temperatures`. The time is the
-        same within noise (docs/benchmarks.md, whole photos).
-
-        Args:
-            inputs (Tensor): (N, C, H, W) images.
-            batch_img_metas (list[dict]): Their meta; ``img_shape`` of the
-                first is set to each window's shape, as mmseg does.
-
-        Returns:
-            Tensor: (N, out_channels, H, W), the mean over windows.
-        """
-        h_stride, w_stride = self.test_cfg.stride
-        h_crop, w_crop = self.test_cfg.crop_size
-        batch_size, _, h_img, w_img = inputs.size()
-        h_grids = max(h_img - h_crop + h_stride - 1, 0) // h_stride + 1
-        w_grids = max(w_img - w_crop + w_stride - 1, 0) // w_stride + 1
-        preds = inputs.new_zeros((batch_size, self.out_channels, h_img,
-                                  w_img))
-        count_mat = inputs.new_zeros((batch_size, 1, h_img, w_img))
-        for h_idx in range(h_grids):
-            for w_idx in range(w_grids):
-                y2 = min(h_idx * h_stride + h_crop, h_img)
-                x2 = min(w_idx * w_stride + w_crop, w_img)
-                y1, x1 = max(y2 - h_crop, 0), max(x2 - w_crop, 0)
-                crop_img = inputs[:, :, y1:y2, x1:x2]
-                batch_img_metas[0]['img_shape'] = crop_img.shape[2:]
-                preds[:, :, y1:y2, x1:x2] += self.encode_decode(
-                    crop_img, batch_img_metas)
-                count_mat[:, :, y1:y2, x1:x2] += 1
-        if (count_mat == 0).any():
-            raise RuntimeError('slide windows left pixels uncovered')
-        return preds / count_mat
+        """mmseg's sliding-window inference, batching windows on request
+        (:func:`~.windows.slide_inference`)."""
+        return slide_inference(self, inputs, batch_img_metas)
 
     def sample_outputs(self, inputs: Tensor,
                        batch_img_metas: List[dict]) -> Tuple[Tensor, Tensor]:
