@@ -122,8 +122,31 @@ def write_tiny_model(folder, head_type: str = 'MCDropoutHRHead',
     return config, checkpoint
 
 
-def pytest_collection_modifyitems(items):
-    """The ``longest`` tests first (a stable sort keeps the rest in order),
-    so that ``make test``'s parallel workers (pytest-xdist, whole files per
-    worker) do not leave one of them running alone at the end."""
-    items.sort(key=lambda item: item.get_closest_marker('longest') is None)
+
+#: Test files that take minutes, started first by ``make test``'s parallel
+#: workers (pytest-xdist, ``--dist loadfile``).
+LONGEST_FILES = ('tests/test_benchmark_real_data.py', )
+
+try:
+    from xdist.scheduler import LoadFileScheduling
+except ImportError:  # plain pytest: one process, the order does not matter
+    LoadFileScheduling = None
+
+if LoadFileScheduling is not None:
+
+    class LongestFirst(LoadFileScheduling):
+        """xdist's ``--dist loadfile`` with :data:`LONGEST_FILES` handed
+        out first. xdist queues files by their number of tests, which put
+        the four-minute one-test file last, on one worker while the other
+        idled."""
+
+        def _assign_work_unit(self, node):
+            for scope in reversed([s for s in self.workqueue
+                                   if s in LONGEST_FILES]):
+                self.workqueue.move_to_end(scope, last=False)
+            super()._assign_work_unit(node)
+
+    def pytest_xdist_make_scheduler(config, log):
+        if config.getoption('dist') == 'loadfile':
+            return LongestFirst(config, log)
+        return None  # xdist's own

@@ -15,7 +15,7 @@ import pytest
 
 from .conftest import REPO
 
-pytestmark = [pytest.mark.slow, pytest.mark.longest]
+pytestmark = pytest.mark.slow
 BENCH = osp.join(REPO, 'benchmarks/real_data.py')
 SIZES = [(60, 90), (140, 100), (48, 64), (120, 160), (100, 72), (64, 200),
          (90, 90), (150, 110)]

@@ -205,5 +205,5 @@ def run(args, model, items, gt, settings, key, rank, world) -> int:
 
 if __name__ == '__main__':
     status = main()
-    finish_distributed()
+    finish_distributed(status)
     sys.exit(status)
