@@ -204,6 +204,8 @@ def main(argv=None):
     if args.worker:
         print(json.dumps(worker(args)))
         return
+    if args.photo:  # the paths run from other folders
+        args.photo = osp.abspath(args.photo)
     import numpy as np
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
