@@ -49,3 +49,16 @@ def test_bilinear_resize_equals_interpolate(shape, size, align_corners):
     torch.testing.assert_close(
         bilinear_resize(x, size, align_corners, max_dense=1000), ref,
         atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize('max_dense', [64, 4, None])
+def test_bilinear_resize_adds_into_a_given_tensor(max_dense):
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 8, 6)
+    base = torch.randn(2, 3, 32, 24)
+    ref = base + F.interpolate(x, size=(32, 24), mode='bilinear',
+                               align_corners=False)
+    target = base.clone()
+    out = bilinear_resize(x, (32, 24), max_dense=max_dense, add_to=target)
+    assert out is target
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)

@@ -9,7 +9,7 @@ from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from ..layers.resize import bilinear_matrix, bilinear_resize
+from ..layers.resize import bilinear_resize
 from .aleatoric_loss import AleatoricLossMixin
 
 
@@ -196,17 +196,14 @@ class AleatoricHRHead(AleatoricLossMixin, BaseDecodeHead):
         out = torch.matmul(
             torch.cat([parts[i] for i in rest] + [bias[:, None]], 1), concat)
         # a branch convolved at its own size is resized by the two
-        # matrices of bilinear_resize, the second product added in place
-        grid = out.view(-1, h, w)
+        # matrices of bilinear_resize (whatever its size: the rule above
+        # chose them), the second product added in place
         for x, part, own in zip(branches, parts, native):
             if own:
-                y = F.conv2d(x, part[:, :, None, None]).to(dtype)
-                rows = bilinear_matrix(y.shape[2], h, self.align_corners,
-                                       dtype, y.device)
-                cols = bilinear_matrix(y.shape[3], w, self.align_corners,
-                                       dtype, y.device)
-                grid.baddbmm_(rows.expand(len(grid), -1, -1),
-                              torch.matmul(y, cols.t()).flatten(0, 1))
+                bilinear_resize(
+                    F.conv2d(x, part[:, :, None, None]).to(dtype), (h, w),
+                    self.align_corners, max_dense=None,
+                    add_to=out.view(n, -1, h, w))
         if self.convs[0].with_activation:
             out.relu_()
         heads = [self.conv_seg, self.conv_log_var]

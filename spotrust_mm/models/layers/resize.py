@@ -1,6 +1,6 @@
 """Bilinear resizing as two matrix products (a faster equal form of
 ``F.interpolate(mode='bilinear')`` for the fused heads)."""
-from typing import Sequence
+from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -54,7 +54,8 @@ def bilinear_matrix(in_size: int,
 def bilinear_resize(x: Tensor,
                     size: Sequence[int],
                     align_corners: bool = False,
-                    max_dense: int = 64) -> Tensor:
+                    max_dense: Optional[int] = 64,
+                    add_to: Optional[Tensor] = None) -> Tensor:
     """``F.interpolate(x, size, mode='bilinear', align_corners=...)`` of
     (N, C, h, w) ``x``, as ``R_h @ x @ R_w^T`` (:func:`bilinear_matrix`)
     when ``h`` and ``w`` are at most ``max_dense``: equal up to float
@@ -67,16 +68,29 @@ def bilinear_resize(x: Tensor,
         x (Tensor): (N, C, h, w).
         size (Sequence[int]): (H, W) of the output.
         align_corners (bool): As in ``F.interpolate``. Defaults to False.
-        max_dense (int): Largest ``h`` and ``w`` resized by products.
-            Defaults to 64.
+        max_dense (int, optional): Largest ``h`` and ``w`` resized by
+            products; None for any size. Defaults to 64.
+        add_to (Tensor, optional): A contiguous (N, C, H, W) tensor to add
+            the result into, in place and returned: the second product
+            accumulates into it, with no temporary of the output's size.
+
+    Returns:
+        Tensor: (N, C, H, W); ``add_to`` if given.
     """
     h, w = x.shape[-2:]
     out_h, out_w = size
     if (h, w) == (out_h, out_w):
-        return x
-    if max(h, w) > max_dense:
-        return F.interpolate(x, size=(out_h, out_w), mode='bilinear',
-                             align_corners=align_corners)
-    rows = bilinear_matrix(h, out_h, align_corners, x.dtype, x.device)
-    cols = bilinear_matrix(w, out_w, align_corners, x.dtype, x.device)
-    return torch.matmul(rows, torch.matmul(x, cols.t()))
+        out = x
+    elif max_dense is not None and max(h, w) > max_dense:
+        out = F.interpolate(x, size=(out_h, out_w), mode='bilinear',
+                            align_corners=align_corners)
+    else:
+        rows = bilinear_matrix(h, out_h, align_corners, x.dtype, x.device)
+        cols = bilinear_matrix(w, out_w, align_corners, x.dtype, x.device)
+        part = torch.matmul(x, cols.t())
+        if add_to is None:
+            return torch.matmul(rows, part)
+        grid = add_to.view(-1, out_h, out_w)
+        grid.baddbmm_(rows.expand(len(grid), -1, -1), part.flatten(0, 1))
+        return add_to
+    return out if add_to is None else add_to.add_(out)
