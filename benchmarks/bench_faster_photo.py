@@ -98,29 +98,21 @@ def onnx_run(args, model, rgb):
     import importlib.util
 
     import numpy as np
-    import torch
-    from spotrust_mm.models.export import SummaryGraph
+    from spotrust_mm.models.export import SummaryGraph, export_onnx
     spec = importlib.util.spec_from_file_location(
         'onnx_infer', 'tools/deployment/onnx_infer.py')
     runner = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(runner)
     w = args.onnx_window
     graph = SummaryGraph(model, args.samples).eval()
-    noise = graph.noise_inputs(w, w)
     with tempfile.TemporaryDirectory() as tmp:
         path = osp.join(tmp, 'm.onnx')
-        with torch.no_grad():
-            torch.onnx.export(
-                graph, (torch.zeros(1, 3, w, w), *[
-                    torch.ones(shape) for _, shape, _ in noise]),
-                path, input_names=['image'] + [n for n, _, _ in noise],
-                output_names=['summary'], dynamo=True)
+        _, _, names = export_onnx(graph, path, w, w)
         import onnxruntime as ort
         session = ort.InferenceSession(path,
                                        providers=['CPUExecutionProvider'])
     meta = dict(window=[w, w], size_divisor=32, pad_rgb=[0, 0, 0],
                 dropout_p=graph.p)
-    names = noise
     rgb = rgb.astype(np.float32)
     runner.infer_windows(session, meta, names, rgb[:w, :w], 0,
                          args.stride)  # warm-up

@@ -217,3 +217,47 @@ class SummaryGraph(nn.Module):
             summarize_class_samples
         return summarize(logits, log_vars, model.log_var_range,
                          model.temperature, model.logit_bias)
+
+
+def draw_noise(shape, kind: str, p, generator=None) -> Tensor:
+    """One noise input as tools/deployment/onnx_infer.py draws it (there
+    with numpy, which the runner is limited to): a dropout mask (0 or ``1
+    / (1 - p)``, kind ``bernoulli``) or standard normal draws (``normal``).
+    """
+    if kind == 'bernoulli':
+        keep = 1 - p
+        return (torch.rand(shape, generator=generator) < keep).float() / keep
+    if kind == 'normal':
+        return torch.randn(shape, generator=generator)
+    raise ValueError(f'unknown noise kind {kind!r}')
+
+
+def export_onnx(graph: SummaryGraph,
+                path: str,
+                height: int,
+                width: int,
+                opset: int = 18,
+                seed: int = 0) -> Tuple[Tensor, list, list]:
+    """Export ``graph`` for ``height`` x ``width`` windows to ``path``
+    with torch's ONNX exporter (``dynamo=True``).
+
+    The graph is traced on random noise (:func:`draw_noise`) and a random
+    image, from a generator seeded with ``seed``; the inputs are named
+    ``image`` and as :meth:`SummaryGraph.noise_inputs`, the output
+    ``summary``.
+
+    Returns:
+        tuple: The example it was traced on, ``image`` (1, 3, H, W) and
+        the ``noise`` list, and the ``noise_inputs`` (name, shape, kind).
+    """
+    g = torch.Generator().manual_seed(seed)
+    inputs = graph.noise_inputs(height, width)
+    noise = [draw_noise(shape, kind, graph.p, g)
+             for _, shape, kind in inputs]
+    image = torch.rand(1, 3, height, width, generator=g) * 255
+    with torch.no_grad():
+        torch.onnx.export(graph, (image, *noise), path,
+                          input_names=['image'] + [n for n, _, _ in inputs],
+                          output_names=['summary'], opset_version=opset,
+                          dynamo=True)
+    return image, noise, inputs

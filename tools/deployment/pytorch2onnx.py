@@ -48,17 +48,6 @@ from spotrust_mm.apis import (add_cfg_options_arg, init_checked_model,
 FORMAT = 'spotrust-mm-summary/2'
 
 
-def draw_noise(shape, kind: str, p, generator):
-    """One noise input as the runner draws it (tools/deployment/
-    onnx_infer.py, from numpy): a dropout mask (0 or 1 / (1 - p)) or
-    standard normal draws."""
-    import torch
-    if kind == 'bernoulli':
-        keep = 1 - p
-        return (torch.rand(shape, generator=generator) < keep).float() / keep
-    return torch.randn(shape, generator=generator)
-
-
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('config')
@@ -103,7 +92,7 @@ def test_resize(pipeline, config: str):
 def export(args) -> dict:
     import torch
 
-    from spotrust_mm.models.export import SummaryGraph
+    from spotrust_mm.models.export import SummaryGraph, export_onnx
     cfg = load_inference_config(args.config, args.checkpoint,
                                 args.cfg_options, args.num_samples)
     model = init_checked_model(cfg, args.checkpoint, args.config,
@@ -116,25 +105,16 @@ def export(args) -> dict:
                              max(1, 3 * min(h, w) // 4))
     graph = SummaryGraph(copy.deepcopy(model), args.num_samples or getattr(
         model, 'num_samples', 1)).eval()
-    g = torch.Generator().manual_seed(0)
-    names, noise = [], []
-    for name, shape, kind in graph.noise_inputs(h, w):
-        names.append(name)
-        noise.append(draw_noise(shape, kind, graph.p, g))
-    image = torch.rand(1, 3, h, w, generator=g) * 255
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     tmp = args.out + '.tmp'
+    image, noise, inputs = export_onnx(graph, tmp, h, w, args.opset)
     with torch.no_grad():
         expected = graph(image, *noise).numpy()
-        torch.onnx.export(graph, (image, *noise), tmp,
-                          input_names=['image'] + names,
-                          output_names=['summary'],
-                          opset_version=args.opset, dynamo=True)
     resize = test_resize(cfg.get('test_pipeline') or [], args.config)
     mean = graph.mean.flatten().tolist()
     meta = dict(
         format=FORMAT, model_kind=graph.kind, dropout_p=graph.p,
-        noise={n: kind for n, _, kind in graph.noise_inputs(h, w)},
+        noise={n: kind for n, _, kind in inputs},
         num_samples=graph.num_samples, resize=resize,
         window=[h, w], stride=stride, size_divisor=graph.size_divisor,
         pad_rgb=mean if graph.rgb else mean[::-1],
@@ -151,7 +131,7 @@ def export(args) -> dict:
     onnx.save(proto, tmp)
     session = ort.InferenceSession(tmp, providers=['CPUExecutionProvider'])
     got = session.run(None, dict(image=image.numpy(), **{
-        n: m.numpy() for n, m in zip(names, noise)}))[0]
+        n: m.numpy() for (n, _, _), m in zip(inputs, noise)}))[0]
     diff = float(np.abs(got - expected).max())
     if diff > 1e-4:
         os.remove(tmp)
