@@ -42,20 +42,21 @@ from mmseg.registry import MODELS
 from mmseg.utils import register_all_modules
 
 from spotrust_mm.allocator import keep_freed_memory
+from spotrust_mm.timing import median_time
 
 
 def median_seconds(fn, repeats: int, device: str) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        if device.startswith('cuda'):
-            torch.cuda.synchronize()
-        start = time.perf_counter()
+    """:func:`median_time` of ``fn`` after a warm-up call, each call
+    waiting for the GPU to finish on a CUDA device."""
+    sync = torch.cuda.synchronize if device.startswith('cuda') else \
+        (lambda: None)
+
+    def call():
         fn()
-        if device.startswith('cuda'):
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
+        sync()
+
+    call()  # warm-up
+    return median_time(call, repeats)
 
 
 class HeadLayers(nn.Module):
