@@ -5,8 +5,8 @@ glibc's ``malloc`` serves a block larger than its mmap threshold (at most
 32 MiB by default) with a fresh ``mmap`` and unmaps it when freed, so
 every such tensor the CPU allocates costs one page fault per 4 KiB on
 first touch. MC inference allocates the same large tensors for every
-chunk of samples and every window: on a 12-MP photo the faults took a
-third of the head's time (docs/benchmarks.md, campaign speed). Raising
+chunk of samples and every window: on a 12-MP photo keeping them took
+the time from 113 s to 90 s (docs/benchmarks.md, campaign speed). Raising
 the thresholds keeps freed blocks in the heap, where the next window
 reuses them. The results are unchanged (only where memory comes from
 changes); the process keeps up to ``limit`` bytes of freed memory.
