@@ -80,6 +80,10 @@ def _preprocessing(pre) -> Tuple[bool, Tensor, Tensor]:
             pre.std.detach().clone().view(1, -1, 1, 1).float())
 
 
+def _size_divisor(pre) -> int:
+    return int((pre.test_cfg or {}).get('size_divisor') or 1)
+
+
 class SummaryGraph(nn.Module):
     """The summary of a SpotRust segmentor for one image, with the noise of
     its samples as inputs (see the module docstring).
@@ -106,7 +110,7 @@ class SummaryGraph(nn.Module):
         self.model = model.eval()
         self.members = getattr(model, 'members', None)
         if self.members is not None:
-            self._init_ensemble(model)
+            self._init_ensemble()
         else:
             self._init_sampled(model, num_samples)
 
@@ -137,14 +141,14 @@ class SummaryGraph(nn.Module):
         self.register_buffer('mean', mean)
         self.register_buffer('std', std)
 
-    def _init_ensemble(self, model) -> None:
+    def _init_ensemble(self) -> None:
         pres = [m.data_preprocessor for m in self.members]
         first = _preprocessing(pres[0])
-        divisors = {(p.test_cfg or {}).get('size_divisor') for p in pres}
         for i, pre in enumerate(pres[1:], 1):
             rgb, mean, std = _preprocessing(pre)
             if rgb != first[0] or not torch.equal(mean, first[1]) or \
-                    not torch.equal(std, first[2]) or len(divisors) > 1:
+                    not torch.equal(std, first[2]) or \
+                    _size_divisor(pre) != _size_divisor(pres[0]):
                 raise ValueError(
                     'ONNX export of an ensemble needs members with one '
                     f'preprocessing; member {i} differs from member 0 '
@@ -158,9 +162,8 @@ class SummaryGraph(nn.Module):
     @property
     def size_divisor(self) -> int:
         """The test-time size divisor of the (first) preprocessor."""
-        pre = (self.members[0] if self.members is not None else
-               self.model).data_preprocessor
-        return int((pre.test_cfg or {}).get('size_divisor') or 1)
+        return _size_divisor((self.members[0] if self.members is not None
+                              else self.model).data_preprocessor)
 
     def noise_inputs(self, height: int,
                      width: int) -> List[Tuple[str, Tuple[int, ...], str]]:
