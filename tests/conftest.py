@@ -30,6 +30,7 @@ def load_tool(path: str):
     spec.loader.exec_module(module)
     return module
 
+
 TINY_CHANNELS = (4, 8, 8, 8)
 
 
@@ -120,7 +121,6 @@ def write_tiny_model(folder, head_type: str = 'MCDropoutHRHead',
                     meta=dict(dataset_meta=dict(
                         classes=('background', 'corrosion')))), checkpoint)
     return config, checkpoint
-
 
 
 #: Test files that take minutes, started first by ``make test``'s parallel

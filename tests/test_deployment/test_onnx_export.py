@@ -191,7 +191,7 @@ def test_ensemble_of_other_preprocessings_is_refused(tmp_path):
     from spotrust_mm.apis import init_checked_model, load_inference_config
     from spotrust_mm.models.export import SummaryGraph
     a = _model_files(tmp_path, 'a', 'AleatoricHRHead')
-    b = _model_files(tmp_path, 'b', 'AleatoricHRHead',)
+    b = _model_files(tmp_path, 'b', 'AleatoricHRHead')
     config = _ensemble_config(tmp_path, [a, b])
     with open(b[0], 'a') as f:
         f.write("model['data_preprocessor']['std'] = [1.0, 1.0, 1.0]\n")
