@@ -3,7 +3,7 @@ tail (BayesianTailHead), on CrackForest or any binary defect dataset.
 
     python benchmarks/any_head.py --data-root ../shared/data/crackforest \
         [--converted DIR] [--work-dir work_dirs/any_head] \
-        [--rows ROW ...] [--epochs 25] [--doc docs/benchmarks.md]
+        [--rows ROW ...] [--epochs 25] [--doc FILE.md]
 
 For each family (DeepLabV3+ and FCN on ResNet-18-D8, UPerNet on ResNet-18,
 SegFormer on MiT-B0, configs/any_head/) two rows: mmseg's own
@@ -22,6 +22,7 @@ markers of ``--doc``.
 import sys
 
 from real_data import (CPU_SCHEDULE, benchmark_parser, calibrate_row,
+                       provenance,
                        convert, parse_benchmark_args, report, row_options,
                        run_row, run_rows)
 from row_table import collect_results, table
@@ -46,7 +47,7 @@ BEGIN, END = '<!-- any-head:begin -->', '<!-- any-head:end -->'
 def main(argv=None):
     p = benchmark_parser(__doc__, 'CrackForest-format folder',
                          'work_dirs/any_head', ROWS, 25)
-    args = parse_benchmark_args(p, argv)
+    args = parse_benchmark_args(p, argv, __file__)
     data = convert(args)
     opts = row_options('train', args, data, CPU_SCHEDULE)
     failed = run_rows(args.rows, lambda name: calibrate_row(
@@ -55,7 +56,8 @@ def main(argv=None):
         spec=ROWS[name]))
     results = collect_results(ROWS, args.work_dir, failed)
     text = table(results)
-    return report(text, args.doc, failed, BEGIN, END)
+    return report(text, args.doc, failed, BEGIN, END,
+                  head=provenance(args, data))
 
 
 if __name__ == '__main__':

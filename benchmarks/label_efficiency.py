@@ -6,7 +6,7 @@ chosen at random, test F1 after each round of labelling.
         [--converted DIR] [--work-dir work_dirs/label_efficiency] \
         [--seeds 0 1] [--initial 20] [--per-round 10] [--rounds 4] \
         [--iterations 200] [--strategy auto | STRATEGY/AGGREGATION] \
-        [--doc docs/benchmarks.md]
+        [--doc FILE.md]
 
 A simulated labelling loop on a converted binary dataset (the data root is
 converted with tools/dataset_converters/crackforest.py, or ``--converted``
@@ -31,8 +31,9 @@ is any folder a converter wrote):
    for that choice only, and the choice is written with its table. The
    uncertainty strategy uses the tool's diversity guard; ``random`` does
    not need one.
-4. Writes the table and the plot (``docs/label_efficiency.png``) between
-   the ``label-efficiency`` markers of ``--doc``: test F1 per round, mean
+4. Writes the table and the plot (``label_efficiency.png`` beside
+   ``--doc``) between the ``label-efficiency`` markers of ``--doc`` (by
+   default ``<work-dir>/benchmarks.md``): test F1 per round, mean
    ± std over the seeds, and how many labels the uncertainty strategy
    needed to reach random's final F1.
 
@@ -51,7 +52,8 @@ import sys
 import time
 
 import numpy as np
-from real_data import CPU_OPTIONS, convert, data_options, report, run
+from real_data import (CPU_OPTIONS, add_doc_arg, convert, data_options,
+                       parse_benchmark_args, provenance, report, run)
 
 from spotrust_mm.apis import trained_checkpoint
 from spotrust_mm.datasets.conversion import defect_class_weight, label_counts
@@ -334,17 +336,13 @@ def main(argv=None):
     p.add_argument('--strategy', default='auto',
                    help="'auto' or STRATEGY/AGGREGATION, e.g. "
                    'mutual_information/patch_max')
-    p.add_argument('--doc', default=osp.join(REPO, 'docs/benchmarks.md'))
-    args = p.parse_args(argv)
-    if not (args.data_root or args.converted):
-        p.error('give --data-root (or --converted)')
+    add_doc_arg(p)
+    args = parse_benchmark_args(p, argv, __file__)
     if args.strategy != 'auto':
         name, _, agg = args.strategy.partition('/')
         if name not in STRATEGIES[1:] or agg not in AGGREGATIONS:
             p.error(f'--strategy {args.strategy}: STRATEGY/AGGREGATION of '
                     f'{STRATEGIES[1:]} and {AGGREGATIONS}')
-    args.work_dir = osp.abspath(args.work_dir)
-    os.makedirs(args.work_dir, exist_ok=True)
     data = convert(args)
     choice = None
 
@@ -379,7 +377,8 @@ def main(argv=None):
     plot(curves, png)
     text = table(curves, choice, args, elapsed)
     text += (f'\n\n![label efficiency]({osp.basename(png)})')
-    return report(text, args.doc, failed, BEGIN, END)
+    return report(text, args.doc, failed, BEGIN, END,
+                  head=provenance(args, data))
 
 
 if __name__ == '__main__':

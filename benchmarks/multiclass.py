@@ -4,7 +4,7 @@ FCN-HR18, on CamVid or any dataset converted with ``--class-names``.
     python benchmarks/multiclass.py --data-root ../shared/data/camvid \
         [--converted DIR] [--work-dir work_dirs/multiclass] \
         [--rows ROW ...] [--epochs 15] [--scale 160 120] \
-        [--doc docs/benchmarks.md]
+        [--doc FILE.md]
 
 1. Converts ``--data-root``: CamVid's SegNet layout (``trainannot/``)
    with tools/dataset_converters/camvid.py, any other tree of photos with
@@ -36,6 +36,7 @@ import os.path as osp
 import sys
 
 from real_data import (CPU_OPTIONS, benchmark_parser, calibrate_row,
+                       provenance,
                        convert, parse_benchmark_args, report, run_row,
                        run_rows)
 from row_table import collect_results
@@ -131,7 +132,7 @@ def main(argv=None):
                          'work_dirs/multiclass', ROWS, 15)
     p.add_argument('--scale', type=int, nargs=2, default=(160, 120),
                    metavar=('W', 'H'), help='photos are resized to fit W x H')
-    args = parse_benchmark_args(p, argv)
+    args = parse_benchmark_args(p, argv, __file__)
     data = convert(args, 'camvid.py' if args.data_root and osp.isdir(
         osp.join(args.data_root, 'trainannot')) else 'class_id_masks.py')
     info = class_info(data)
@@ -145,15 +146,15 @@ def main(argv=None):
     failed = run_rows(args.rows, run_one)
     results = collect_results(ROWS, args.work_dir, failed)
     w, h = args.scale
-    text = (f'Data: `{info["source"]}`, {len(info["classes"])} classes, '
-            f'splits {info["splits"]}; photos resized to fit {w}x{h}, '
-            f'{args.epochs} epochs.\n\n' +
+    text = (f'{len(info["classes"])} classes; photos resized to fit '
+            f'{w}x{h}, {args.epochs} epochs.\n\n' +
             results_table(results, info['classes']) + '\n\n' +
             (PUBLISHED.format(epochs=args.epochs)
              if info['source'].startswith('CamVid') else
              'No published figures are known to this script for this '
              'dataset.'))
-    return report(text, args.doc, failed, BEGIN, END)
+    return report(text, args.doc, failed, BEGIN, END,
+                  head=provenance(args, data))
 
 
 if __name__ == '__main__':

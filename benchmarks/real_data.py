@@ -3,7 +3,7 @@ over seeds, with error bars.
 
     python benchmarks/real_data.py --data-root ../shared/data/crackforest \
         [--work-dir work_dirs/real_data] [--rows ROW ...] [--seeds 0 1 2] \
-        [--epochs 25] [--doc docs/benchmarks.md]
+        [--epochs 25] [--doc FILE.md]
 
 1. Converts the data root with tools/dataset_converters/crackforest.py
    (or takes ``--converted DIR``, any folder a converter wrote) and reads
@@ -16,8 +16,11 @@ over seeds, with error bars.
    of tools/calibrate.py (none, prior correction, temperature, bias and
    temperature) on the validation split. The classical row is fitted
    once.
-3. Writes between the ``real-data`` markers of ``--doc`` (see
-   seeded_table.py): each row's mean ± std over its seeds; its defect F1
+3. Writes between the ``real-data`` markers of ``--doc`` (by default
+   ``<work-dir>/benchmarks.md``, created if missing; the project's
+   ``docs/benchmarks.md`` changes only when named), under a line naming
+   the data and the command (see seeded_table.py): each row's mean ± std
+   over its seeds; its defect F1
    against the plain FCN baseline as a 95 % paired bootstrap interval
    over the test images and the seeds, and whether it excludes 0; the
    test split's ECE, NLL and F1 after each post-hoc step; the training
@@ -53,7 +56,7 @@ from spotrust_mm.apis import trained_checkpoint
 from seeded_table import calibration_table, seed_dirs, seeded_table
 from training_curves import curves_table
 
-from spotrust_mm.fileio import write_json
+from spotrust_mm.fileio import write_json, write_text
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -295,24 +298,44 @@ def calibrate_row(name: str, args, data: str, result: dict,
 def write_doc(doc: str, text: str, begin: str = BEGIN,
               end: str = END) -> None:
     """Put ``text`` between the ``begin`` and ``end`` markers of ``doc``
-    (appended with them if it has none)."""
+    (appended with them if it has none; a new ``doc`` is created)."""
     BEGIN, END = begin, end  # noqa: N806
-    with open(doc) as f:
-        content = f.read()
+    content = ''
+    if osp.isfile(doc):
+        with open(doc) as f:
+            content = f.read()
+    else:
+        os.makedirs(osp.dirname(osp.abspath(doc)), exist_ok=True)
     block = f'{BEGIN}\n{text}\n{END}'
     if BEGIN in content and END in content:
         a, b = content.index(BEGIN), content.index(END) + len(END)
         content = content[:a] + block + content[b:]
     else:
-        content = content.rstrip('\n') + '\n\n' + block + '\n'
-    with open(doc, 'w') as f:
-        f.write(content)
+        content = (content.rstrip('\n') + '\n\n' if content else '') + \
+            block + '\n'
+    write_text(doc, content)
+
+
+def provenance(args, data: str) -> str:
+    """The line above a table that says which data and which command
+    produced it: the converted folder, its source and split sizes."""
+    with open(osp.join(data, 'dataset_info.json')) as f:
+        info = json.load(f)
+    splits = info.get('splits', {})
+    command = ' '.join(['python', osp.relpath(args.script, REPO)] +
+                       list(args.argv))
+    return (f'Data: `{data}` ({info.get("source", "unknown source")}; '
+            + ', '.join(f'{k} {v}' for k, v in splits.items()) +
+            f' images). Command: `{command}`.')
 
 
 def report(text: str, doc, failed: dict, begin: str = BEGIN,
-           end: str = END) -> int:
-    """Print ``text``, write it between the markers of ``doc`` (if
-    any), name the failed rows; the exit status (1 if any failed)."""
+           end: str = END, head: str = '') -> int:
+    """Print ``text`` (under ``head``, e.g. its :func:`provenance`),
+    write it between the markers of ``doc`` (if any), name the failed
+    rows; the exit status (1 if any failed)."""
+    if head:
+        text = head + '\n\n' + text
     print(text)
     if doc:
         write_doc(doc, text, begin, end)
@@ -349,19 +372,36 @@ def benchmark_parser(doc: str, data_root: str, work_dir: str, rows: dict,
                    default=list(rows))
     p.add_argument('--retest', nargs='+', choices=list(rows))
     p.add_argument('--epochs', type=int, default=epochs)
-    p.add_argument('--doc', default=osp.join(REPO, 'docs/benchmarks.md'))
+    add_doc_arg(p)
     return p
 
 
-def parse_benchmark_args(p: argparse.ArgumentParser, argv=None):
-    """Parse a :func:`benchmark_parser`'s arguments: a data root or a
-    converted folder is required; the work dir is made absolute and
-    created."""
+def add_doc_arg(p: argparse.ArgumentParser) -> None:
+    """``--doc``: where the tables go; by default into the work dir, so
+    that a run on other data never rewrites the project's results."""
+    p.add_argument(
+        '--doc', help='markdown file whose markers receive the tables '
+        '(created if missing; default <work-dir>/benchmarks.md). Pass '
+        'docs/benchmarks.md to update the project\'s published results')
+
+
+def parse_benchmark_args(p: argparse.ArgumentParser, argv=None,
+                         script: str = __file__):
+    """Parse a :func:`benchmark_parser`'s (or any parser with
+    ``--data-root``, ``--converted``, ``--work-dir`` and
+    :func:`add_doc_arg`) arguments: a data root or a converted folder is
+    required; the work dir is made absolute and created; ``--doc``
+    defaults to ``<work-dir>/benchmarks.md``; ``script`` and ``argv`` are
+    kept for :func:`provenance`."""
     args = p.parse_args(argv)
     if not (args.data_root or args.converted):
         p.error('give --data-root (or --converted)')
     args.work_dir = osp.abspath(args.work_dir)
     os.makedirs(args.work_dir, exist_ok=True)
+    args.doc = osp.abspath(args.doc) if args.doc else osp.join(
+        args.work_dir, 'benchmarks.md')
+    args.script = osp.abspath(script)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     return args
 
 
@@ -411,7 +451,7 @@ def main(argv=None):
         'the training batches.',
         curves_table(seed_dirs(shown, args.work_dir, args.seeds),
                      args.epochs)])
-    return report(text, args.doc, failed)
+    return report(text, args.doc, failed, head=provenance(args, data))
 
 
 if __name__ == '__main__':

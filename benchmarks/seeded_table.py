@@ -71,8 +71,9 @@ def per_image_counts(results, step=None):
 
 def mean_std(values, digits: int = 3) -> str:
     """``mean ± std`` (sample std, n - 1) of the seeds' values; the value
-    alone for one seed; '–' for none."""
-    values = [v for v in values if v is not None]
+    alone for one seed; '–' for none (None or NaN, an undefined
+    score)."""
+    values = [v for v in values if v is not None and v == v]
     if not values:
         return '–'
     if len(values) == 1:

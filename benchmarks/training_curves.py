@@ -8,7 +8,15 @@ import re
 
 
 def _fmt(v, digits=3):
-    return '–' if v is None else f'{v:.{digits}f}'
+    """``v`` with ``digits`` decimals; '–' for None and for NaN (an
+    undefined score, docs/metrics.md)."""
+    return '–' if v is None or v != v else f'{v:.{digits}f}'
+
+
+def validation_epochs(epochs: int, interval: int = 5) -> list:
+    """The epochs mmengine's epoch loop validates at: every ``interval``,
+    and the last one whatever the interval."""
+    return sorted(set(range(interval, epochs + 1, interval)) | {epochs})
 
 
 def _train_run(row_dir: str) -> str:
@@ -65,7 +73,7 @@ def training_diagnostics(row_dir: str, epochs: int) -> dict:
 def curves_table(rows, epochs: int) -> str:
     """The curves of ``rows``, ``(label, [run folder of each seed])``:
     each cell the mean over the seeds that logged it."""
-    val_epochs = list(range(5, epochs + 1, 5))
+    val_epochs = validation_epochs(epochs)
     blocks = [(b * 5 + 1, min(b * 5 + 5, epochs))
               for b in range((epochs + 4) // 5)]
     head = ('| row | ' + ' | '.join(f'val F1 ep {e}' for e in val_epochs) +

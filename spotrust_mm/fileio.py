@@ -124,3 +124,15 @@ def write_json(path: str, obj: Any) -> None:
             json.dump(obj, f, indent=2)
 
     atomic_write(path, write)
+
+
+def write_text(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (folder made): a failed write
+    leaves the old file whole."""
+    os.makedirs(osp.dirname(path) or '.', exist_ok=True)
+
+    def write(tmp):
+        with open(tmp, 'w') as f:
+            f.write(text)
+
+    atomic_write(path, write)

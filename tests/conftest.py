@@ -31,6 +31,51 @@ def load_tool(path: str):
     return module
 
 
+def assert_maps_close(a, b, what: str = '', atol: float = 1e-6,
+                      rtol: float = 1e-5, threshold: float = 0.5) -> None:
+    """Two runs' maps (``.npz`` contents or dicts of arrays) are equal up
+    to float rounding: maps from two processes (another batching, another
+    thread count) differ in the 7th digit. Float maps within
+    ``atol``/``rtol``; integer maps (the prediction) equal, except where
+    the probability lies within ``atol`` of the decision ``threshold``,
+    where rounding may tip a pixel either way."""
+    import numpy as np
+    assert sorted(a.keys()) == sorted(b.keys()), what
+    prob = a['probability'] if 'probability' in a.keys() else None
+    for k in a.keys():
+        x, y = np.asarray(a[k]), np.asarray(b[k])
+        assert x.shape == y.shape, f'{what} {k}'
+        if np.issubdtype(x.dtype, np.floating):
+            # float16 maps: one half-precision step apart at most
+            tol = max(atol, 1e-3) if x.dtype == np.float16 else atol
+            np.testing.assert_allclose(x.astype(np.float64),
+                                       y.astype(np.float64), rtol=rtol,
+                                       atol=tol, err_msg=f'{what} {k}')
+            continue
+        differ = x != y
+        if prob is not None and prob.shape[-2:] == x.shape[-2:] \
+                and prob.ndim == x.ndim:
+            differ &= np.abs(prob.astype(np.float64) - threshold) > atol
+        assert not differ.any(), f'{what} {k}: {int(differ.sum())} differ'
+
+
+def assert_records_close(a, b, what: str = '', atol: float = 1e-6,
+                         rtol: float = 1e-5) -> None:
+    """Two JSON records equal, their floats up to float rounding."""
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and sorted(a) == sorted(b), what
+        for k in a:
+            assert_records_close(a[k], b[k], f'{what}.{k}', atol, rtol)
+    elif isinstance(a, list):
+        assert isinstance(b, list) and len(a) == len(b), what
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_records_close(x, y, f'{what}[{i}]', atol, rtol)
+    elif isinstance(a, float) or isinstance(b, float):
+        assert b == pytest.approx(a, rel=rtol, abs=atol, nan_ok=True), what
+    else:
+        assert a == b, what
+
+
 TINY_CHANNELS = (4, 8, 8, 8)
 
 

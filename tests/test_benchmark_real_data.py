@@ -56,15 +56,22 @@ def test_every_row_runs_on_held_out_photos(tmp_path):
          str(data), '--map', '0=0', '255=1', '128=ignore', '--split-file',
          str(split), '--quiet'], capture_output=True, text=True)
     assert conv.returncode == 0, conv.stderr
-    doc = tmp_path / 'table.md'
-    doc.write_text('# table\n')
+    project_doc = osp.join(REPO, 'docs', 'benchmarks.md')
+    before = open(project_doc, 'rb').read()
     work = tmp_path / 'work'
+    # without --doc: the tables go to the work dir, never to the project's
+    # docs/benchmarks.md, under a line naming the data and the command
     proc = subprocess.run(
         [sys.executable, BENCH, '--converted', str(data), '--work-dir',
-         str(work), '--epochs', '1', '--seeds', '0', '--doc', str(doc)],
+         str(work), '--epochs', '1', '--seeds', '0'],
         capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
-    table = doc.read_text()
+    assert open(project_doc, 'rb').read() == before
+    table = (work / 'benchmarks.md').read_text()
+    assert f'Data: `{data}` (mask folder ' in table
+    assert '--epochs 1 --seeds 0`' in table
+    # a --doc that does not exist yet is created
+    doc = tmp_path / 'new' / 'table.md'
     for row in ('classical', 'fcn_baseline', 'mcdropout_ramp',
                 'mcdropout_beta_p02', 'variational', 'ensemble'):
         folder = work / row if row == 'classical' else work / row / 'seed0'

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from .conftest import REPO, write_tiny_model
+from .conftest import REPO, assert_maps_close, write_tiny_model
 
 pytestmark = [pytest.mark.slow, pytest.mark.dist]
 LOADERS = [
@@ -113,9 +113,7 @@ def test_sharded_inference_processes_every_image_once(tmp_path):
     for i in range(7):  # the maps of one process (torchrun runs each
         a = np.load(out / f'site{i}.npz')  # process on 1 thread: rounding)
         b = np.load(single / f'site{i}.npz')
-        np.testing.assert_array_equal(a['prediction'], b['prediction'])
-        for k in ('probability', 'epistemic', 'aleatoric'):
-            np.testing.assert_allclose(a[k], b[k], rtol=1e-5, atol=1e-6)
+        assert_maps_close(a, b, f'site{i}')
 
 
 def test_parallel_ensemble_members_equal_the_sequential_ones(tmp_path):

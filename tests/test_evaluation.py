@@ -21,17 +21,43 @@ def test_confusion_and_scores_by_hand():
     assert s['defect_iou'] == s['background_iou'] == s['mean_iou'] == 1 / 3
 
 
-def test_empty_class_conventions_no_nan():
+def test_empty_denominators_are_nan_in_both_paths():
+    """One rule (docs/metrics.md): a ratio with an empty denominator is
+    NaN, for the binary scores and the K-class ones alike; a model that
+    predicts nothing never gets precision 1.0."""
+    import math
+
+    from spotrust_mm.evaluation import class_confusion, class_scores
     none = segmentation_scores(binary_confusion(A([0, 0]), A([0, 0])))
-    assert all(v == 1.0 for v in none.values())
+    assert math.isnan(none['defect_precision'])
+    assert math.isnan(none['defect_recall'])
+    assert math.isnan(none['defect_f1']) and math.isnan(none['defect_iou'])
+    assert none['background_iou'] == 1.0 and none['mean_iou'] == 1.0
     missed = segmentation_scores(binary_confusion(A([0, 0]), A([1, 0])))
-    assert missed['defect_precision'] == 1.0 and missed['defect_recall'] == 0.0
+    assert math.isnan(missed['defect_precision'])
+    assert missed['defect_recall'] == 0.0
     assert missed['defect_f1'] == 0.0 and missed['defect_iou'] == 0.0
     assert missed['background_iou'] == 0.5
-    # all wrong (tp 0, fp 1, fn 1): P = R = 0, so F1 is 0, not the 1.0 of
-    # the empty-denominator rule
+    assert missed['mean_iou'] == 0.25
+    # all wrong (tp 0, fp 1, fn 1): P = R = 0, so F1 is 0, not NaN
     wrong = segmentation_scores(binary_confusion(A([1, 0]), A([0, 1])))
     assert wrong['defect_f1'] == 0.0 and wrong['defect_precision'] == 0.0
+    # the same cases through the K-class path, K = 2 and K = 3: equal
+    for pred, gt in (([0, 0], [0, 0]), ([0, 0], [1, 0]), ([1, 0], [0, 1]),
+                     ([1, 1, 0], [1, 0, 0])):
+        binary = segmentation_scores(binary_confusion(A(pred), A(gt)))
+        for k in (2, 3):
+            names = ['background', 'defect', 'paint'][:k]
+            multi = class_scores(class_confusion(A(pred), A(gt), k), names)
+            for measure in ('precision', 'recall', 'f1', 'iou'):
+                assert multi[f'defect_{measure}'] == pytest.approx(
+                    binary[f'defect_{measure}'], nan_ok=True), (pred, gt, k)
+            assert multi['background_iou'] == pytest.approx(
+                binary['background_iou'], nan_ok=True)
+            assert multi['mean_iou'] == pytest.approx(binary['mean_iou'],
+                                                      nan_ok=True)
+    empty = segmentation_scores(np.zeros(4, np.int64))
+    assert all(math.isnan(v) for v in empty.values())
 
 
 def test_ece_calibrated_always_wrong_and_mixed():
@@ -58,9 +84,17 @@ def test_pavpu_by_hand_and_all_uncertain():
     assert pavpu_scores(counts) == dict(
         pavpu=0.5, p_accurate_given_certain=0.5,
         p_uncertain_given_inaccurate=0.5)
+    # a threshold that no pixel crosses: PAvPU would be the pixel accuracy
+    # (0.5 here) and is reported as degenerate (NaN), as is p(accurate |
+    # certain) with no certain pixel
+    import math
     all_unc = pavpu_scores(uncertainty_confusion(A([1., 1.]), A([1, 0]), .5))
-    assert all_unc == dict(pavpu=0.5, p_accurate_given_certain=1.0,
-                           p_uncertain_given_inaccurate=1.0)
+    assert math.isnan(all_unc['pavpu'])
+    assert math.isnan(all_unc['p_accurate_given_certain'])
+    assert all_unc['p_uncertain_given_inaccurate'] == 1.0
+    all_cert = pavpu_scores(uncertainty_confusion(A([0., 0.]), A([1, 0]), .5))
+    assert math.isnan(all_cert['pavpu'])
+    assert all_cert['p_accurate_given_certain'] == 0.5
 
 
 def test_auroc_and_aupr_by_hand():
@@ -136,7 +170,8 @@ def test_uncertainty_metric_by_hand():
     assert m['epistemic/pavpu@0.9'] == 1.0
     # the keys do not change with the dataset's class names
     metric.dataset_meta = dict(classes=('background', 'crack'))
-    assert metric.compute_metrics(metric.results) == m
+    assert metric.compute_metrics(metric.results) == pytest.approx(
+        m, nan_ok=True)
 
 
 def test_uncertainty_metric_set_without_corrosion():
@@ -144,8 +179,9 @@ def test_uncertainty_metric_set_without_corrosion():
     metric = UncertaintyMetric()
     metric.process(None, [_sample([[.1, .2]], [[0, 0]], [[0, 0]])])
     m = metric.compute_metrics(metric.results)
-    assert m['defect_iou'] == 1.0 and m['defect_f1'] == 1.0  # documented
-    assert not any(np.isnan(v) for v in m.values())
+    # documented: undefined with no defect present or predicted
+    assert np.isnan(m['defect_iou']) and np.isnan(m['defect_f1'])
+    assert m['background_iou'] == 1.0 and m['mean_iou'] == 1.0
 
 
 def test_exact_histograms_give_mann_whitney_auroc_and_ap():

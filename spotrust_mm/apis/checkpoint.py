@@ -61,10 +61,37 @@ def init_checked_model(cfg: Config, checkpoint: Optional[str],
     checkpoint's meta as ``init_model`` does."""
     from mmseg.apis import init_model
     model = init_model(cfg, None, device=device)
+    meta = None
     if checkpoint is not None:
         ckpt = load_checked_checkpoint(model, checkpoint, config_path)
-        meta = ckpt.get('meta', {}).get('dataset_meta')
-        if meta is not None:
-            model.dataset_meta = meta
+        saved = ckpt.get('meta') or {}
+        meta = saved.get('dataset_meta')
+        if meta is None and 'CLASSES' in saved:  # an mmseg 0.x checkpoint
+            meta = dict(classes=saved['CLASSES'],
+                        palette=saved.get('PALETTE'))
         model.to(device)
+    if meta is None:
+        meta = getattr(model, 'dataset_meta', None) or fallback_dataset_meta(
+            model, cfg)
+    model.dataset_meta = meta
     return model
+
+
+def fallback_dataset_meta(model, cfg: Config) -> dict:
+    """The ``dataset_meta`` of a model whose checkpoint has none (a plain
+    ``torch.save`` of a state dict, an older checkpoint, no checkpoint):
+    the classes of the config's test dataset if it names them, else from
+    the model's class count, as mmseg's ``init_model`` falls back to it
+    (binary models: background and defect; K classes: ``class_0`` ...)."""
+    from ..datasets.conversion.common import class_names, default_palette
+    dataset = (cfg.get('test_dataloader') or {}).get('dataset') or {}
+    classes = list((dataset.get('metainfo') or {}).get('classes') or [])
+    if not classes:
+        if hasattr(model, 'num_logits'):
+            k = model.num_logits()
+        else:
+            k = getattr(getattr(model, 'decode_head', None), 'num_classes',
+                        2)
+        classes = ['background', 'defect'] if k <= 2 else class_names(
+            None, k)
+    return dict(classes=classes, palette=default_palette(len(classes)))

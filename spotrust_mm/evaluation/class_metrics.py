@@ -9,7 +9,7 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .functional import binned_confidence
+from .functional import binned_confidence, nan_mean
 
 
 def class_probabilities(seg_logits: np.ndarray,
@@ -77,10 +77,12 @@ def class_confusion(pred: np.ndarray, gt: np.ndarray,
 def class_scores(confusion: np.ndarray,
                  class_names: Sequence[str]) -> Dict[str, float]:
     """Per-class IoU, precision, recall and F1, as mmseg's ``IoUMetric``
-    computes them (fractions in [0, 1]): ``<class>_iou`` etc. A class with
-    no label and no prediction has NaN scores and is left out of
-    ``mean_iou`` and ``mean_f1`` (mmseg's ``nanmean``); ``pixel_accuracy``
-    is over all pixels."""
+    computes them (fractions in [0, 1]): ``<class>_iou`` etc. An empty
+    denominator gives NaN, as in the binary scores (:mod:`.functional`):
+    precision of a class never predicted, recall of a class never present,
+    every score of a class neither present nor predicted. NaN is left out
+    of ``mean_iou`` and ``mean_f1`` (mmseg's ``nanmean``);
+    ``pixel_accuracy`` is over all pixels."""
     confusion = confusion.astype(np.float64)
     if len(class_names) != len(confusion):
         raise ValueError(f'{len(class_names)} class names for '
@@ -98,11 +100,11 @@ def class_scores(confusion: np.ndarray,
                     f'{name}_precision': float(precision[i]),
                     f'{name}_recall': float(recall[i]),
                     f'{name}_f1': float(f1[i])})
-    present = label + pred > 0
-    out['mean_iou'] = float(iou[present].mean()) if present.any() else 1.0
-    out['mean_f1'] = float(f1[present].mean()) if present.any() else 1.0
+    out['mean_iou'] = nan_mean(iou)
+    out['mean_f1'] = nan_mean(f1)
     total = confusion.sum()
-    out['pixel_accuracy'] = float(tp.sum() / total) if total else 1.0
+    out['pixel_accuracy'] = float(tp.sum() / total) if total else \
+        float('nan')
     return out
 
 

@@ -5,18 +5,33 @@ counts, per-bin sums, histograms) so that a metric class can accumulate
 them image by image and reduce once: the streaming result then equals the
 one-shot result exactly. Inputs are flat arrays of valid pixels.
 
-Empty-denominator convention (no NaN): a ratio whose denominator is 0
-because there was nothing to get wrong is 1.0 (e.g. IoU of the defect on a
-set with no defect predicted or present); recall with no positive pixel
-is 1.0, precision with no predicted positive is 1.0. F1 follows from these.
+Empty-denominator rule, the same for the binary and the K-class scores
+(:mod:`.class_metrics`) and the one mmseg's ``IoUMetric`` follows: a
+ratio whose denominator is 0 is undefined, NaN. Precision with nothing
+predicted, recall with nothing present, IoU and F1 of a class neither
+present nor predicted, PAvPU at a threshold that leaves every pixel on
+one side. A mean over classes or images leaves NaN out (``nanmean``); a
+model that predicts nothing gets precision NaN, never 1.0. F1 = 2 TP /
+(2 TP + FP + FN) is 0, not NaN, as soon as anything is present or
+predicted.
 """
+import warnings
 from typing import Dict, Tuple
 
 import numpy as np
 
 
 def _ratio(num: float, den: float) -> float:
-    return float(num) / float(den) if den > 0 else 1.0
+    """``num / den``; NaN (undefined) when ``den`` is 0."""
+    return float(num) / float(den) if den > 0 else float('nan')
+
+
+def nan_mean(values) -> float:
+    """The mean of the defined (not NaN) ``values``; NaN if none is."""
+    values = np.asarray(list(values), np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', RuntimeWarning)
+        return float(np.nanmean(values)) if values.size else float('nan')
 
 
 def binary_confusion(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
@@ -41,7 +56,7 @@ def segmentation_scores(confusion: np.ndarray) -> Dict[str, float]:
     return dict(
         background_iou=iou_bg,
         defect_iou=iou_fg,
-        mean_iou=(iou_bg + iou_fg) / 2,
+        mean_iou=nan_mean([iou_bg, iou_fg]),
         defect_precision=precision,
         defect_recall=recall,
         defect_f1=_ratio(2 * tp, 2 * tp + fp + fn),  # = 2PR / (P + R)
@@ -119,12 +134,17 @@ def uncertainty_confusion(uncertainty: np.ndarray, accurate: np.ndarray,
 def pavpu_scores(counts: np.ndarray) -> Dict[str, float]:
     """PAvPU, p(accurate | certain) and p(uncertain | inaccurate).
 
-    ``PAvPU = (n_ac + n_iu) / N``. Empty denominators give 1.0 (see module
-    docstring).
+    ``PAvPU = (n_ac + n_iu) / N``. At a threshold that does not split
+    the pixels (all certain, or all uncertain) PAvPU is only the pixel
+    accuracy or the error rate and measures nothing about the
+    uncertainty: it is NaN (degenerate), as are the empty ratios (see
+    module docstring).
     """
     n_ac, n_au, n_ic, n_iu = (int(c) for c in counts)
+    splits = n_ac + n_ic > 0 and n_au + n_iu > 0
     return dict(
-        pavpu=_ratio(n_ac + n_iu, n_ac + n_au + n_ic + n_iu),
+        pavpu=_ratio(n_ac + n_iu, n_ac + n_au + n_ic + n_iu) if splits
+        else float('nan'),
         p_accurate_given_certain=_ratio(n_ac, n_ac + n_ic),
         p_uncertain_given_inaccurate=_ratio(n_iu, n_ic + n_iu))
 

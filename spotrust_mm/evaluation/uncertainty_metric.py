@@ -11,7 +11,7 @@ from .class_metrics import (class_brier_nll_sums, class_confusion,
                             class_probabilities, class_scores,
                             normalised_class_uncertainties,
                             top_label_calibration_stats)
-from .functional import (aupr_from_histograms, auroc_from_histograms,
+from .functional import (aupr_from_histograms, auroc_from_histograms, nan_mean,
                          binary_confusion, brier_nll_sums, calibration_stats,
                          expected_calibration_error, pavpu_scores,
                          score_histograms, segmentation_scores,
@@ -212,8 +212,8 @@ class UncertaintyMetric(BaseMetric):
         metrics, calibration, hists = self._reduce(results, kinds)
         if self.average == 'images':
             per_image = [self._reduce([r], kinds)[0] for r in results]
-            metrics = {
-                k: float(np.mean([m[k] for m in per_image]))
+            metrics = {  # images where a score is undefined left out
+                k: nan_mean(m[k] for m in per_image)
                 for k in metrics
             }
         if self.plot_dir is not None:

@@ -199,10 +199,11 @@ def test_converted_dataset_is_readable_by_others_under_umask_022(
         os.stat(tmp_path / 'o' / 'dataset_info.json').st_mode) == 0o644
 
 
-def test_mask_folder_decides_the_format_once_for_the_folder(tmp_path):
+def test_mask_folder_refuses_a_folder_of_two_formats(tmp_path):
     """Without --map, a mask holding only 0 and 255 means background and
     ignored pixels in a folder of 0/1 masks, and a defect in a folder of
-    0/255 masks: never guessed per file."""
+    0/255 masks: a folder holding both kinds is refused, naming both, and
+    --label-format settles it."""
     imgs, masks = tmp_path / 'i', tmp_path / 'm'
     imgs.mkdir()
     masks.mkdir()
@@ -215,12 +216,19 @@ def test_mask_folder_decides_the_format_once_for_the_folder(tmp_path):
         cv2.imwrite(str(masks / f'{name}.png'), m)
     split = tmp_path / 'split.txt'
     split.write_text('train a\ntrain b\n')
-    info = mask_folder.main(['--img-dir', str(imgs), '--mask-dir',
-                             str(masks), '-o', str(tmp_path / 'o'),
-                             '--split-file', str(split), '--quiet'])
+    argv = ['--img-dir', str(imgs), '--mask-dir', str(masks), '-o',
+            str(tmp_path / 'o'), '--split-file', str(split), '--quiet']
+    with pytest.raises(ConversionError, match=r'a\.png.*b\.png.*'
+                       r'--label-format labels'):
+        mask_folder.main(argv)
+    assert not (tmp_path / 'o').exists()
+    info = mask_folder.main(argv + ['--label-format', 'labels'])
     assert info['label_format'] == 'labels'
     assert info["pixels"]["train"] == dict(background=122, defect=1,
                                            ignored=5)
+    # stated as 0/255, the mask holding 1 is an error naming --threshold
+    with pytest.raises(ConversionError, match=r'a\.png.*--threshold 128'):
+        mask_folder.main(argv + ['--label-format', '0/255', '--overwrite'])
     os.remove(masks / 'a.png')
     os.remove(imgs / 'a.png')
     split.write_text('train b\n')
@@ -229,3 +237,156 @@ def test_mask_folder_decides_the_format_once_for_the_folder(tmp_path):
                              '--split-file', str(split), '--quiet'])
     assert info['label_format'] == '0/255'
     assert info['pixels']['train']['defect'] == 4
+
+
+def _rust_masks(tmp_path, n=6, stray=None, aa=False):
+    """``n`` photos with 0/255 masks of a disc (anti-aliased edges with
+    ``aa``); mask ``stray`` gets one pixel of value 1."""
+    imgs, masks = tmp_path / 'img', tmp_path / 'mask'
+    imgs.mkdir()
+    masks.mkdir()
+    refs = {}
+    for i in range(n):
+        _photo(imgs / f'p{i}.jpg', h=40, w=48, seed=i)
+        m = np.zeros((40, 48), np.uint8)
+        cv2.circle(m, (24, 20), 6 + i, 255, -1,
+                   lineType=cv2.LINE_AA if aa else cv2.LINE_8)
+        if i == stray:
+            m[0, 0] = 1
+        cv2.imwrite(str(masks / f'p{i}.png'), m)
+        refs[f'p{i}'] = m
+    return ['--img-dir', str(imgs), '--mask-dir', str(masks), '--quiet'], \
+        refs
+
+
+def test_stray_one_in_0_255_masks_is_never_silent_label_loss(
+        tmp_path, capsys):
+    """A folder of 0/255 masks where one mask holds a single pixel of 1
+    used to convert as 0/1 labels: every defect pixel became "ignore"."""
+    argv, refs = _rust_masks(tmp_path, stray=3)
+    out = tmp_path / 'out'
+    with pytest.raises(ConversionError, match=r'p3\.png \(1 px of 1.*'
+                       r'--threshold 128'):
+        mask_folder.main(argv + ['-o', str(out)])
+    assert not out.exists()
+    info = mask_folder.main(argv + ['-o', str(out), '--threshold', '128'])
+    got = _by_stem(_read_out(out))
+    for stem, m in refs.items():
+        assert np.array_equal(got[stem], (m >= 128).astype(np.uint8)), stem
+    total = sum(int((m == 255).sum()) for m in refs.values())
+    assert sum(p['defect'] for p in info['pixels'].values()) == total
+    assert info['snapped_pixels'] == {'p3': 1}
+    printed = capsys.readouterr().out
+    assert f'defect {total} px in 6 masks' in printed
+    # read as labels on purpose: converted, with a warning for the class
+    # left with almost nothing
+    mask_folder.main(argv + ['-o', str(out), '--overwrite',
+                             '--label-format', 'labels'])
+    printed = capsys.readouterr().out
+    assert "warning: class 'defect' has 1 of" in printed
+
+
+def test_anti_aliased_grey_masks_with_threshold_or_ranges(tmp_path):
+    argv, refs = _rust_masks(tmp_path, aa=True)
+    soft = sum(int(((m > 0) & (m < 255)).sum()) for m in refs.values())
+    assert soft > 0
+    out = tmp_path / 'out'
+    with pytest.raises(ConversionError, match=r'p0\.png: mask values .*'
+                       r'--threshold 128'):
+        mask_folder.main(argv + ['-o', str(out)])
+    with pytest.raises(ConversionError, match='--tolerance D'):
+        mask_folder.main(argv + ['-o', str(out), '--map', '0=0', '255=1'])
+    info = mask_folder.main(argv + ['-o', str(out), '--threshold', '128'])
+    assert sum(info['snapped_pixels'].values()) == soft
+    got = _by_stem(_read_out(out))
+    ranged = tmp_path / 'ranged'
+    mask_folder.main(argv + ['-o', str(ranged), '--map', '0-127=0',
+                             '128-254=1', '255=1'])
+    by_range = _by_stem(_read_out(ranged))
+    for stem, m in refs.items():
+        assert np.array_equal(got[stem], (m >= 128).astype(np.uint8)), stem
+        assert np.array_equal(by_range[stem], got[stem]), stem
+    # --tolerance on a grey map: each value to the nearer of 0 and 255
+    near = tmp_path / 'near'
+    mask_folder.main(argv + ['-o', str(near), '--map', '0=0', '255=1',
+                             '--tolerance', '128'])
+    for stem, m in _by_stem(_read_out(near)).items():
+        assert np.array_equal(m, (refs[stem] >= 128).astype(np.uint8))
+
+
+def test_anti_aliased_colour_masks_snap_within_the_tolerance(tmp_path):
+    imgs, masks = tmp_path / 'img', tmp_path / 'mask'
+    imgs.mkdir()
+    masks.mkdir()
+    expected = {}
+    for i in range(3):
+        _photo(imgs / f'c{i}.png', h=40, w=48, seed=i)
+        bgr = np.zeros((40, 48, 3), np.uint8)
+        cv2.circle(bgr, (16, 20), 8, (0, 0, 255), -1, cv2.LINE_AA)  # red
+        cv2.circle(bgr, (34, 20), 6, (0, 255, 0), -1, cv2.LINE_AA)  # green
+        cv2.imwrite(str(masks / f'c{i}.png'), bgr)
+        rgb = bgr[..., ::-1].astype(np.int64)
+        palette = np.array([(0, 0, 0), (255, 0, 0), (0, 255, 0)])
+        dist = np.sqrt(((rgb[..., None, :] - palette) ** 2).sum(-1))
+        expected[f'c{i}'] = (np.array([0, 1, 2])[dist.argmin(-1)],
+                             dist.min(-1))
+    argv = ['--img-dir', str(imgs), '--mask-dir', str(masks), '--quiet',
+            '--class-names', 'background', 'rust', 'paint', '--map',
+            '0,0,0=0', '255,0,0=1', '0,255,0=2']
+    with pytest.raises(ConversionError, match=r'c0\.png.*--tolerance'):
+        mask_folder.main(argv + ['-o', str(tmp_path / 'o')])
+    info = mask_folder.main(argv + ['-o', str(tmp_path / 'o'),
+                                    '--tolerance', '200'])
+    got = _by_stem(_read_out(tmp_path / 'o'))
+    for stem, (labels, dist) in expected.items():
+        assert np.array_equal(got[stem], labels), stem
+        assert info['snapped_pixels'][stem] == int((dist > 0).sum())
+    # a colour farther than the tolerance is still an error
+    with pytest.raises(ConversionError, match=r'not covered.*within 20'):
+        mask_folder.main(argv + ['-o', str(tmp_path / 'o2'),
+                                 '--tolerance', '20'])
+
+
+def test_map_hints_and_option_conflicts(tmp_path):
+    argv, _ = _rust_masks(tmp_path)
+    out = ['-o', str(tmp_path / 'o')]
+    with pytest.raises(ConversionError, match='--class-names'):
+        mask_folder.main(argv + out + ['--map', '0=0', '1=1', '2=2'])
+    with pytest.raises(ConversionError, match='LOW <= HIGH'):
+        mask_folder.main(argv + out + ['--map', '200-100=1'])
+    with pytest.raises(ConversionError, match='two labels'):
+        mask_folder.main(argv + out + ['--map', '0-200=0', '100-255=1'])
+    for extra in (['--threshold', '128', '--map', '0=0'],
+                  ['--threshold', '0'],
+                  ['--label-format', 'labels', '--map', '0=0', '255=1']):
+        with pytest.raises(SystemExit):
+            mask_folder.main(argv + out + extra)
+
+
+def test_readme_conversion_command_on_anti_aliased_masks(tmp_path):
+    """The README's mask_folder.py command fails on anti-aliased 0/255
+    masks naming one option, and works with it added."""
+    import re
+    import shlex
+    import subprocess
+    import sys
+
+    from ..conftest import REPO
+    readme = open(osp.join(REPO, 'README.md')).read()
+    line = next(x for x in readme.splitlines()
+                if x.startswith('python tools/dataset_converters/'
+                                'mask_folder.py'))
+    words = shlex.split(line.split('#')[0])
+    _rust_masks(tmp_path, aa=True)
+    words = [{'photos/': str(tmp_path / 'img'),
+              'masks/': str(tmp_path / 'mask'),
+              'data/defects': str(tmp_path / 'out')}.get(w, w)
+             for w in words]
+    cmd = [sys.executable, osp.join(REPO, words[1])] + words[2:]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 1
+    option = re.search(r'pass (--\S+ \d+)', proc.stderr).group(1)
+    proc = subprocess.run(cmd + option.split(), capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / 'out' / 'dataset_info.json').is_file()

@@ -263,3 +263,22 @@ def test_runner_needs_no_torch_and_matches_the_slide_inference(
         assert proc.returncode == 1, proc.stderr[-2000:]
         got = np.load(out / 'big.npz')
         assert got['epistemic'].astype(np.float32).max() > 0, name
+
+
+def test_export_of_a_checkpoint_without_dataset_meta(tmp_path, exported):
+    """A plain ``torch.save`` of a state dict (no ``meta``) exports, with
+    the class names mmseg's init_model would fall back to, and nothing but
+    the .onnx file is left beside it."""
+    import os
+    config, checkpoint, _ = exported['p0.5']
+    bare = tmp_path / 'bare.pth'
+    torch.save(torch.load(checkpoint, weights_only=True)['state_dict'], bare)
+    out = tmp_path / 'out' / 'model.onnx'
+    export = load_tool('tools/deployment/pytorch2onnx.py')
+    assert export.main([config, str(bare), '--num-samples', '2', '--out',
+                        str(out)]) == 0
+    assert os.listdir(tmp_path / 'out') == ['model.onnx']
+    import onnx
+    meta = {p.key: json.loads(p.value)
+            for p in onnx.load(str(out)).metadata_props}
+    assert meta['classes'] == ['background', 'defect']

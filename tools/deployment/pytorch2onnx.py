@@ -37,6 +37,7 @@ import copy
 import json
 import os
 import os.path as osp
+import shutil
 import sys
 
 import numpy as np
@@ -44,6 +45,7 @@ import numpy as np
 import spotrust_mm  # noqa: F401  (registers plugins, mmcv-lite shim)
 from spotrust_mm.apis import (add_cfg_options_arg, init_checked_model,
                               load_inference_config)
+from spotrust_mm.fileio import make_temp_dir
 
 FORMAT = 'spotrust-mm-summary/2'
 
@@ -90,9 +92,7 @@ def test_resize(pipeline, config: str):
 
 
 def export(args) -> dict:
-    import torch
-
-    from spotrust_mm.models.export import SummaryGraph, export_onnx
+    from spotrust_mm.models.export import SummaryGraph
     cfg = load_inference_config(args.config, args.checkpoint,
                                 args.cfg_options, args.num_samples)
     model = init_checked_model(cfg, args.checkpoint, args.config,
@@ -106,7 +106,24 @@ def export(args) -> dict:
     graph = SummaryGraph(copy.deepcopy(model), args.num_samples or getattr(
         model, 'num_samples', 1)).eval()
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    tmp = args.out + '.tmp'
+    # the exporter may write its weights beside the graph (``.data``):
+    # everything is built in a temporary folder beside OUT, and only the
+    # one self-contained .onnx file is moved into place
+    tmp_dir = make_temp_dir(osp.dirname(osp.abspath(args.out)),
+                            f'.{osp.basename(args.out)}.tmp-')
+    try:
+        return _export_checked(args, cfg, model, graph, h, w, stride,
+                               osp.join(tmp_dir, 'model.onnx'))
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+def _export_checked(args, cfg, model, graph, h, w, stride, tmp) -> dict:
+    """Export ``graph`` to ``tmp``, add the metadata, check it in ONNX
+    Runtime against PyTorch and move it to ``args.out``."""
+    import torch
+
+    from spotrust_mm.models.export import export_onnx
     image, noise, inputs = export_onnx(graph, tmp, h, w, args.opset)
     with torch.no_grad():
         expected = graph(image, *noise).numpy()
@@ -134,7 +151,6 @@ def export(args) -> dict:
         n: m.numpy() for (n, _, _), m in zip(inputs, noise)}))[0]
     diff = float(np.abs(got - expected).max())
     if diff > 1e-4:
-        os.remove(tmp)
         raise RuntimeError(f'ONNX Runtime differs from PyTorch by {diff} '
                            'on the same noise; nothing written')
     os.replace(tmp, args.out)

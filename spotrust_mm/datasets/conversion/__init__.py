@@ -31,8 +31,10 @@ from .common import (DEFAULT_PALETTE, IGNORE_INDEX, IMAGE_EXTENSIONS, SPLITS,
                      ConversionError, Sample, class_names, default_palette,
                      files_by_stem,
                      image_size, parse_classes)
-from .mask_files import (MASK_EXTENSIONS, default_mask_labels,
-                         folder_label_format, is_lossy, read_mask_values)
+from .mask_files import (FOLDER_LABEL_FORMATS, MASK_EXTENSIONS,
+                         default_mask_labels, folder_label_format,
+                         grey_values_hint, is_lossy, mask_kind,
+                         read_mask_values, threshold_labels)
 from .preannotation import (UNCERTAIN_LABEL, coco_annotations,
                             coco_document, labelme_document, mask_polygons,
                             prediction_regions)
@@ -48,6 +50,8 @@ __all__ = [
     'converter_main', 'run_converter', 'IGNORE_INDEX', 'IMAGE_EXTENSIONS',
     'SPLITS', 'ConversionError', 'Sample', 'files_by_stem', 'image_size',
     'MASK_EXTENSIONS', 'default_mask_labels', 'folder_label_format',
+    'FOLDER_LABEL_FORMATS', 'grey_values_hint', 'mask_kind',
+    'threshold_labels',
     'is_lossy', 'read_mask_values', 'check_polygon', 'coco_polygons_mask',
     'decode_rle', 'rasterise_polygons', 'rle_string_counts',
     'read_split_file', 'split_stems',

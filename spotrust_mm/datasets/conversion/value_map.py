@@ -11,7 +11,8 @@ Key = Union[int, Tuple[int, int, int]]
 def parse_value_map(items: Optional[Sequence[str]],
                     num_classes: int = 2) -> Optional[Dict[Key, int]]:
     """Parse ``--map`` items ``VALUE=LABEL``: VALUE is a grey level
-    (``255``) or an RGB colour (``255,0,0``); LABEL is a class id below
+    (``255``), a range of grey levels (``128-255``, both ends included)
+    or an RGB colour (``255,0,0``); LABEL is a class id below
     ``num_classes`` (0 or 1 for the binary default) or 255 (also written
     ``ignore``)."""
     if not items:
@@ -28,25 +29,36 @@ def parse_value_map(items: Optional[Sequence[str]],
         try:
             if label_v is None:
                 label_v = int(label)
-            parts = [int(p) for p in value.split(',')]
+            is_range = '-' in value and ',' not in value
+            parts = [int(p) for p in value.split('-' if is_range else ',')]
         except ValueError:
             raise ConversionError(
                 f'--map item {item!r}: not numbers') from None
+        if is_range:
+            if len(parts) != 2 or not 0 <= parts[0] <= parts[1] <= 255:
+                raise ConversionError(
+                    f'--map item {item!r}: a range LOW-HIGH needs 0 <= LOW '
+                    '<= HIGH <= 255')
+            keys: List[Key] = list(range(parts[0], parts[1] + 1))
+        elif len(parts) in (1, 3):
+            keys = [parts[0] if len(parts) == 1 else tuple(parts)]
+        else:
+            raise ConversionError(
+                f'--map item {item!r}: value must be a grey level, a range '
+                'LOW-HIGH or R,G,B')
         if label_v != IGNORE_INDEX and not 0 <= label_v < num_classes:
             raise ConversionError(
                 f'--map item {item!r}: label must be ' +
                 ('0, 1' if num_classes == 2 else f'0..{num_classes - 1}') +
-                ' or 255/ignore')
-        if len(parts) == 1:
-            key: Key = parts[0]
-        elif len(parts) == 3:
-            key = tuple(parts)
-        else:
-            raise ConversionError(
-                f'--map item {item!r}: value must be a grey level or R,G,B')
-        if key in out and out[key] != label_v:
-            raise ConversionError(f'--map gives {value} two labels')
-        out[key] = label_v
+                ' or 255/ignore' +
+                (' (for more classes, name them with --class-names, e.g. '
+                 '--class-names background rust paint)'
+                 if num_classes == 2 else ''))
+        for key in keys:
+            if key in out and out[key] != label_v:
+                raise ConversionError(
+                    f'--map gives {_describe_map({key: 0})[:-2]} two labels')
+            out[key] = label_v
     if len({type(k) for k in out}) > 1:
         raise ConversionError(
             '--map mixes grey levels and RGB colours; use one kind')
@@ -89,7 +101,11 @@ def apply_value_map(values: np.ndarray, value_map: Dict[Key, int],
             f'{path}: mask values {shown} are not covered by the value map '
             f'{_describe_map(value_map)}' +
             (f' (nor within {snap_tolerance:g} of a mapped value)'
-             if snap_tolerance > 0 else '') + '; add them with --map')
+             if snap_tolerance > 0 else '') + '; add them with --map' +
+            ('' if rgb else ' (ranges allowed, e.g. 1-254=1)') +
+            ', or pass --tolerance D to give a value within distance D of '
+            'a mapped ' + ('colour' if rgb else 'value') + ' its label '
+            '(anti-aliased edges; the snapped pixels are counted)')
     labels = labels_of_keys[nearest][inverse].reshape(values.shape[:2])
     snapped = int(np.bincount(inverse, minlength=len(uniq))[~exact].sum())
     return labels, snapped
@@ -126,7 +142,23 @@ def class_id_map(values: np.ndarray, value_map: Optional[Dict[Key, int]],
 
 
 def _describe_map(value_map: Dict[Key, int]) -> str:
+    """``--map`` items of ``value_map``; runs of grey levels with one
+    label as ranges (``0-127=0 128-255=1``)."""
     def fmt(k):
         return ','.join(map(str, k)) if isinstance(k, tuple) else str(k)
 
-    return ' '.join(f'{fmt(k)}={v}' for k, v in value_map.items())
+    items = sorted(value_map.items(), key=lambda kv: (
+        isinstance(kv[0], tuple), kv[0]))
+    out, i = [], 0
+    while i < len(items):
+        key, label = items[i]
+        j = i
+        while (not isinstance(key, tuple) and j + 1 < len(items)
+               and items[j + 1][0] == items[j][0] + 1
+               and items[j + 1][1] == label):
+            j += 1
+        name = 'ignore' if label == IGNORE_INDEX else label
+        out.append(f'{fmt(key)}={name}' if j == i else
+                   f'{key}-{items[j][0]}={name}')
+        i = j + 1
+    return ' '.join(out)

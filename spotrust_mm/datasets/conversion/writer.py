@@ -102,6 +102,7 @@ def write_dataset(samples: Sequence[Sample],
     class_stats = {k: np.zeros((2, num_classes + 1), np.int64)
                    for k in SPLITS}
     snapped = {}
+    masks_with = np.zeros(num_classes + 1, np.int64)  # per label, ignored
     try:
         for k in SPLITS:
             os.makedirs(osp.join(tmp, 'img_dir', k))
@@ -134,9 +135,13 @@ def write_dataset(samples: Sequence[Sample],
                     mask.astype(np.uint8)):
                 raise OSError(f'could not write the mask of {sample.image}')
             if classes:
-                class_stats[k] += class_pixel_stats(mask, num_classes)
+                one = class_pixel_stats(mask, num_classes)
+                class_stats[k] += one
+                masks_with += one[0] > 0
             else:
-                counts[k] += label_counts(mask)
+                one = np.array(label_counts(mask))
+                counts[k] += one
+                masks_with += one > 0
         info = dict(
             source=source,
             layout='mmseg: img_dir/<split>/<stem><ext>, '
@@ -145,6 +150,10 @@ def write_dataset(samples: Sequence[Sample],
             splits={k: len(v) for k, v in splits.items()},
             split_seed=seed_info,
             **pixel_entries(class_stats if classes else counts, classes),
+            masks_with_label=dict(zip(
+                (list(classes) if classes else ['background', 'defect']) +
+                ['ignored'], map(int, masks_with))),
+            num_masks=len(samples),
             snapped_pixels=snapped,
             stems=splits)
         if classes:
@@ -238,14 +247,52 @@ def summarise(info: dict, out: str) -> str:
             f'{k} {info["defect_pixel_fraction"][k]:.4f}' for k in SPLITS))
     lines.append(f'suggested class_weight: {info["class_weight"]} '
                  f'({info["class_weight_formula"]})')
+    lines += label_summary(info)
     if info.get('snapped_pixels'):
         total = sum(info['snapped_pixels'].values())
         lines.append(f'snapped {total} pixels of '
-                     f'{len(info["snapped_pixels"])} JPEG-compressed masks '
-                     'to the nearest mapped value')
+                     f'{len(info["snapped_pixels"])} masks to the nearest '
+                     'label (JPEG compression, anti-aliased edges, '
+                     '--tolerance or --threshold)')
     for key in ('skipped', 'unlabelled'):
         if info.get(key):
             lines.append(f'{key}: {len(info[key])} ' + ', '.join(
                 str(x) for x in info[key][:10]) +
                          (' ...' if len(info[key]) > 10 else ''))
     return '\n'.join(lines)
+
+
+#: A class with less than this share of the labelled pixels is warned of.
+SCARCE_CLASS_FRACTION = 1e-3
+
+
+def label_summary(info: dict) -> List[str]:
+    """The lines that say how many pixels of each class, and ignored, came
+    from how many masks (all splits), with a warning for each class that
+    ends up with almost nothing (under :data:`SCARCE_CLASS_FRACTION` of
+    the labelled pixels) and for a dataset that is mostly ignored: the
+    signs of masks read in the wrong format."""
+    with_label = info.get('masks_with_label')
+    if not with_label:
+        return []
+    names = list(with_label)
+    totals = {n: sum(int(p.get(n, 0)) for p in info['pixels'].values())
+              for n in names}
+    n_masks = info.get('num_masks', '?')
+    lines = [f'labels from {n_masks} masks: ' + ', '.join(
+        f'{n} {totals[n]} px in {with_label[n]} masks' for n in names)]
+    labelled = sum(totals[n] for n in names[:-1])
+    for n in names[:-1]:
+        if labelled and totals[n] < SCARCE_CLASS_FRACTION * labelled:
+            lines.append(
+                f'warning: class {n!r} has {totals[n]} of {labelled} '
+                f'labelled pixels ({totals[n] / labelled:.2e}) in '
+                f'{with_label[n]} masks: check that the masks were read in '
+                'their format (--label-format, --threshold, --map)')
+    everything = labelled + totals[names[-1]]
+    if everything and totals[names[-1]] > 0.5 * everything:
+        lines.append(
+            f'warning: {totals[names[-1]] / everything:.0%} of the pixels '
+            'are ignored: check that 255 means "ignore" in these masks '
+            '(--label-format 0/255 or --threshold if it is the defect)')
+    return lines
