@@ -21,11 +21,11 @@ markers of ``--doc``.
 """
 import sys
 
-from real_data import (CPU_SCHEDULE, benchmark_parser, calibrate_row,
-                       provenance,
-                       convert, parse_benchmark_args, report, row_options,
-                       run_row, run_rows)
-from row_table import collect_results, table
+from spotrust_mm.benchmarking import (CPU_SCHEDULE, benchmark_parser,
+                                      calibrate_row, collect_results,
+                                      convert, parse_benchmark_args,
+                                      provenance, report, row_options,
+                                      row_table, run_row, run_rows)
 
 FAMILIES = {
     'segformer_mit_b0': 'SegFormer MiT-B0 (SegformerHead)',
@@ -55,7 +55,7 @@ def main(argv=None):
         run_row(name, args, data, spec=ROWS[name], opts=opts),
         spec=ROWS[name]))
     results = collect_results(ROWS, args.work_dir, failed)
-    text = table(results)
+    text = row_table(results)
     return report(text, args.doc, failed, BEGIN, END,
                   head=provenance(args, data))
 

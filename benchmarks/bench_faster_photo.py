@@ -44,7 +44,7 @@ import sys
 import tempfile
 import time
 
-from bench_whole_photo import add_photo_args
+from spotrust_mm.benchmarking import add_photo_args
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PATHS = ('today', 'head', 'allocator', 'channels_last', 'window_batch',

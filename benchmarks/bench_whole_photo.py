@@ -37,6 +37,8 @@ from mmengine.config import Config
 from mmseg.registry import MODELS
 from mmseg.utils import register_all_modules
 
+from spotrust_mm.benchmarking import add_photo_args
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = dict(deterministic_mmseg_slide='configs/spotrust_mcdropout.py',
                deterministic='configs/spotrust_mcdropout.py',
@@ -97,15 +99,6 @@ def timed_predict(model, x, device, precision):
         seconds = time.perf_counter() - start
     peak = torch.cuda.max_memory_allocated() if cuda else None
     return seconds, peak, out[0].seg_logits.data.float()
-
-
-def add_photo_args(p: argparse.ArgumentParser) -> None:
-    """The photo, windows and samples of the whole-photo benchmarks."""
-    p.add_argument('--height', type=int, default=3000)
-    p.add_argument('--width', type=int, default=4000)
-    p.add_argument('--crop', type=int, default=512)
-    p.add_argument('--stride', type=int, default=384)
-    p.add_argument('--samples', type=int, default=24)
 
 
 def main(argv=None):

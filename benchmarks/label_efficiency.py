@@ -52,10 +52,11 @@ import sys
 import time
 
 import numpy as np
-from real_data import (CPU_OPTIONS, add_doc_arg, convert, data_options,
-                       parse_benchmark_args, provenance, report, run)
 
 from spotrust_mm.apis import trained_checkpoint
+from spotrust_mm.benchmarking import (CPU_OPTIONS, add_doc_arg, convert,
+                                      data_options, parse_benchmark_args,
+                                      provenance, report, run)
 from spotrust_mm.datasets.conversion import defect_class_weight, label_counts
 from spotrust_mm.evaluation.acquisition import AGGREGATIONS, STRATEGIES
 from spotrust_mm.fileio import write_json

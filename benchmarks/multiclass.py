@@ -35,12 +35,10 @@ import json
 import os.path as osp
 import sys
 
-from real_data import (CPU_OPTIONS, benchmark_parser, calibrate_row,
-                       provenance,
-                       convert, parse_benchmark_args, report, run_row,
-                       run_rows)
-from row_table import collect_results
-from training_curves import _fmt
+from spotrust_mm.benchmarking import (CPU_OPTIONS, benchmark_parser,
+                                      calibrate_row, collect_results,
+                                      convert, fmt, parse_benchmark_args,
+                                      provenance, report, run_row, run_rows)
 
 ROWS = {
     'fcn_baseline': ('train', 'configs/photos_multiclass/fcn_hr18_baseline.py',
@@ -107,23 +105,23 @@ def results_table(results, names) -> str:
         m = r['metrics']
         cal = r.get('calibration')
         after = cal['test']['after'] if cal else {}
-        cells = [r['label'], _fmt(m['mean_iou']), _fmt(m['ece'], 4),
-                 _fmt(m['nll'], 3), _fmt(m['brier'], 3)]
-        cells += [f'{_fmt(m.get(f"{k}/auroc_error"))} / '
-                  f'{_fmt(m.get(f"{k}/aupr_error"))}'
+        cells = [r['label'], fmt(m['mean_iou']), fmt(m['ece'], 4),
+                 fmt(m['nll'], 3), fmt(m['brier'], 3)]
+        cells += [f'{fmt(m.get(f"{k}/auroc_error"))} / '
+                  f'{fmt(m.get(f"{k}/aupr_error"))}'
                   if f'{k}/auroc_error' in m else '–' for k in MEASURES]
-        cells += [_fmt(m.get('epistemic/pavpu')),
-                  _fmt(cal['temperature'], 2) if cal else '–',
-                  _fmt(after.get('ece'), 4), _fmt(after.get('nll'), 3),
+        cells += [fmt(m.get('epistemic/pavpu')),
+                  fmt(cal['temperature'], 2) if cal else '–',
+                  fmt(after.get('ece'), 4), fmt(after.get('nll'), 3),
                   f'{r["train_seconds"] / 60:.1f} min',
-                  _fmt(m.get('seconds_per_image'), 2)]
+                  fmt(m.get('seconds_per_image'), 2)]
         lines.append('| ' + ' | '.join(cells) + ' |')
     lines += ['', '| row | ' + ' | '.join(names) + ' |',
               '|' + '---|' * (len(names) + 1)]
     for r in results:
         if not r.get('failed'):
             lines.append('| ' + r['label'] + ' | ' + ' | '.join(
-                _fmt(r['metrics'].get(f'{n}_iou')) for n in names) + ' |')
+                fmt(r['metrics'].get(f'{n}_iou')) for n in names) + ' |')
     return '\n'.join(lines)
 
 

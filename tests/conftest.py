@@ -168,6 +168,50 @@ def write_tiny_model(folder, head_type: str = 'MCDropoutHRHead',
     return config, checkpoint
 
 
+def write_tiny_plain_model(folder, num_classes: int = 2,
+                           classes=None):
+    """A plain mmseg ``EncoderDecoder`` (tiny HRNet, FCN head, softmax
+    cross-entropy; no SpotRust part) with ``num_classes`` outputs, its
+    config (inheriting the MC-dropout config's data and runtime) and a
+    checkpoint of its random weights, as a user brings their own model.
+
+    Returns:
+        tuple[str, str]: Config and checkpoint paths.
+    """
+    import torch
+    from mmseg.registry import MODELS
+    model = tiny_hrnet_model()
+    for key in ('num_samples', 'sample_chunk', 'seed'):
+        model.pop(key)
+    c = TINY_CHANNELS
+    model.update(
+        type='EncoderDecoder',
+        decode_head=dict(
+            type='FCNHead', in_channels=list(c), in_index=(0, 1, 2, 3),
+            input_transform='resize_concat', channels=sum(c), num_convs=1,
+            concat_input=False, dropout_ratio=-1, num_classes=num_classes,
+            norm_cfg=dict(type='BN', requires_grad=True),
+            align_corners=False,
+            loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False,
+                             loss_weight=1.0)))
+    config = osp.join(str(folder), f'plain_{num_classes}.py')
+    base = osp.join(REPO, 'configs/spotrust_mcdropout.py')
+    with open(config, 'w') as f:
+        f.write(f'_base_ = [{base!r}]\n'
+                f'model = {dict(model, _delete_=True)!r}\n')
+    torch.manual_seed(num_classes)
+    built = MODELS.build(model)
+    with torch.no_grad():  # outputs far from uniform, so entropy varies
+        built.decode_head.conv_seg.weight.mul_(20)
+    classes = classes or (('background', 'corrosion') if num_classes == 2
+                          else tuple(f'c{i}' for i in range(num_classes)))
+    checkpoint = osp.join(str(folder), f'plain_{num_classes}.pth')
+    torch.save(dict(state_dict=built.state_dict(),
+                    meta=dict(dataset_meta=dict(classes=classes))),
+               checkpoint)
+    return config, checkpoint
+
+
 #: Test files that take minutes, started first by ``make test``'s parallel
 #: workers (pytest-xdist, ``--dist loadfile``).
 LONGEST_FILES = ('tests/test_benchmark_real_data.py', )

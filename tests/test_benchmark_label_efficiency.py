@@ -1,7 +1,6 @@
 """The pieces of benchmarks/label_efficiency.py that decide its numbers:
 the labelled view of a dataset, Spearman's rank correlation and the table
 (the whole loop runs in the benchmark; docs/benchmarks.md)."""
-import importlib
 import json
 import os
 import os.path as osp
@@ -10,13 +9,12 @@ import cv2
 import numpy as np
 import pytest
 
-from .conftest import REPO
+from .conftest import load_tool
 
 
 @pytest.fixture
-def bench(monkeypatch):
-    monkeypatch.syspath_prepend(osp.join(REPO, 'benchmarks'))
-    return importlib.import_module('label_efficiency')
+def bench():
+    return load_tool('benchmarks/label_efficiency.py')
 
 
 def test_spearman_by_hand(bench):

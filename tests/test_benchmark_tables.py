@@ -1,18 +1,13 @@
-"""The table code of the real-data benchmarks on files made here: the
+"""The table code of the benchmark harness on files made here: the
 training-curves table keeps the last validation; undefined scores are
 shown as '–'."""
-import importlib
-import os.path as osp
-
 import pytest
-
-from .conftest import REPO
 
 
 @pytest.fixture
-def curves(monkeypatch):
-    monkeypatch.syspath_prepend(osp.join(REPO, 'benchmarks'))
-    return importlib.import_module('training_curves')
+def curves():
+    from spotrust_mm.benchmarking import tables
+    return tables
 
 
 def _log(run, f1_by_epoch):
@@ -41,6 +36,6 @@ def test_curves_table_keeps_the_last_epoch(curves, tmp_path):
 
 
 def test_undefined_scores_are_shown_as_dashes(curves):
-    assert curves._fmt(float('nan')) == '–'
-    assert curves._fmt(None) == '–'
-    assert curves._fmt(0.5) == '0.500'
+    assert curves.fmt(float('nan')) == '–'
+    assert curves.fmt(None) == '–'
+    assert curves.fmt(0.5) == '0.500'

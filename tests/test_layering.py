@@ -9,13 +9,17 @@ import pytest
 
 from .conftest import REPO
 
-# package -> the spotrust_mm packages it must not import
+# package -> the spotrust_mm packages it must not import (benchmarking,
+# the benchmark harness, sits above them all)
 FORBIDDEN = {
-    'models': {'evaluation', 'visualization', 'engine', 'apis'},
-    'datasets': {'models', 'evaluation', 'visualization', 'engine', 'apis'},
-    'evaluation': {'visualization', 'engine', 'apis'},
-    'visualization': {'engine', 'apis'},
-    'engine': {'apis'},
+    'models': {'evaluation', 'visualization', 'engine', 'apis',
+               'benchmarking'},
+    'datasets': {'models', 'evaluation', 'visualization', 'engine', 'apis',
+                 'benchmarking'},
+    'evaluation': {'visualization', 'engine', 'apis', 'benchmarking'},
+    'visualization': {'engine', 'apis', 'benchmarking'},
+    'engine': {'apis', 'benchmarking'},
+    'apis': {'benchmarking'},
 }
 
 
@@ -64,18 +68,44 @@ def test_the_checker_sees_relative_and_absolute_imports():
         'evaluation', 'models', 'engine', 'visualization'}
 
 
+def _sys_path_edits(source: str) -> list:
+    """The lines of ``source`` that reach ``sys.path`` in any form:
+    ``sys.path``, ``from sys import path`` or pytest's
+    ``monkeypatch.syspath_prepend``."""
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute) and (
+                node.attr == 'syspath_prepend' or
+                (node.attr == 'path' and isinstance(node.value, ast.Name)
+                 and node.value.id == 'sys')):
+            lines.append(node.lineno)
+        elif isinstance(node, ast.ImportFrom) and node.module == 'sys' and \
+                any(a.name == 'path' for a in node.names):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_the_sys_path_check_catches_every_form():
+    for source in ('import sys\nsys.path.insert(0, "x")\n',
+                   'from sys import path\npath.append("x")\n',
+                   'def f(monkeypatch):\n'
+                   '    monkeypatch.syspath_prepend("x")\n'):
+        assert _sys_path_edits(source), source
+    assert not _sys_path_edits('import os\nos.path.join("a")\n')
+
+
 def test_no_sys_path_edits_in_tools_tests_or_benchmarks():
-    """Tools, tests and benchmarks import the installed package; none edits
+    """Tools, tests and benchmarks import the installed package (the
+    benchmark harness is :mod:`spotrust_mm.benchmarking`); none edits
     sys.path to reach a module."""
     found = []
     for folder in ('tools', 'tests', 'benchmarks'):
         for path in glob.glob(osp.join(REPO, folder, '**', '*.py'),
                               recursive=True):
-            for node in ast.walk(ast.parse(open(path).read())):
-                if isinstance(node, ast.Attribute) and node.attr == 'path' \
-                        and isinstance(node.value, ast.Name) and \
-                        node.value.id == 'sys':
-                    found.append(osp.relpath(path, REPO))
+            if osp.samefile(path, __file__):
+                continue  # the probes above
+            if _sys_path_edits(open(path).read()):
+                found.append(osp.relpath(path, REPO))
     assert not found, found
 
 

@@ -4,13 +4,21 @@
         [--gt-dir MASKS] [--num-samples N] [--slide CROP STRIDE]
         [--gt-format labels|0/255] [--batch-size B] [--max-panel-side PX]
         [--arrays float32|float16|none] [--overwrite] [--fail-fast] [--quiet]
+        [--review-epistemic STD | --review-entropy NATS]
         [--launcher none|pytorch|slurm]
 
 For each image: detection map, accuracy map (with --gt-dir: the mask with
 the image's stem, any mask extension in any case, in ``--gt-format``; an
-image without one fails), epistemic and aleatoric maps with colour bars, a
-panel of them all, the full-resolution maps (.npz) and a JSON record; for
-the run, ``summary.json`` and the review page ``report.html``. Outputs are
+image without one fails), the uncertainty maps with colour bars, a panel
+of them all, the full-resolution maps (.npz) and a JSON record; for the
+run, ``summary.json`` and the review page ``report.html``. A SpotRust
+model gives epistemic and aleatoric maps and is flagged for review by
+``--review-epistemic``; any other mmseg segmentor (a plain
+``EncoderDecoder``) gives what it honestly can: its prediction, its
+probability (binary) or class map (K classes), and the entropy of its
+own softmax as its uncertainty map, flagged by ``--review-entropy``.
+A setting the model cannot honour (``--review-epistemic`` for a plain
+model) is one error at start-up, exit status 2. Outputs are
 named by the image's stem (``summary.jpg`` becomes ``summary_``). An
 ensemble inference config needs no checkpoint (its members name theirs).
 
@@ -44,8 +52,11 @@ from spotrust_mm.allocator import keep_freed_memory
 from spotrust_mm.apis import (add_inference_args, add_launcher_args,
                               finish_distributed, image_inputs,
                               init_checked_model, load_inference_config)
-from spotrust_mm.apis.folder_inference import (FolderRun, GroundTruthFolder,
-                                               StopRun, check_names)
+from spotrust_mm.apis.folder_inference import (DEFAULT_REVIEW_EPISTEMIC,
+                                               FolderRun, GroundTruthFolder,
+                                               StopRun, check_names,
+                                               check_review_options,
+                                               has_epistemic, review_options)
 from spotrust_mm.apis.resume import (completed_record,
                                      remove_stale_temp_files, run_settings,
                                      settings_key)
@@ -68,8 +79,12 @@ def parse_args(argv=None):
                    "'0/255' (raw masks, 255 the defect)")
     p.add_argument('--slide', nargs=2, type=int, metavar=('CROP', 'STRIDE'),
                    help='sliding-window inference for large photos')
-    p.add_argument('--review-epistemic', type=float, default=0.1,
-                   help='epistemic std that flags an image for review')
+    p.add_argument('--review-epistemic', type=float,
+                   help='SpotRust models: epistemic std that flags an image '
+                   f'for review (default {DEFAULT_REVIEW_EPISTEMIC})')
+    p.add_argument('--review-entropy', type=float,
+                   help='plain mmseg models: mean softmax entropy (nats) '
+                   'that flags an image for review (default: none flagged)')
     p.add_argument('--batch-size', type=int, default=1,
                    help='images of the same size run together (same '
                    'results as one at a time)')
@@ -101,7 +116,7 @@ def build_config(args, checkpoint):
 
 
 def figure_options(args) -> dict:
-    return dict(review_epistemic=args.review_epistemic,
+    return dict(review_options(args.review_epistemic, args.review_entropy),
                 max_side=args.max_panel_side, arrays=args.arrays)
 
 
@@ -121,6 +136,14 @@ def main(argv=None) -> int:
     if world > 1 and device == 'cuda':
         device = f'cuda:{os.environ.get("LOCAL_RANK", 0)}'
     model = init_checked_model(cfg, checkpoint, args.config, device=device)
+    try:  # a setting the model cannot honour: one error, before any photo
+        check_review_options(model, args.config, **review_options(
+            args.review_epistemic, args.review_entropy))
+    except ValueError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    if has_epistemic(model) and args.review_epistemic is None:
+        args.review_epistemic = DEFAULT_REVIEW_EPISTEMIC
     classes = (getattr(model, 'dataset_meta', None) or {}).get('classes')
     gt = GroundTruthFolder(args.gt_dir, args.gt_format,
                            len(classes) if classes else 2) \

@@ -63,7 +63,9 @@ import spotrust_mm  # noqa: F401  (registers plugins, mmcv-lite shim)
 from spotrust_mm.allocator import keep_freed_memory
 from spotrust_mm.apis import (add_inference_args, image_inputs,
                               init_checked_model, load_inference_config)
-from spotrust_mm.apis.folder_inference import StopRun, check_names
+from spotrust_mm.apis.folder_inference import (StopRun, check_names,
+                                               check_review_options,
+                                               has_epistemic)
 from spotrust_mm.apis.labelling import PoolScoring, preannotate
 from spotrust_mm.apis.resume import (remove_stale_temp_files, run_settings,
                                      settings_key)
@@ -85,7 +87,9 @@ def parse_args(argv=None):
     p.add_argument('-k', type=int, required=True, help='photos to choose')
     p.add_argument('--out', required=True, help='output folder')
     p.add_argument('--strategy', choices=STRATEGIES,
-                   default='mutual_information')
+                   help='default: mutual_information (SpotRust models), '
+                   'entropy (plain mmseg models, whose softmax gives no '
+                   'other)')
     p.add_argument('--aggregation', choices=AGGREGATIONS,
                    default='patch_max')
     p.add_argument('--patch', type=int, default=64,
@@ -129,6 +133,30 @@ def parse_args(argv=None):
     if args.patch < 1 or not 0 < args.fraction <= 1:
         p.error('--patch must be >= 1 and --fraction in (0, 1]')
     return args
+
+
+def check_model_options(model, args) -> None:
+    """Fill the default ``--strategy`` for ``model`` and refuse options it
+    cannot honour: a plain mmseg model's softmax gives only the
+    ``entropy`` strategy (and ``random``), and no epistemic map for
+    ``--review-epistemic``.
+
+    Raises:
+        ValueError: Naming the config, the model type and what to pass.
+    """
+    check_review_options(model, args.config, args.review_epistemic)
+    plain = not has_epistemic(model)
+    if args.strategy is None:
+        args.strategy = 'entropy' if plain else 'mutual_information'
+    elif plain and args.strategy not in ('random', 'entropy'):
+        what = dict(epistemic='epistemic uncertainty',
+                    mutual_information='mutual information')[args.strategy]
+        raise ValueError(
+            f'{args.config}: a plain {type(model).__name__} has no {what} '
+            '(it gives one softmax per pixel, not samples); rank its '
+            'photos with --strategy entropy (the entropy of its softmax) '
+            'or random, or put a Bayesian tail on its head '
+            '(docs/any_head.md)')
 
 
 def pool_items(paths):
@@ -243,6 +271,11 @@ def main(argv=None) -> int:
         keep_freed_memory()  # afresh: docs/benchmarks.md, campaign speed
     model = init_checked_model(cfg, checkpoint, args.config,
                                device=args.device)
+    try:  # a setting the model cannot honour: one error, before scoring
+        check_model_options(model, args)
+    except ValueError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
     classes = list((getattr(model, 'dataset_meta', None) or {}).get(
         'classes') or ('background', 'defect'))
     settings = run_settings(cfg, checkpoint, patch=args.patch,

@@ -87,6 +87,60 @@ def check_names(items: Sequence[Tuple[str, str]],
         seen[name] = label
 
 
+#: The epistemic std that flags a SpotRust model's photo for review when
+#: no threshold is given.
+DEFAULT_REVIEW_EPISTEMIC = 0.1
+
+
+def has_epistemic(model) -> bool:
+    """Whether ``model`` gives epistemic and aleatoric maps (a SpotRust
+    segmentor: samples or members), or only its own softmax (any other
+    mmseg segmentor)."""
+    from ..models.segmentors.uncertainty import UncertaintyPredictorMixin
+    return isinstance(model, UncertaintyPredictorMixin)
+
+
+def review_options(review_epistemic: Optional[float] = None,
+                   review_entropy: Optional[float] = None) -> dict:
+    """The review thresholds of :func:`write_figure_set` as asked for:
+    unset ones left out, so that :func:`check_review_options` can tell
+    what the user asked from the defaults."""
+    out = {}
+    if review_epistemic is not None:
+        out['review_epistemic'] = float(review_epistemic)
+    if review_entropy is not None:
+        out['review_entropy'] = float(review_entropy)
+    return out
+
+
+def check_review_options(model, config: str,
+                         review_epistemic: Optional[float] = None,
+                         review_entropy: Optional[float] = None) -> None:
+    """Refuse review settings ``model`` cannot honour, once, naming what
+    to pass instead: an epistemic threshold for a plain model (it has no
+    epistemic uncertainty), or an entropy threshold for a SpotRust model
+    (it is flagged by its epistemic std).
+
+    Raises:
+        ValueError: Naming the config, the model type and the option to
+            use.
+    """
+    kind = type(model).__name__
+    if review_epistemic is not None and not has_epistemic(model):
+        raise ValueError(
+            f'{config}: a plain {kind} has no epistemic uncertainty (it '
+            'gives one softmax per pixel, not samples), so '
+            '--review-epistemic cannot flag its photos. Pass '
+            '--review-entropy NATS to flag them by the mean entropy of its '
+            'softmax instead, or put a Bayesian tail on its head '
+            '(docs/any_head.md) for epistemic and aleatoric maps')
+    if review_entropy is not None and has_epistemic(model):
+        raise ValueError(
+            f'{config}: {kind} gives epistemic uncertainty; flag its photos '
+            'with --review-epistemic STD (--review-entropy is for plain '
+            'models)')
+
+
 class StopRun(Exception):
     """``fail_fast`` and a file failed."""
 

@@ -22,8 +22,8 @@ from ..datasets.conversion import (coco_annotations, labelme_document,
                                    prediction_regions)
 from ..evaluation.acquisition import image_scores
 from ..fileio import write_json
-from ..visualization import read_rgb
-from .folder_inference import StopRun, failure_reason
+from ..visualization import prediction_maps, read_rgb
+from .folder_inference import StopRun, failure_reason, has_epistemic
 from .resume import completed_record, file_identity
 
 
@@ -80,13 +80,21 @@ def prediction_fields(model, img: np.ndarray) -> Dict[str, np.ndarray]:
     """Infer one RGB image: its (H, W) fields as float32 arrays
     (``epistemic_uncertainty``, ``predictive_entropy``,
     ``expected_entropy``, ``confidence``: the probability of the
-    predicted class) and ``label_map`` (the predicted classes)."""
+    predicted class) and ``label_map`` (the predicted classes). A plain
+    mmseg model gives only what its softmax can: ``predictive_entropy``
+    (of its softmax), ``confidence`` and ``label_map``."""
     from mmseg.apis import inference_model
-    if not hasattr(model, 'entropy_fields'):
-        raise ValueError(f'{type(model).__name__} is not an uncertainty '
-                         'segmentor (BayesianEncoderDecoder or '
-                         'EnsembleSegmentor): it has no uncertainty to rank '
-                         'photos by')
+    if not has_epistemic(model):
+        with torch.no_grad():
+            result = inference_model(model,
+                                     cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+        maps, _, _ = prediction_maps(result)
+        prob = maps['probability']
+        return dict(
+            predictive_entropy=maps['entropy'],
+            confidence=prob if result.seg_logits.data.shape[0] > 2 else
+            np.maximum(prob, 1 - prob),
+            label_map=maps['prediction'])
     with model.entropy_fields(), torch.no_grad():
         result = inference_model(model, cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
 
@@ -175,7 +183,7 @@ def preannotate(model, path: str, image_name: str, classes: Sequence[str],
     fields = prediction_fields(model, img)
     regions = prediction_regions(
         fields['label_map'], fields['confidence'],
-        fields['epistemic_uncertainty'], classes,
+        fields.get('epistemic_uncertainty'), classes,
         tolerance=options['tolerance'], min_area=options['min_area'],
         low_confidence=options['low_confidence'],
         review_epistemic=options['review_epistemic'])

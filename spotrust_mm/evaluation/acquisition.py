@@ -50,6 +50,20 @@ def pixel_scores(fields: Mapping[str, np.ndarray],
                      f'scores, got {strategy!r}')
 
 
+#: The prediction fields each strategy reads.
+STRATEGY_FIELDS = dict(
+    random=(), epistemic=('epistemic_uncertainty', ),
+    entropy=('predictive_entropy', ),
+    mutual_information=('predictive_entropy', 'expected_entropy'))
+
+
+def available_strategies(fields: Mapping[str, np.ndarray]) -> tuple:
+    """The strategies of :data:`STRATEGIES` whose fields ``fields`` has
+    (``random`` always)."""
+    return tuple(s for s in STRATEGIES
+                 if all(f in fields for f in STRATEGY_FIELDS[s]))
+
+
 def patch_max(scores: np.ndarray, patch: int) -> float:
     """The largest mean of ``scores`` over a ``patch`` x ``patch`` window
     at any position (each side clipped to the image's)."""
@@ -88,9 +102,11 @@ def aggregate(scores: np.ndarray, aggregation: str, patch: int = 64,
 def image_scores(fields: Mapping[str, np.ndarray], patch: int = 64,
                  fraction: float = 0.05) -> Dict[str, float]:
     """Every ``'<strategy>/<aggregation>'`` score of one image but
-    ``random`` (which needs no prediction: :func:`random_score`)."""
+    ``random`` (which needs no prediction: :func:`random_score`), of the
+    strategies its ``fields`` allow (:func:`available_strategies`: a
+    plain model's softmax gives only ``entropy``)."""
     out = {}
-    for strategy in STRATEGIES[1:]:
+    for strategy in available_strategies(fields)[1:]:
         u = pixel_scores(fields, strategy)
         for aggregation in AGGREGATIONS:
             out[f'{strategy}/{aggregation}'] = aggregate(

@@ -17,7 +17,12 @@ the same maps in ONNX Runtime and in PyTorch:
   ``mu + softplus(rho) * noise``, one weight draw per sample;
 - a deep ensemble of members with one preprocessing: no noise; every
   member runs once, and the summary is over the members;
-- a deterministic head: no noise, one pass (epistemic std 0).
+- a deterministic head: no noise, one pass (epistemic std 0);
+- a plain mmseg segmentor (no SpotRust part, kind ``plain``): no noise,
+  one pass, and the graph returns its logits (1, K, H, W) as mmseg's
+  ``encode_decode`` does; the runner averages them over windows, as
+  mmseg's slide inference does, and takes the softmax, the prediction and
+  the softmax's entropy, the only uncertainty such a model has.
 """
 from typing import List, Tuple
 
@@ -29,7 +34,8 @@ from torch import Tensor
 from .layers import BayesConv2d, MCDropout, stochastic_layers
 from .segmentors.class_uncertainty import summarize_class_samples
 from .segmentors.head_outputs import split_head_output
-from .segmentors.uncertainty import summarize_samples
+from .segmentors.uncertainty import (UncertaintyPredictorMixin,
+                                    summarize_samples)
 
 #: Distribution of each kind of noise input: ``bernoulli`` (0 or
 #: 1 / (1 - p), p = the metadata's ``dropout_p``) or ``normal`` (N(0, 1)).
@@ -111,8 +117,16 @@ class SummaryGraph(nn.Module):
         self.members = getattr(model, 'members', None)
         if self.members is not None:
             self._init_ensemble()
+        elif not isinstance(model, UncertaintyPredictorMixin):
+            self._init_plain(model)
         else:
             self._init_sampled(model, num_samples)
+
+    def _init_plain(self, model) -> None:
+        self.kind, self.p, self.num_samples = 'plain', None, 1
+        self.rgb, mean, std = _preprocessing(model.data_preprocessor)
+        self.register_buffer('mean', mean)
+        self.register_buffer('std', std)
 
     def _init_sampled(self, model, num_samples: int) -> None:
         head = model.decode_head
@@ -171,7 +185,7 @@ class SummaryGraph(nn.Module):
         ``width`` window, in ``forward``'s order; kinds in
         :data:`NOISE_KINDS`."""
         n = self.num_samples
-        if self.kind in ('ensemble', 'deterministic'):
+        if self.kind in ('ensemble', 'deterministic', 'plain'):
             return []
         if self.kind == 'mc_dropout':
             return [(f'mask{i}', (n, ) + s, 'bernoulli') for i, s in
@@ -192,6 +206,11 @@ class SummaryGraph(nn.Module):
         x = image if self.rgb else image.flip(1)
         x = (x - self.mean) / self.std
         size = image.shape[2:]
+        if self.kind == 'plain':  # its logits, as encode_decode gives them
+            head = self.model.decode_head
+            return resize(head.forward(self.model.extract_feat(x)),
+                          size=size, mode='bilinear',
+                          align_corners=head.align_corners)
         if self.kind == 'ensemble':
             outs = []
             for member in self.members:

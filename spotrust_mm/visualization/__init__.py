@@ -1,16 +1,23 @@
-from .figures import (ARRAY_FORMATS, FIGURE_KINDS, accuracy_map,
-                      detection_map, figure_panel, fit_side, output_files,
-                      output_name, read_rgb, remove_outputs,
-                      summarize_prediction, uncertainty_map, write_figure_set)
+from .figures import (accuracy_map, detection_map, figure_panel,
+                      uncertainty_map)
 from .hooks import UncertaintyFigureHook
+from .images import fit_side, read_rgb
+from .outputs import (ARRAY_FORMATS, FIGURE_KINDS, THUMB_KINDS, output_files,
+                      output_name, prediction_maps, remove_outputs,
+                      write_figure_set)
+from .compare import comparison_page, write_comparison_page
 from .review import review_order, review_page, write_run_summary
+from .triage import (UNCERTAINTY_KINDS, review_score, summarize_entropy,
+                     summarize_prediction)
 from ..evaluation.plots import reliability_diagram, uncertainty_error_plot
 
 __all__ = [
     'accuracy_map', 'detection_map', 'uncertainty_map',
-    'summarize_prediction', 'write_figure_set', 'UncertaintyFigureHook',
-    'reliability_diagram', 'uncertainty_error_plot', 'read_rgb',
-    'figure_panel', 'fit_side', 'ARRAY_FORMATS', 'review_order',
-    'review_page', 'write_run_summary', 'FIGURE_KINDS', 'output_files',
-    'output_name', 'remove_outputs'
+    'summarize_prediction', 'summarize_entropy', 'review_score',
+    'UNCERTAINTY_KINDS', 'write_figure_set', 'prediction_maps',
+    'UncertaintyFigureHook', 'reliability_diagram',
+    'uncertainty_error_plot', 'read_rgb', 'figure_panel', 'fit_side',
+    'ARRAY_FORMATS', 'THUMB_KINDS', 'review_order', 'review_page',
+    'write_run_summary', 'FIGURE_KINDS', 'output_files', 'output_name',
+    'remove_outputs', 'comparison_page', 'write_comparison_page'
 ]

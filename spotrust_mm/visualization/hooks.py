@@ -3,7 +3,8 @@ from typing import Optional, Sequence
 from mmengine.hooks import Hook
 from mmseg.registry import HOOKS
 
-from .figures import output_name, read_rgb, write_figure_set
+from .images import read_rgb
+from .outputs import output_name, write_figure_set
 from .review import write_run_summary
 
 

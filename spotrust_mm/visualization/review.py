@@ -4,12 +4,14 @@ review page ``report.html``.
 The review page is one self-contained HTML file (inline CSS and script, no
 CDN, no server): a table of every image with its overlay and uncertainty
 thumbnails (relative links into ``thumbs/``), defect area, mean epistemic
-and aleatoric uncertainty and the ``needs_review`` flag, the images most in
+and aleatoric uncertainty (a plain mmseg model: the entropy of its
+softmax, labelled as such) and the ``needs_review`` flag, the images most in
 need of a person first (:func:`review_order`), and the files that failed
 at the top. Sorting (click a column head) and filtering (needs review
 only, name contains) run in the browser; the state is kept in the URL's
 fragment (``#sort=area&dir=desc&review=1&q=bridge``), so a filtered view
-can be bookmarked or sent.
+can be bookmarked or sent. :mod:`.compare` puts the same photos from
+several runs side by side.
 """
 import html
 import os.path as osp
@@ -17,30 +19,57 @@ from typing import Dict, List, Optional, Sequence
 from urllib.parse import quote
 
 from ..fileio import atomic_write, write_json
-from .figures import THUMB_KINDS
+from .triage import review_score
 
-#: Columns the page can sort by: key -> (heading, record field, format).
+#: Columns the page can sort by, per kind of record (``uncertainty``:
+#: 'epistemic' for SpotRust models, 'entropy' for plain mmseg models):
+#: key -> (heading, record field, format).
 NUMERIC_COLUMNS = {
-    'area': ('defect area', 'defect_fraction', '{:.1%}'),
-    'epistemic': ('mean epistemic', 'mean_epistemic', '{:.4f}'),
-    'aleatoric': ('mean aleatoric', 'mean_aleatoric', '{:.4f}'),
-    'maxepi': ('max epistemic', 'max_epistemic', '{:.4f}'),
+    'epistemic': {
+        'area': ('defect area', 'defect_fraction', '{:.1%}'),
+        'epistemic': ('mean epistemic', 'mean_epistemic', '{:.4f}'),
+        'aleatoric': ('mean aleatoric', 'mean_aleatoric', '{:.4f}'),
+        'maxepi': ('max epistemic', 'max_epistemic', '{:.4f}'),
+    },
+    'entropy': {
+        'area': ('defect area', 'defect_fraction', '{:.1%}'),
+        'entropy': ('mean softmax entropy', 'mean_entropy', '{:.4f}'),
+        'p95entropy': ('p95 softmax entropy', 'p95_entropy', '{:.4f}'),
+    },
 }
+#: The thumbnails of each kind of record: (figure, column heading).
+THUMB_COLUMNS = {
+    'epistemic': (('detection', 'overlay'), ('epistemic', 'epistemic'),
+                  ('aleatoric', 'aleatoric')),
+    'entropy': (('detection', 'overlay'),
+                ('entropy', 'softmax entropy (plain model: no epistemic '
+                 'or aleatoric map)')),
+}
+
+
+def record_kind(records) -> str:
+    """The kind of a run's records ('epistemic' or 'entropy'); a run
+    holds one model, so one kind (an error otherwise)."""
+    kinds = {r.get('uncertainty', 'epistemic') for r in records}
+    if len(kinds) > 1:
+        raise ValueError(f'records of two kinds of model: {sorted(kinds)}')
+    return kinds.pop() if kinds else 'epistemic'
 
 
 def review_order(records: Dict[str, dict]) -> List[str]:
     """Names in the order a reviewer should see them: flagged images first,
-    then by maximum epistemic uncertainty, then by defect area (both
+    then by :func:`review_score` (maximum epistemic uncertainty, or a
+    plain model's mean softmax entropy), then by defect area (both
     descending), then by name.
 
     Args:
         records (dict): Name to per-image record (``needs_review``,
-            ``max_epistemic``, ``defect_fraction``).
+            ``defect_fraction`` and the score's fields).
     """
     return sorted(
         records,
         key=lambda n: (not records[n]['needs_review'],
-                       -records[n]['max_epistemic'],
+                       -review_score(records[n]),
                        -records[n]['defect_fraction'], n))
 
 
@@ -69,6 +98,7 @@ def write_run_summary(out_dir: str,
         ``errors``, ``pending``, counts and ``settings``.
     """
     summary = dict(
+        uncertainty=record_kind(records.values()),
         num_images=len(records),
         num_needs_review=sum(bool(r['needs_review'])
                              for r in records.values()),
@@ -95,7 +125,7 @@ def _link(path: str) -> str:
     return html.escape(quote(path), quote=True)
 
 
-def _thumb(files: dict, kind: str) -> str:
+def thumb_cell(files: dict, kind: str) -> str:
     thumb, full = files.get(f'thumb_{kind}'), files.get(kind)
     if thumb is None:
         return '<td></td>'
@@ -104,17 +134,18 @@ def _thumb(files: dict, kind: str) -> str:
             '</td>')
 
 
-def _row(rank: int, name: str, record: dict) -> str:
+def _row(rank: int, name: str, record: dict, kind: str,
+         prefix: str = '') -> str:
     review = bool(record['needs_review'])
     attrs = [f'data-rank="{rank}"',
              f'data-name="{html.escape(name, quote=True)}"',
              f'data-review="{int(review)}"']
     cells = []
-    for key, (_, field, fmt) in NUMERIC_COLUMNS.items():
+    for key, (_, field, fmt) in NUMERIC_COLUMNS[kind].items():
         attrs.append(f'data-{key}="{float(record[field])!r}"')
         cells.append(f'<td class="num {key}">'
                      f'{fmt.format(float(record[field]))}</td>')
-    files = record.get('files', {})
+    files = {k: prefix + v for k, v in record.get('files', {}).items()}
     label = html.escape(record.get('file', name))
     panel = files.get('panel')
     title = f'<a href="{_link(panel)}">{label}</a>' if panel else label
@@ -129,7 +160,7 @@ def _row(rank: int, name: str, record: dict) -> str:
     return (f'<tr class="image{" review" if review else ""}" '
             f'{" ".join(attrs)}><td class="num rank">{rank}</td>'
             f'<td class="name">{title}</td>' +
-            ''.join(_thumb(files, k) for k in THUMB_KINDS) +
+            ''.join(thumb_cell(files, k) for k, _ in THUMB_COLUMNS[kind]) +
             ''.join(cells) + flag + '</tr>')
 
 
@@ -146,6 +177,7 @@ def review_page(records: Dict[str, dict],
         pending (Sequence[str]): Files the run did not get to.
     """
     order = review_order(records)
+    kind = record_kind(records.values())
     n_review = sum(bool(records[n]['needs_review']) for n in order)
     if errors:
         items = ''.join(
@@ -161,15 +193,21 @@ def review_page(records: Dict[str, dict],
         error_block += (f'<p id="pending">{len(pending)} file(s) were not '
                         'processed (the run stopped at the first error).'
                         '</p>')
-    heads = ''.join(
+    heads = ''.join(f'<th>{html.escape(head)}</th>'
+                    for _, head in THUMB_COLUMNS[kind]) + ''.join(
         f'<th data-key="{key}" data-type="num" class="sortable">{head}</th>'
-        for key, (head, _, _) in NUMERIC_COLUMNS.items())
-    rows = '\n'.join(_row(i + 1, n, records[n]) for i, n in enumerate(order))
+        for key, (head, _, _) in NUMERIC_COLUMNS[kind].items())
+    rows = '\n'.join(_row(i + 1, n, records[n], kind)
+                     for i, n in enumerate(order))
+    model = ('' if kind == 'epistemic' else
+             '<p id="model-kind">A plain model: its uncertainty is the '
+             'entropy of its own softmax; it has no epistemic or aleatoric '
+             'map.</p>')
     return _PAGE.format(
         title=html.escape(title),
         counts=(f'{len(order)} image(s), {n_review} flagged for review, '
                 f'{len(errors)} error(s)'),
-        errors=error_block,
+        errors=model + error_block,
         heads=heads,
         rows=rows,
         script=_SCRIPT)
@@ -212,7 +250,7 @@ review</label>
 <table id="images">
 <thead><tr><th data-key="rank" data-type="num" class="sortable">#</th>
 <th data-key="name" data-type="text" class="sortable">image</th>
-<th>overlay</th><th>epistemic</th><th>aleatoric</th>{heads}
+{heads}
 <th data-key="review" data-type="num" class="sortable">needs review</th>
 </tr></thead>
 <tbody>

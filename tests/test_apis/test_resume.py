@@ -15,7 +15,7 @@ from spotrust_mm.apis.resume import (completed_record, config_digest,
                                      file_identity, remove_stale_temp_files,
                                      run_settings, settings_key)
 from spotrust_mm.fileio import FolderLock
-from spotrust_mm.visualization import figures, write_figure_set
+from spotrust_mm.visualization import outputs, write_figure_set
 
 
 def _result(h=4, w=6):
@@ -119,7 +119,7 @@ def test_run_killed_mid_image_leaves_no_record_over_mixed_outputs(
     image: its A record must be gone, so a rerun with A redoes it instead
     of keeping B's maps under A's record."""
     out = _done(tmp_path, photo, 'A')
-    real = figures._write_image
+    real = outputs._write_image
     calls = []
 
     def dies_after_one(path, rgb):
@@ -128,7 +128,7 @@ def test_run_killed_mid_image_leaves_no_record_over_mixed_outputs(
             raise KeyboardInterrupt  # the kill
         real(path, rgb)
 
-    monkeypatch.setattr(figures, '_write_image', dies_after_one)
+    monkeypatch.setattr(outputs, '_write_image', dies_after_one)
     with pytest.raises(KeyboardInterrupt):
         write_figure_set(str(out), 'x', np.zeros((4, 6, 3), np.uint8),
                          _result(), meta=dict(settings='B'))

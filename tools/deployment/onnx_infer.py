@@ -22,6 +22,11 @@ classes that of the predicted class; ``prediction``; ``epistemic``;
 ``aleatoric``; float16 maps) and ``summary.json`` (per photo: size, defect
 or class fractions, mean and largest epistemic uncertainty, seconds; and
 the files that failed, with the reason). Exit status 1 if any failed.
+A plain mmseg model's file (kind ``plain``) gives its logits, averaged over
+windows as mmseg's slide inference does; its ``.npz`` holds
+``probability``, ``prediction`` and ``entropy`` (of its softmax, nats) and
+its summary the mean and largest entropy: it has no epistemic or
+aleatoric map.
 """
 import argparse
 import json
@@ -126,8 +131,31 @@ def infer_windows(session, meta, noise, rgb: np.ndarray, seed: int,
     return (total / count)[:, :h, :w]
 
 
+def softmax_entropy(probs: np.ndarray) -> np.ndarray:
+    """Entropy in nats over the first axis (0 log 0 = 0)."""
+    p = probs.astype(np.float64)
+    return -np.where(p > 0, p * np.log(np.where(p > 0, p, 1)), 0).sum(0)
+
+
 def photo_maps(summary: np.ndarray, meta: dict) -> dict:
+    """The maps of one photo's averaged output: a SpotRust summary
+    (probability, epistemic, aleatoric), or a plain model's logits
+    (probability, prediction and the entropy of its softmax)."""
     k = int(meta['num_logits'])
+    if meta.get('model_kind') == 'plain':
+        if k == 1:
+            p = 1 / (1 + np.exp(-summary[0].astype(np.float64)))
+            probs = np.stack([1 - p, p])
+            pred = (p > meta['threshold']).astype(np.uint8)
+        else:
+            z = summary.astype(np.float64)
+            z = np.exp(z - z.max(0, keepdims=True))
+            probs = z / z.sum(0, keepdims=True)
+            pred = probs.argmax(0).astype(np.uint8)
+        return dict(probability=(probs[1] if len(probs) == 2 else
+                                 probs.max(0)).astype(np.float32),
+                    prediction=pred,
+                    entropy=softmax_entropy(probs).astype(np.float32))
     if k == 1:
         prob = summary[0]
         pred = (prob > meta['threshold']).astype(np.uint8)
@@ -136,6 +164,14 @@ def photo_maps(summary: np.ndarray, meta: dict) -> dict:
     return dict(probability=summary[:k].max(0),
                 prediction=summary[:k].argmax(0).astype(np.uint8),
                 epistemic=summary[k], aleatoric=summary[k + 1])
+
+
+def uncertainty_stats(maps: dict) -> dict:
+    """Mean and largest of the photo's uncertainty: the epistemic std, or
+    a plain model's softmax entropy."""
+    kind = 'epistemic' if 'epistemic' in maps else 'entropy'
+    return {f'mean_{kind}': float(maps[kind].mean()),
+            f'max_{kind}': float(maps[kind].max())}
 
 
 def inputs(paths):
@@ -187,9 +223,8 @@ def main(argv=None) -> int:
                 class_fractions=dict(zip(meta['classes'], (
                     round(float(c) / maps['prediction'].size, 6)
                     for c in counts))),
-                mean_epistemic=float(maps['epistemic'].mean()),
-                max_epistemic=float(maps['epistemic'].max()),
-                seconds=round(time.perf_counter() - start, 3))
+                seconds=round(time.perf_counter() - start, 3),
+                **uncertainty_stats(maps))
         except Exception as e:  # noqa: BLE001 (recorded, go on)
             errors.append(dict(file=path, error=f'{type(e).__name__}: {e}'))
             print(f'{path}: {errors[-1]["error"]}', file=sys.stderr)

@@ -135,10 +135,12 @@ def _export_checked(args, cfg, model, graph, h, w, stride, tmp) -> dict:
         num_samples=graph.num_samples, resize=resize,
         window=[h, w], stride=stride, size_divisor=graph.size_divisor,
         pad_rgb=mean if graph.rgb else mean[::-1],
-        threshold=float(getattr(model, 'threshold', 0.5)),
+        threshold=float(getattr(model, 'threshold', None) or getattr(
+            model.decode_head, 'threshold', None) or 0.5),
         classes=list((model.dataset_meta or {}).get('classes') or
                      ('background', 'defect')),
-        num_logits=model.num_logits(), config=osp.abspath(args.config),
+        num_logits=model.num_logits() if hasattr(model, 'num_logits') else
+        model.decode_head.out_channels, config=osp.abspath(args.config),
         checkpoint=args.checkpoint and osp.abspath(args.checkpoint))
     import onnx
     import onnxruntime as ort
@@ -159,7 +161,8 @@ def _export_checked(args, cfg, model, graph, h, w, stride, tmp) -> dict:
 
 def main(argv=None) -> int:
     result = export(parse_args(argv))
-    what = dict(mc_dropout=f'MC dropout p = {result["dropout_p"]}',
+    what = dict(plain='plain model: logits, one pass',
+                mc_dropout=f'MC dropout p = {result["dropout_p"]}',
                 variational='variational, weight noise as inputs',
                 ensemble='ensemble',
                 deterministic='deterministic')[result['model_kind']]

@@ -109,7 +109,7 @@ def mask_polygons(mask: np.ndarray, tolerance: float = 1.0,
 
 def prediction_regions(label_map: np.ndarray,
                        confidence: np.ndarray,
-                       epistemic: np.ndarray,
+                       epistemic: Optional[np.ndarray],
                        classes: Sequence[str],
                        tolerance: float = 1.0,
                        min_area: int = 1,
@@ -122,7 +122,9 @@ def prediction_regions(label_map: np.ndarray,
         label_map (np.ndarray): (H, W) predicted class ids (0 background).
         confidence (np.ndarray): (H, W) probability of the predicted class
             (binary: ``max(p, 1 - p)``).
-        epistemic (np.ndarray): (H, W) epistemic uncertainty.
+        epistemic (np.ndarray, optional): (H, W) epistemic uncertainty;
+            None for a plain model, which has none (the regions then have
+            no ``mean_epistemic``).
         classes (Sequence[str]): Class names, background first.
         tolerance (float): Polygon simplification, pixels.
         min_area (int): Smallest region kept, pixels.
@@ -139,6 +141,9 @@ def prediction_regions(label_map: np.ndarray,
     """
     unsure = confidence < low_confidence
     if review_epistemic is not None:
+        if epistemic is None:
+            raise ValueError('review_epistemic needs an epistemic map; a '
+                             'plain model has none')
         unsure |= epistemic > review_epistemic
     out = []
     for class_id in range(1, len(classes)):
@@ -149,9 +154,10 @@ def prediction_regions(label_map: np.ndarray,
     for r in out:
         m = r['mask']
         r.update(mean_confidence=round(float(confidence[m].mean()), 4),
-                 mean_epistemic=round(float(epistemic[m].mean()), 5),
                  low_confidence=bool(r['class_id'] is None
                                      or unsure[m].mean() > 0.5))
+        if epistemic is not None:
+            r['mean_epistemic'] = round(float(epistemic[m].mean()), 5)
     return out
 
 
@@ -166,8 +172,9 @@ def labelme_document(image_path: str, shape: Sequence[int],
         points=[[round(float(x), 2), round(float(y), 2)]
                 for x, y in r['polygon']],
         group_id=None,
-        description=f'predicted; mean confidence {r["mean_confidence"]}, '
-        f'mean epistemic {r["mean_epistemic"]}',
+        description=f'predicted; mean confidence {r["mean_confidence"]}' +
+        (f', mean epistemic {r["mean_epistemic"]}'
+         if 'mean_epistemic' in r else ''),
         shape_type='polygon',
         flags=dict(low_confidence=r['low_confidence'], predicted=True))
         for r in regions]
@@ -225,9 +232,9 @@ def coco_annotations(regions: Sequence[dict], image_id: int,
             segmentation=seg, area=int(mask_utils.area(rle)),
             bbox=[round(float(v), 2) for v in mask_utils.toBbox(rle)],
             iscrowd=0,
-            attributes=dict(low_confidence=r['low_confidence'],
-                            mean_confidence=r['mean_confidence'],
-                            mean_epistemic=r['mean_epistemic'])))
+            attributes={k: r[k] for k in (
+                'low_confidence', 'mean_confidence', 'mean_epistemic')
+                if k in r}))
     return out
 
 

@@ -1,0 +1,34 @@
+"""The real-data benchmark harness (``benchmarks/*.py`` import it by
+name): running rows per seed with the repository's tools (:mod:`.runs`),
+the tables read back from the rows' folders (:mod:`.tables`), the
+arguments every benchmark takes (:mod:`.cli`) and where the tables are
+written (:mod:`.report`).
+
+It drives the repository's ``tools/`` in subprocesses, so it works from a
+checkout (``pip install -e .``), where :data:`REPO` is the checkout's
+root. Nothing else in the package imports it.
+"""
+import os.path as osp
+
+#: The checkout whose ``tools/`` the harness runs.
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from .cli import (add_doc_arg, add_photo_args, benchmark_parser,  # noqa: E402
+                  parse_benchmark_args)
+from .report import provenance, report, write_doc  # noqa: E402
+from .runs import (CPU_OPTIONS, CPU_SCHEDULE, SEED, calibrate_row,  # noqa
+                   convert, data_options, row_dir_of, row_options, run,
+                   run_row, run_rows)
+from .tables import (calibration_table, collect_results,  # noqa: E402
+                     curves_table, fmt, mean_std, row_table, seed_dirs,
+                     seeded_table, validation_epochs)
+
+__all__ = [
+    'REPO', 'add_doc_arg', 'add_photo_args', 'benchmark_parser',
+    'parse_benchmark_args', 'provenance', 'report', 'write_doc',
+    'CPU_OPTIONS', 'CPU_SCHEDULE', 'SEED', 'calibrate_row', 'convert',
+    'data_options', 'row_dir_of', 'row_options', 'run', 'run_row',
+    'run_rows', 'calibration_table', 'collect_results', 'curves_table',
+    'fmt', 'mean_std', 'row_table', 'seed_dirs', 'seeded_table',
+    'validation_epochs'
+]

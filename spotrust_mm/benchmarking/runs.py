@@ -1,0 +1,239 @@
+"""Running the rows of a real-data benchmark: converting the data,
+training each row per seed with the repository's tools (``tools/train.py``,
+``tools/train_ensemble.py``, ``tools/fit_classical.py``), testing it with
+``tools/test.py`` and fitting the post-hoc steps with
+``tools/calibrate.py``, each in its own process, resumable row by row and
+seed by seed.
+
+A row is ``(kind, config, label)``: kind ``'classical'``, ``'train'`` or
+``'ensemble'``. Each seed keeps its results in ``<work-dir>/<row>/seed<s>/``
+(a row without seeds in ``<work-dir>/<row>/``).
+"""
+import glob
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+
+from ..apis import trained_checkpoint
+from ..fileio import write_json
+from . import REPO
+
+#: The CPU-sized schedule of every learned row: 256x256 training crops,
+#: validating (and checkpointing) every 5 epochs.
+CPU_SCHEDULE = [
+    'model.backbone.init_cfg=None',  # from random weights (no download)
+    'train_dataloader.dataset.pipeline.3.crop_size=(256,256)',
+    'train_cfg.val_interval=5',
+    'default_hooks.checkpoint.interval=5',
+]
+
+
+CPU_OPTIONS = [
+    'model.backbone.extra.stage1.num_blocks=(2,)',
+    'model.backbone.extra.stage2.num_blocks=(2,2)',
+    'model.backbone.extra.stage3.num_modules=1',
+    'model.backbone.extra.stage3.num_blocks=(2,2,2)',
+    'model.backbone.extra.stage4.num_modules=1',
+    'model.backbone.extra.stage4.num_blocks=(2,2,2,2)',
+] + CPU_SCHEDULE
+
+
+SEED = 0  # randomness.seed of each row; the ensemble's members: 0, 1, 2
+
+
+def run(cmd, log):
+    """Run a tool (its output to ``log``); an error shows the log's end."""
+    with open(log, 'a') as f:
+        f.write('$ ' + ' '.join(cmd) + '\n')
+        f.flush()
+        proc = subprocess.run(cmd, cwd=REPO, stdout=f,
+                              stderr=subprocess.STDOUT)
+    if proc.returncode:
+        with open(log) as f:
+            tail = f.read()[-3000:]
+        raise RuntimeError(f'{" ".join(cmd)} failed ({log}):\n{tail}')
+
+
+def convert(args, converter: str = 'crackforest.py') -> str:
+    """``--converted``, or ``--data-root`` converted by
+    tools/dataset_converters/``converter`` into ``<work-dir>/data``."""
+    if args.converted:
+        return osp.abspath(args.converted)
+    out = osp.join(args.work_dir, 'data')
+    if not osp.isfile(osp.join(out, 'dataset_info.json')):
+        run([sys.executable,
+             osp.join(REPO, 'tools/dataset_converters', converter),
+             args.data_root, '-o', out, '--overwrite', '--quiet'],
+            osp.join(args.work_dir, 'convert.log'))
+    return out
+
+
+def data_options(data: str, kind: str) -> list:
+    with open(osp.join(data, 'dataset_info.json')) as f:
+        info = json.load(f)
+    # every photo extension of the data (any case), so that a folder of
+    # .jpg and .png photos is read whole whatever the config's img_suffix
+    exts = sorted({osp.splitext(f)[1].lower() for f in glob.glob(
+        osp.join(data, 'img_dir', '*', '*'))})
+    opts = [f'{k}_dataloader.dataset.{key}={value}'
+            for k in ('train', 'val', 'test')
+            for key, value in (('data_root', data),
+                               ('img_suffix', f'[{",".join(exts)}]'))]
+    if kind != 'classical':
+        w = info['class_weight']
+        if len(w) != 2:
+            raise ValueError(
+                f'{data}/dataset_info.json has {len(w)} classes: this table '
+                'is for binary defect data (benchmarks/multiclass.py takes '
+                'K classes)')
+        opts.append(f'model.decode_head.loss_decode.class_weight=[{w[0]},'
+                    f'{w[1]}]')
+    return opts
+
+
+def row_options(kind: str, args, data: str,
+                cpu_options=CPU_OPTIONS) -> list:
+    """The --cfg-options of a row: the data's, and for a learned row
+    ``cpu_options`` (the CPU-sized HRNet and schedule by default) and
+    ``--epochs``."""
+    opts = data_options(data, kind)
+    if kind != 'classical':
+        opts += list(cpu_options) + [f'train_cfg.max_epochs={args.epochs}']
+    return opts
+
+
+def row_dir_of(work_dir: str, name: str, seed=None) -> str:
+    """``<work_dir>/<name>``, or ``<work_dir>/<name>/seed<seed>`` for one
+    seed of a row run with several."""
+    row = osp.join(work_dir, name)
+    return row if seed is None else osp.join(row, f'seed{seed}')
+
+
+def run_row(name: str, args, data: str, spec, opts=None,
+            score: str = 'defect_f1', seed=None) -> dict:
+    """Train (unless trained) and test one row; ``spec`` is its ``(kind,
+    config, label)`` and ``opts`` its
+    --cfg-options (:func:`row_options` by default). With ``seed`` the row
+    is trained with ``randomness.seed=seed`` (an ensemble's members with
+    ``3*seed``, ``3*seed+1``, ``3*seed+2``) in ``<row>/seed<seed>``;
+    without, with :data:`SEED` in ``<row>``."""
+    kind, config, label = spec
+    row_dir = row_dir_of(args.work_dir, name, seed)
+    first_seed = SEED if seed is None else seed
+    result_file = osp.join(row_dir, 'result.json')
+    per_image = osp.join(row_dir, 'per_image.json')
+    if osp.isfile(result_file) and name not in (args.retest or []) and \
+            osp.isfile(per_image):
+        with open(result_file) as f:
+            return json.load(f)
+    os.makedirs(row_dir, exist_ok=True)
+    log = osp.join(row_dir, 'run.log')
+    if opts is None:
+        opts = row_options(kind, args, data)
+    py = sys.executable
+    print(f'[{name}] {label}', flush=True)
+    done_file = osp.join(row_dir, 'train_done.json')
+    if osp.isfile(done_file):  # trained in an earlier run: test only
+        with open(done_file) as f:
+            train_seconds = json.load(f)['train_seconds']
+    else:
+        start = time.time()
+        if kind == 'classical':
+            run([py, 'tools/fit_classical.py', config, '-o',
+                 osp.join(row_dir, 'fitted.pth'), '--cfg-options', *opts],
+                log)
+        elif kind == 'train':
+            run([py, 'tools/train.py', config, '--work-dir', row_dir,
+                 '--cfg-options', *opts, f'randomness.seed={first_seed}'], log)
+        else:
+            run([py, 'tools/train_ensemble.py', config, '--num-members',
+                 '3', '--first-seed', str(3 * first_seed), '--work-dir',
+                 row_dir,
+                 '--cfg-options', *opts], log)
+        train_seconds = time.time() - start
+        write_json(done_file, dict(train_seconds=train_seconds))
+    # test with the config the row was trained with (the runner's dump in
+    # the work dir: CPU settings included), as an mmseg user does
+    if kind == 'classical':
+        ckpt = osp.join(row_dir, 'fitted.pth')
+        # every split's data root: the runner builds the train loop for
+        # the schedule's EarlyStoppingHook even in a test
+        test = [py, 'tools/test.py', config, ckpt, '--cfg-options', *opts]
+    elif kind == 'train':
+        ckpt = trained_checkpoint(row_dir)
+        test = [py, 'tools/test.py',
+                osp.join(row_dir, osp.basename(config)), ckpt]
+    else:
+        ckpt = None
+        test = [py, 'tools/test.py', osp.join(row_dir, 'ensemble.py')]
+    metrics_file = osp.join(row_dir, 'metrics.json')
+    run(test + ['--work-dir', osp.join(row_dir, 'test'), '--json',
+                metrics_file, '--per-image', per_image], log)
+    with open(metrics_file) as f:
+        metrics = json.load(f)
+    result = dict(
+        row=name, label=label, config=config, seed=first_seed,
+        checkpoint=osp.relpath(ckpt, REPO) if ckpt else 'ensemble.py',
+        train_seconds=train_seconds, metrics=metrics,
+        options=opts)
+    write_json(result_file, result)
+    name = name if seed is None else f'{name} seed {seed}'
+    print(f'[{name}] done in {train_seconds / 60:.1f} min: {score} '
+          f'{metrics[score]:.3f}', flush=True)
+    return result
+
+
+def _has_test_per_image(path: str) -> bool:
+    """Whether a calibration report has each step's per-image test counts
+    (older reports are fitted again)."""
+    if not osp.isfile(path):
+        return False
+    with open(path) as f:
+        methods = json.load(f).get('methods', {})
+    return bool(methods) and all('test_per_image' in m
+                                 for m in methods.values())
+
+
+def calibrate_row(name: str, args, data: str, result: dict, spec,
+                  seed=None) -> dict:
+    """Fit a temperature on the validation split with tools/calibrate.py
+    (cached in ``<row>/calibration.json``); the test split's figures after
+    calibration go into the table."""
+    kind, config, _ = spec
+    row_dir = row_dir_of(args.work_dir, name, seed)
+    out = osp.join(row_dir, 'calibration.json')
+    if not _has_test_per_image(out) or name in (args.retest or []):
+        py = sys.executable
+        if kind == 'classical':
+            cmd = [py, 'tools/calibrate.py', config,
+                   osp.join(row_dir, 'fitted.pth'), '--cfg-options',
+                   *data_options(data, kind)]
+        elif kind == 'train':
+            cmd = [py, 'tools/calibrate.py',
+                   osp.join(row_dir, osp.basename(config)),
+                   osp.join(REPO, result['checkpoint'])]
+        else:
+            cmd = [py, 'tools/calibrate.py', osp.join(row_dir, 'ensemble.py')]
+        print(f'[{name}] calibrating', flush=True)
+        run(cmd + ['--out', osp.join(row_dir, 'calibrated.py'), '--json',
+                   out, '--plot-dir', osp.join(row_dir, 'calibration'),
+                   '--quiet'], osp.join(row_dir, 'run.log'))
+    with open(out) as f:
+        result['calibration'] = json.load(f)
+    return result
+
+
+def run_rows(names, run_one) -> dict:
+    """``run_one(name)`` for each row; a failed row is reported and the
+    others go on. Returns {name: first line of the error} of the failed."""
+    failed = {}
+    for name in names:
+        try:
+            run_one(name)
+        except Exception as e:  # noqa: BLE001
+            failed[name] = str(e).strip().splitlines()[0][:300]
+            print(f'[{name}] FAILED: {e}', file=sys.stderr, flush=True)
+    return failed

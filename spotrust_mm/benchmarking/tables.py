@@ -1,0 +1,330 @@
+"""The tables of the real-data benchmarks, read back from each row's
+folder (:mod:`.runs`):
+
+- :func:`seeded_table`: each learned row's mean and standard deviation
+  over its seeds, and its defect F1 against the plain baseline as a paired
+  bootstrap interval over the test images and the seeds
+  (:func:`spotrust_mm.evaluation.bootstrap_f1_difference`);
+  :func:`calibration_table`: the post-hoc steps of tools/calibrate.py on
+  the test split;
+- :func:`row_table`: one line per row of a single-run benchmark;
+- :func:`curves_table`: validation F1 and the Bayesian head's logged
+  diagnostics per block of epochs, from each row's training run.
+
+An undefined score (NaN, docs/metrics.md) is shown as '–' (:func:`fmt`).
+"""
+import glob
+import json
+import os.path as osp
+import re
+
+import numpy as np
+
+from ..evaluation import bootstrap_f1_difference
+
+def fmt(v, digits=3):
+    """``v`` with ``digits`` decimals; '–' for None and for NaN (an
+    undefined score, docs/metrics.md)."""
+    return '–' if v is None or v != v else f'{v:.{digits}f}'
+
+
+def validation_epochs(epochs: int, interval: int = 5) -> list:
+    """The epochs mmengine's epoch loop validates at: every ``interval``,
+    and the last one whatever the interval."""
+    return sorted(set(range(interval, epochs + 1, interval)) | {epochs})
+
+
+def _train_run(row_dir: str) -> str:
+    """The folder of a row's (first member's) training run."""
+    member = osp.join(row_dir, 'member_0')
+    base = member if osp.isdir(member) else row_dir
+    runs = sorted(d for d in glob.glob(osp.join(base, '2*'))
+                  if osp.isdir(d))
+    return runs[-1] if runs else ''
+
+
+def validation_f1(row_dir: str) -> dict:
+    """{epoch: defect-class F1} from the validations in the training log
+    (mmseg's per-class table, the row after 'background')."""
+    logs = glob.glob(osp.join(_train_run(row_dir), '*.log'))
+    out, f1 = {}, None
+    for line in open(logs[0]) if logs else []:
+        cells = [c.strip() for c in line.strip().strip('|').split('|')]
+        if len(cells) == 6 and cells[0] not in ('Class', 'background'):
+            try:
+                f1 = float(cells[3]) / 100
+            except ValueError:
+                continue
+            if f1 != f1:  # mmseg prints nan when no pixel is predicted as
+                f1 = 0.0  # defect: precision 0/0, and F1 is then 0
+        m = re.search(r'Epoch\(val\) \[(\d+)\]\[\d+/\d+\]\s+aAcc', line)
+        if m and f1 is not None:
+            out[int(m.group(1))] = f1
+            f1 = None
+    return out
+
+
+def training_diagnostics(row_dir: str, epochs: int) -> dict:
+    """Means per block of 5 epochs of the head's logged diagnostics
+    (``decode.s_defect``, ``decode.s_background``,
+    ``decode.recall_defect``) from the run's scalars.json."""
+    path = osp.join(_train_run(row_dir), 'vis_data', 'scalars.json')
+    if not osp.isfile(path):
+        return {}
+    sums: dict = {}
+    with open(path) as f:
+        for line in f:
+            rec = json.loads(line)
+            if 'decode.s_defect' not in rec or 'epoch' not in rec:
+                continue
+            block = (rec['epoch'] - 1) // 5
+            acc = sums.setdefault(block, [0.0, 0.0, 0.0, 0])
+            acc[0] += rec['decode.s_defect'] - rec['decode.s_background']
+            acc[1] += rec.get('decode.recall_defect', 0.0) / 100
+            acc[3] += 1
+    return {b: (a[0] / a[3], a[1] / a[3]) for b, a in sums.items()}
+
+
+def curves_table(rows, epochs: int) -> str:
+    """The curves of ``rows``, ``(label, [run folder of each seed])``:
+    each cell the mean over the seeds that logged it."""
+    val_epochs = validation_epochs(epochs)
+    blocks = [(b * 5 + 1, min(b * 5 + 5, epochs))
+              for b in range((epochs + 4) // 5)]
+    head = ('| row | ' + ' | '.join(f'val F1 ep {e}' for e in val_epochs) +
+            ' | ' + ' | '.join(f's gap ep {a}-{b}' for a, b in blocks) +
+            ' | ' + ' | '.join(f'batch recall ep {a}-{b}'
+                               for a, b in blocks) + ' |')
+    lines = [head, '|' + '---|' * (1 + len(val_epochs) + 2 * len(blocks))]
+
+    def mean(values):
+        values = [v for v in values if v is not None]
+        return sum(values) / len(values) if values else None
+
+    for label, dirs in rows:
+        f1s = [validation_f1(d) for d in dirs]
+        if not any(f1s):
+            continue
+        diags = [training_diagnostics(d, epochs) for d in dirs]
+        cells = [label] + [fmt(mean([f.get(e) for f in f1s]), 2)
+                           for e in val_epochs]
+        for i in (0, 1):  # s gap, batch recall
+            cells += [fmt(mean([d[b][i] if b in d else None
+                                 for d in diags]), 2)
+                      for b in range(len(blocks))]
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+#: The steps of tools/calibrate.py, as the columns name them.
+STEPS = (('none', 'none'), ('prior', 'prior'), ('temperature', 'T'),
+         ('bias+temperature', 'bias+T'))
+
+
+def _read(path):
+    if not osp.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def load_seeds(work_dir: str, name: str, kind: str, seeds) -> list:
+    """The results of each seed of a row that has them (one for the
+    classical row), with ``dir``, ``calibration`` and ``per_image``."""
+    dirs = [osp.join(work_dir, name)] if kind == 'classical' else [
+        osp.join(work_dir, name, f'seed{s}') for s in seeds]
+    out = []
+    for d in dirs:
+        result = _read(osp.join(d, 'result.json'))
+        if result is None:
+            continue
+        result.update(dir=d,
+                      calibration=_read(osp.join(d, 'calibration.json')),
+                      per_image=_read(osp.join(d, 'per_image.json')))
+        out.append(result)
+    return out
+
+
+def _step_per_image(result, step):
+    """The test split's per-image counts after a post-hoc step (from
+    tools/calibrate.py's report), or None."""
+    methods = (result.get('calibration') or {}).get('methods', {})
+    return methods.get(step, {}).get('test_per_image')
+
+
+def per_image_counts(results, step=None):
+    """(S, I, 3) ``[tp, fp, fn]`` of each seed and test image (images in
+    name order): as tools/test.py tested it, or after the post-hoc
+    ``step``; None if a seed has no such counts."""
+    if not results:
+        return None
+    per_image = [r['per_image'] if step is None else
+                 _step_per_image(r, step) for r in results]
+    if any(p is None for p in per_image):
+        return None
+    counts, names = [], None
+    for r, p in zip(results, per_image):
+        images = sorted(p, key=lambda x: str(x['image']))
+        got = [osp.basename(str(x['image'])) for x in images]
+        if names is not None and got != names:
+            raise ValueError(f'{r["dir"]}: tested on other images than '
+                             'the other seeds')
+        names = got
+        counts.append([x['confusion'][:3] for x in images])
+    return np.asarray(counts, np.float64)
+
+
+def mean_std(values, digits: int = 3) -> str:
+    """``mean ± std`` (sample std, n - 1) of the seeds' values; the value
+    alone for one seed; '–' for none (None or NaN, an undefined
+    score)."""
+    values = [v for v in values if v is not None and v == v]
+    if not values:
+        return '–'
+    if len(values) == 1:
+        return fmt(values[0], digits)
+    return (f'{np.mean(values):.{digits}f} ± '
+            f'{np.std(values, ddof=1):.{digits}f}')
+
+
+def _difference(counts, base) -> str:
+    if counts is None or base is None:
+        return '–'
+    d = bootstrap_f1_difference(counts, base)
+    return (f'{d["diff"]:+.3f} [{d["low"]:+.3f}, {d["high"]:+.3f}] ' +
+            ('**yes**' if d['real'] else 'no'))
+
+
+def seeded_table(rows: dict, work_dir: str, seeds, failed: dict,
+                 baseline: str) -> str:
+    """The accuracy table of ``rows`` ({name: (kind, config, label)})
+    over ``seeds``, each row against ``baseline``."""
+    loaded = {name: load_seeds(work_dir, name, spec[0], seeds)
+              for name, spec in rows.items()}
+    base = per_image_counts(loaded.get(baseline))
+    base_prior = per_image_counts(loaded.get(baseline), 'prior')
+    head = ('| row | seeds | mean IoU | defect F1 | precision | recall | '
+            f'F1 − {baseline}: 95 % interval, real? | the same, both '
+            'prior-corrected | ECE | NLL | '
+            'AUROC err: predictive | epistemic | aleatoric | '
+            'train / seed | s / image |')
+    lines = [head, '|' + '---|' * 15]
+    for name, (kind, _, label) in rows.items():
+        results = loaded[name]
+        if name in failed:
+            lines.append(f'| {label} | FAILED: ' +
+                         failed[name].replace('|', '/') + ' |' + ' |' * 13)
+        if not results:
+            continue
+
+        def col(key, digits=3):
+            return mean_std([r['metrics'].get(key) for r in results],
+                            digits)
+
+        diff, prior = ('(the baseline)', ) * 2 if name == baseline else (
+            _difference(per_image_counts(results), base),
+            _difference(per_image_counts(results, 'prior'), base_prior))
+        lines.append('| ' + ' | '.join([
+            label, str(len(results)), col('mean_iou'), col('defect_f1'),
+            col('defect_precision'), col('defect_recall'), diff, prior,
+            col('ece', 4), col('nll', 4),
+            col('predictive/auroc_error'), col('epistemic/auroc_error'),
+            col('aleatoric/auroc_error'),
+            mean_std([r['train_seconds'] / 60 for r in results], 1) +
+            ' min',
+            col('seconds_per_image', 2)]) + ' |')
+    return '\n'.join(lines)
+
+
+def calibration_table(rows: dict, work_dir: str, seeds) -> str:
+    """ECE, NLL and defect F1 on the test split after each post-hoc step
+    (fitted on the validation split), mean ± std over the seeds, and the
+    step tools/calibrate.py chose by validation NLL."""
+    names = [label for _, label in STEPS]
+    head = ('| row | ' + ' | '.join(f'ECE {n}' for n in names) + ' | ' +
+            ' | '.join(f'NLL {n}' for n in names) + ' | ' +
+            ' | '.join(f'F1 {n}' for n in names) +
+            ' | chosen on val (seeds) |')
+    lines = [head, '|' + '---|' * (2 + 3 * len(STEPS))]
+    for name, (kind, _, label) in rows.items():
+        cals = [r['calibration'] for r in load_seeds(work_dir, name, kind,
+                                                      seeds)
+                if r['calibration'] and 'methods' in r['calibration']]
+        if not cals:
+            continue
+        cells = [label]
+        for metric, digits in (('ece', 4), ('nll', 4), ('defect_f1', 3)):
+            for step, _ in STEPS:
+                cells.append(mean_std(
+                    [c['methods'][step]['test'][metric] for c in cals
+                     if step in c['methods']], digits))
+        chosen = {}
+        for c in cals:
+            chosen[c['method']] = chosen.get(c['method'], 0) + 1
+        cells.append(', '.join(f'{k} ({v})' for k, v in chosen.items()))
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def seed_dirs(rows: dict, work_dir: str, seeds) -> list:
+    """``(label, [folder of each seed])`` of the learned rows, for
+    :func:`training_curves.curves_table`."""
+    return [(label, [r['dir'] for r in load_seeds(work_dir, name, kind,
+                                                   seeds)])
+            for name, (kind, _, label) in rows.items()
+            if kind != 'classical']
+
+
+def row_table(results) -> str:
+    """One line per row of a single-run benchmark (any_head.py): its test
+    metrics, calibration and cost."""
+    head = ('| row | mean IoU | defect F1 | precision | recall | ECE | '
+            'Brier | NLL | '
+            'T | ECE cal. | NLL cal. | '
+            'AUROC err: predictive | epistemic | aleatoric | train | '
+            's / image | checkpoint |')
+    lines = [head, '|' + '---|' * 17]
+    for r in results:
+        if r.get('failed'):
+            lines.append(f'| {r["label"]} | FAILED: ' +
+                         r['failed'].replace('|', '/') + ' |' + ' |' * 15)
+            continue
+        m = r['metrics']
+        cal = r.get('calibration')
+        after = cal['test']['after'] if cal else {}
+        ckpt = osp.basename(r['checkpoint'])
+        lines.append('| ' + ' | '.join([
+            r['label'], fmt(m['mean_iou']), fmt(m['defect_f1']),
+            fmt(m['defect_precision']), fmt(m['defect_recall']),
+            fmt(m['ece'], 4),
+            fmt(m['brier'], 4), fmt(m['nll'], 4),
+            fmt(cal['temperature'], 2) if cal else '–',
+            fmt(after.get('ece'), 4), fmt(after.get('nll'), 4),
+            fmt(m.get('predictive/auroc_error')),
+            fmt(m.get('epistemic/auroc_error')),
+            fmt(m.get('aleatoric/auroc_error')),
+            f'{r["train_seconds"] / 60:.1f} min',
+            fmt(m.get('seconds_per_image'), 2), f'`{ckpt}`'
+        ]) + ' |')
+    return '\n'.join(lines)
+
+
+def collect_results(rows: dict, work_dir: str, failed: dict) -> list:
+    """Every row of ``rows`` ({name: (kind, config, label)}) with
+    results in ``work_dir``, in table order, with its calibration; a
+    failed row as ``dict(row, label, failed)``."""
+    results = []
+    for name in rows:
+        f = osp.join(work_dir, name, 'result.json')
+        if name in failed:
+            results.append(dict(row=name, label=rows[name][2],
+                                failed=failed[name]))
+        elif osp.isfile(f):
+            with open(f) as fh:
+                result = json.load(fh)
+            cal = osp.join(work_dir, name, 'calibration.json')
+            if osp.isfile(cal):
+                with open(cal) as fh:
+                    result['calibration'] = json.load(fh)
+            results.append(result)
+    return results
