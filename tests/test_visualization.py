@@ -53,6 +53,29 @@ def test_figure_panel_puts_white_gaps_between():
 def test_uncertainty_map_adds_a_colour_bar():
     out = uncertainty_map(np.zeros((32, 16)))  # all zero: no division error
     assert out.shape == (32, 16 + 24 + 48, 3)
+    assert (out[:, :16] == out[0, 0]).all()  # one colour: the bottom's
+    ramp = np.tile(np.linspace(0, 1, 16), (32, 1))
+    out = uncertainty_map(ramp).astype(int)
+    # viridis: dark purple at 0, yellow at the top of the scale
+    low, high = out[0, 0], out[0, 15]
+    assert low[2] > low[0] and low.sum() < 250  # purple, dark
+    assert high[0] > 200 and high[1] > 200 and high[2] < 100  # yellow
+    brightness = out[0, :16].sum(1)
+    assert (np.diff(brightness) >= 0).all()  # rises with the value
+    # the bar: yellow at the top row, purple at the bottom
+    bar = out[:, 16 + 4 + 4]
+    assert bar[0][0] > 200 and bar[0][1] > 200 and bar[-1].sum() < 250
+    # the scale's top value is written beside the bar (dark text)
+    label = out[:, 16 + 24:]
+    assert (label.sum(2) < 300).any()
+    # vmax sets the top of the scale: 0.5 of 1.0 is mid-scale, while 0.5
+    # as the map's own maximum is the top colour
+    ref = uncertainty_map(np.tile([0.5, 1.0], (32, 8)))
+    half = np.full((32, 16), 0.5)
+    np.testing.assert_array_equal(uncertainty_map(half, vmax=1.0)[0, 0],
+                                  ref[0, 0])
+    np.testing.assert_array_equal(uncertainty_map(half)[0, 0], ref[0, 1])
+    assert (ref[0, 0] != ref[0, 1]).any()
 
 
 def test_summary_and_review_rule():

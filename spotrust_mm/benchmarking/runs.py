@@ -57,16 +57,21 @@ def run(cmd, log):
         raise RuntimeError(f'{" ".join(cmd)} failed ({log}):\n{tail}')
 
 
-def convert(args, converter: str = 'crackforest.py') -> str:
+def convert(args, converter: str = 'crackforest.py',
+            source_option: str = '') -> str:
     """``--converted``, or ``--data-root`` converted by
-    tools/dataset_converters/``converter`` into ``<work-dir>/data``."""
+    tools/dataset_converters/``converter`` (given as ``source_option
+    DATA_ROOT``, or alone if ``source_option`` is empty) into
+    ``<work-dir>/data``."""
     if args.converted:
         return osp.abspath(args.converted)
     out = osp.join(args.work_dir, 'data')
     if not osp.isfile(osp.join(out, 'dataset_info.json')):
+        source = [source_option, args.data_root] if source_option else [
+            args.data_root]
         run([sys.executable,
              osp.join(REPO, 'tools/dataset_converters', converter),
-             args.data_root, '-o', out, '--overwrite', '--quiet'],
+             *source, '-o', out, '--overwrite', '--quiet'],
             osp.join(args.work_dir, 'convert.log'))
     return out
 

@@ -196,15 +196,18 @@ def _difference(counts, base) -> str:
 
 
 def seeded_table(rows: dict, work_dir: str, seeds, failed: dict,
-                 baseline: str) -> str:
+                 baseline) -> str:
     """The accuracy table of ``rows`` ({name: (kind, config, label)})
-    over ``seeds``, each row against ``baseline``."""
+    over ``seeds``, each row against ``baseline``: one row's name, or
+    {row: its baseline row} (e.g. the plain model of the same backbone)."""
     loaded = {name: load_seeds(work_dir, name, spec[0], seeds)
               for name, spec in rows.items()}
-    base = per_image_counts(loaded.get(baseline))
-    base_prior = per_image_counts(loaded.get(baseline), 'prior')
+    base_of = baseline if isinstance(baseline, dict) else {
+        name: baseline for name in rows}
+    against = baseline if isinstance(baseline, str) else \
+        'its plain model'
     head = ('| row | seeds | mean IoU | defect F1 | precision | recall | '
-            f'F1 − {baseline}: 95 % interval, real? | the same, both '
+            f'F1 − {against}: 95 % interval, real? | the same, both '
             'prior-corrected | ECE | NLL | '
             'AUROC err: predictive | epistemic | aleatoric | '
             'train / seed | s / image |')
@@ -221,9 +224,12 @@ def seeded_table(rows: dict, work_dir: str, seeds, failed: dict,
             return mean_std([r['metrics'].get(key) for r in results],
                             digits)
 
-        diff, prior = ('(the baseline)', ) * 2 if name == baseline else (
-            _difference(per_image_counts(results), base),
-            _difference(per_image_counts(results, 'prior'), base_prior))
+        base = loaded.get(base_of.get(name))
+        diff, prior = ('(the baseline)', ) * 2 if name == base_of.get(
+            name) else (
+            _difference(per_image_counts(results), per_image_counts(base)),
+            _difference(per_image_counts(results, 'prior'),
+                        per_image_counts(base, 'prior')))
         lines.append('| ' + ' | '.join([
             label, str(len(results)), col('mean_iou'), col('defect_f1'),
             col('defect_precision'), col('defect_recall'), diff, prior,

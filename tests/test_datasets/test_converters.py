@@ -237,3 +237,95 @@ def test_class_weight_tool(tmp_path, capsys):
     assert weight == pytest.approx(np.sqrt((n * 48 * 32 - n * 50) /
                                            (n * 50)), abs=1e-6)
     assert 'sqrt(background / defect)' in capsys.readouterr().out
+
+
+def _roboflow_export(root, sources=12, copies=3, splits=('train', )):
+    """A Roboflow-style YOLOv8 export: ``copies`` augmented copies of each
+    source photo (``img<i>_jpg.rf.<hash>.jpg``), overlapping polygons, a
+    data.yaml with the class names; photos spread over ``splits``."""
+    rng = np.random.default_rng(0)
+    for split in splits:
+        (root / split / 'images').mkdir(parents=True)
+        (root / split / 'labels').mkdir(parents=True)
+    (root / 'data.yaml').write_text(
+        "train: ../train/images\nval: ../valid/images\nnc: 1\n"
+        "names: ['Corrosion']\n")
+    for i in range(sources):
+        split = splits[i % len(splits)]
+        for c in range(copies):
+            stem = f'img{i}_jpg.rf.{rng.integers(1 << 40):x}'
+            _photo(root / split / 'images' / f'{stem}.jpg', seed=i * 10 + c)
+            # two overlapping squares: their union is the corrosion
+            (root / split / 'labels' / f'{stem}.txt').write_text(
+                '0 0.1 0.1 0.5 0.1 0.5 0.5 0.1 0.5\n'
+                '0 0.3 0.3 0.7 0.3 0.7 0.7 0.3 0.7\n')
+    return root
+
+
+def test_roboflow_copies_of_a_photo_stay_in_one_split(tmp_path):
+    root = _roboflow_export(tmp_path / 'export')
+    out = tmp_path / 'out'
+    info = yolo_seg.main(['--img-dir', str(root / 'train' / 'images'),
+                          '--label-dir', str(root / 'train' / 'labels'),
+                          '-o', str(out), '--quiet', '--seed', '3'])
+    assert info['defect_name'] == 'Corrosion'
+    assert info['source_photos'] == 12 and info['num_masks'] == 36
+    where = {}
+    for split, stems in info['stems'].items():
+        for stem in stems:
+            source = stem.split('.rf.')[0]
+            assert where.setdefault(source, split) == split, source
+    assert sorted(len(v) % 3 for v in info['stems'].values()) == [0, 0, 0]
+    # overlapping polygons: the union, once
+    mask = next(iter(_read_out(out).values()))
+    assert set(np.unique(mask)) == {0, 1}
+    # the union of two 0.4-wide squares overlapping by 0.2
+    assert mask.sum() == pytest.approx(24 * 32 * (2 * 0.16 - 0.04), rel=0.2)
+
+
+def test_export_splits_are_kept_and_leaks_refused(tmp_path):
+    root = _roboflow_export(tmp_path / 'export', sources=9, copies=2,
+                            splits=('train', 'valid', 'test'))
+    info = yolo_seg.main(['--export-root', str(root), '-o',
+                          str(tmp_path / 'out'), '--quiet'])
+    for split, folder in (('train', 'train'), ('val', 'valid'),
+                          ('test', 'test')):
+        want = sorted(p.stem for p in (root / folder / 'images').iterdir())
+        assert info['stems'][split] == want, split
+    # a copy of a training photo in the test folder: refused, named
+    leak = next((root / 'train' / 'images').iterdir())
+    stem = leak.stem.split('.rf.')[0] + '.rf.feedbeef'
+    _photo(root / 'test' / 'images' / f'{stem}.jpg')
+    (root / 'test' / 'labels' / f'{stem}.txt').write_text('')
+    with pytest.raises(ConversionError, match=leak.stem.split('.rf.')[0] +
+                       r".* both train and test.*--resplit"):
+        yolo_seg.main(['--export-root', str(root), '-o',
+                       str(tmp_path / 'out2'), '--quiet'])
+    info = yolo_seg.main(['--export-root', str(root), '-o',
+                          str(tmp_path / 'out2'), '--quiet', '--resplit'])
+    homes = {s.split('.rf.')[0]: k for k, v in info['stems'].items()
+             for s in v if s.startswith(stem.split('.rf.')[0])}
+    assert len(homes) == 1
+
+
+def test_data_yaml_names_give_the_classes(tmp_path):
+    root = _roboflow_export(tmp_path / 'export', sources=4, copies=1)
+    (root / 'data.yaml').write_text("nc: 2\nnames: ['rust', 'paint']\n")
+    for label in (root / 'train' / 'labels').iterdir():
+        label.write_text('0 0.1 0.1 0.5 0.1 0.5 0.5\n'
+                         '1 0.6 0.6 0.9 0.6 0.9 0.9\n')
+    info = yolo_seg.main(['--export-root', str(root), '-o',
+                          str(tmp_path / 'out'), '--quiet', '--split',
+                          '1', '0', '0'])
+    assert info['classes'] == ['background', 'rust', 'paint']
+    assert set(np.unique(next(iter(_read_out(tmp_path / 'out').values()))
+                         )) == {0, 1, 2}
+    # --classes unions the chosen ids as one binary defect
+    info = yolo_seg.main(['--export-root', str(root), '-o',
+                          str(tmp_path / 'bin'), '--quiet', '--split',
+                          '1', '0', '0', '--classes', '0'])
+    assert info['defect_name'] == 'rust' and 'palette' not in info
+    (root / 'data.yaml').write_text("nc: 3\nnames: ['rust', 'paint']\n")
+    with pytest.raises(ConversionError, match='nc is 3'):
+        yolo_seg.main(['--export-root', str(root), '-o',
+                       str(tmp_path / 'bad'), '--quiet'])

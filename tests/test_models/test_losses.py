@@ -56,12 +56,19 @@ def test_mean_leaves_out_ignore_index():
 
 
 def test_class_weight_scales_bce_by_label():
-    logit = torch.zeros(1, 1, 2)
+    # a corrosion pixel at logit 0 (BCE log 2) and a background pixel at
+    # logit 2 (BCE softplus(2) = log(1 + e^2)): the two losses differ, so
+    # swapped weights give another value
+    logit = torch.tensor([[[0.0, 2.0]]])
     s = torch.zeros(1, 1, 2)
     label = torch.tensor([[[1, 0]]])
-    # corrosion pixel: 3 * 0.5 * log 2; background: 0.5 * log 2; mean = log 2
+    softplus2 = math.log(1 + math.exp(2))
     loss = bayesian_bce_loss(logit, s, label, class_weight=[1.0, 3.0])
-    assert loss.item() == pytest.approx(LOG2)
+    assert loss.item() == pytest.approx((3 * 0.5 * LOG2 + 0.5 * softplus2) /
+                                        2)
+    swapped = bayesian_bce_loss(logit, s, label, class_weight=[3.0, 1.0])
+    assert swapped.item() == pytest.approx((0.5 * LOG2 + 3 * 0.5 * softplus2)
+                                           / 2)
 
 
 def test_module_splits_channels_and_adds_scaled_kl():

@@ -40,7 +40,8 @@ from .preannotation import (UNCERTAIN_LABEL, coco_annotations,
                             prediction_regions)
 from .polygons import (check_polygon, coco_polygons_mask, decode_rle,
                        rasterise_polygons, rle_string_counts)
-from .splits import read_split_file, split_stems
+from .splits import (check_groups, read_split_file, roboflow_source,
+                     split_groups, split_stems)
 from .value_map import (apply_value_map, class_id_map, map_palette,
                         parse_value_map)
 from .writer import check_out_dir, summarise, write_dataset
@@ -54,7 +55,8 @@ __all__ = [
     'threshold_labels',
     'is_lossy', 'read_mask_values', 'check_polygon', 'coco_polygons_mask',
     'decode_rle', 'rasterise_polygons', 'rle_string_counts',
-    'read_split_file', 'split_stems',
+    'read_split_file', 'split_stems', 'roboflow_source', 'split_groups',
+    'check_groups',
     'apply_value_map', 'parse_value_map', 'check_out_dir', 'summarise',
     'write_dataset', 'CLASS_WEIGHT_FORMULAS', 'class_pixel_stats',
     'class_weights', 'class_id_map', 'map_palette', 'DEFAULT_PALETTE',

@@ -38,11 +38,15 @@ def add_converter_args(parser) -> None:
 def run_converter(args, samples: Sequence[Sample], source: str,
                   unpaired: Sequence[str] = (),
                   extra_info: Optional[dict] = None,
-                  palette: Optional[Sequence[Sequence[int]]] = None) -> dict:
+                  palette: Optional[Sequence[Sequence[int]]] = None,
+                  split=None, groups=None) -> dict:
     """Write ``samples`` as the parsed converter ``args`` ask; images
     without labels (``unpaired``) fail the run unless
     ``--skip-unpaired``. ``palette``: the K classes' RGB colours, where
-    the converter knows them (e.g. from a colour ``--map``)."""
+    the converter knows them (e.g. from a colour ``--map``). ``split``:
+    stems per split the converter read from its source (an export's own
+    folders), used unless ``--split-file`` is given; ``groups``: stem to
+    source photo, split together (:func:`write_dataset`)."""
     if unpaired and not args.skip_unpaired:
         shown = ', '.join(unpaired[:5]) + (' ...' if len(unpaired) > 5
                                             else '')
@@ -52,14 +56,16 @@ def run_converter(args, samples: Sequence[Sample], source: str,
     extra = dict(extra_info or {})
     if unpaired:
         extra['skipped'] = sorted(unpaired)
-    split = read_split_file(args.split_file) if args.split_file else \
-        args.split
+    if args.split_file:
+        split = read_split_file(args.split_file)
+    elif split is None:
+        split = args.split
     info = write_dataset(samples, args.out, source, split=split,
                          seed=args.seed, overwrite=args.overwrite,
                          extra_info=extra, quiet=args.quiet,
                          classes=parse_classes(getattr(
                              args, 'class_names', None)),
-                         palette=palette)
+                         palette=palette, groups=groups)
     print(summarise(info, args.out))
     return info
 

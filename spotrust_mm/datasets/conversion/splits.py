@@ -54,6 +54,52 @@ def split_stems(stems: Sequence[str],
     return out
 
 
+def roboflow_source(stem: str) -> str:
+    """The source photo of a Roboflow export's file stem: Roboflow names
+    each augmented copy of ``IMG_12.jpg`` ``IMG_12_jpg.rf.<hash>``, so the
+    copies share the part before ``.rf.``; any other stem is its own
+    source."""
+    return stem.split('.rf.', 1)[0]
+
+
+def split_groups(stems: Sequence[str], groups: Dict[str, str],
+                 fractions: Sequence[float] = (0.7, 0.15, 0.15),
+                 seed: int = 0) -> Dict[str, List[str]]:
+    """:func:`split_stems` over groups of stems (the copies of one source
+    photo): every group lands whole in one split, so no photo sits in
+    train and test. The fractions apply to the groups.
+
+    Args:
+        stems (Sequence[str]): Sample names.
+        groups (dict): Stem to group name (stems missing from it are
+            groups of their own).
+        fractions, seed: As :func:`split_stems`.
+    """
+    members: Dict[str, List[str]] = {}
+    for stem in stems:
+        members.setdefault(groups.get(stem, stem), []).append(stem)
+    by_group = split_stems(sorted(members), fractions, seed)
+    return {split: sorted(s for g in names for s in members[g])
+            for split, names in by_group.items()}
+
+
+def check_groups(splits: Dict[str, List[str]], groups: Dict[str, str],
+                 source: str) -> None:
+    """Refuse ``splits`` in which one group (the copies of one source
+    photo) sits in two splits, naming the group and the splits."""
+    seen: Dict[str, str] = {}
+    for split in SPLITS:
+        for stem in splits.get(split, []):
+            group = groups.get(stem, stem)
+            if seen.get(group, split) != split:
+                raise ConversionError(
+                    f'{source}: copies of the photo {group!r} sit in both '
+                    f'{seen[group]} and {split}, so the test split would '
+                    'hold photos the model was trained on; split by source '
+                    'photo instead (yolo_seg.py: --resplit)')
+            seen[group] = split
+
+
 def read_split_file(path: str) -> Dict[str, List[str]]:
     """Read a split file: JSON ``{"train": [stems], "val": [...],
     "test": [...]}``, or text lines ``<split> <stem>`` (``#`` comments).

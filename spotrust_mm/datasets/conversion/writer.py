@@ -17,7 +17,7 @@ from .class_weight import (CLASS_WEIGHT_FORMULAS, class_pixel_stats,
                            class_weights, defect_class_weight, label_counts)
 from .common import (IGNORE_INDEX, SPLITS, ConversionError, Sample,
                      default_palette, image_size)
-from .splits import split_stems
+from .splits import check_groups, split_groups, split_stems
 
 
 def check_out_dir(out: str, overwrite: bool) -> None:
@@ -40,7 +40,8 @@ def write_dataset(samples: Sequence[Sample],
                   extra_info: Optional[dict] = None,
                   quiet: bool = False,
                   classes: Optional[Sequence[str]] = None,
-                  palette: Optional[Sequence[Sequence[int]]] = None) -> dict:
+                  palette: Optional[Sequence[Sequence[int]]] = None,
+                  groups: Optional[Dict[str, str]] = None) -> dict:
     """Check, split and write ``samples`` in the mmseg layout under ``out``.
 
     Args:
@@ -61,6 +62,10 @@ def write_dataset(samples: Sequence[Sample],
             background and 1 defect.
         palette (Sequence, optional): K RGB colours; by default those of
             :func:`default_palette`.
+        groups (dict, optional): Stem to source photo (e.g. Roboflow's
+            augmented copies, :func:`roboflow_source`): the copies of one
+            photo are split together (:func:`split_groups`), and a split
+            file that puts them in two splits is refused.
 
     Returns:
         dict: The content of ``dataset_info.json``.
@@ -91,8 +96,11 @@ def write_dataset(samples: Sequence[Sample],
                 (f'no such sample {unknown[:5]}' if unknown else ''))
         splits = {k: sorted(split.get(k, [])) for k in SPLITS}
         seed_info = None
+        if groups:
+            check_groups(splits, groups, source)
     else:
-        splits = split_stems(stems, split, seed)
+        splits = split_groups(stems, groups, split, seed) if groups else \
+            split_stems(stems, split, seed)
         seed_info = seed
     split_of = {s: k for k, v in splits.items() for s in v}
     parent = osp.dirname(osp.abspath(out))
@@ -154,6 +162,7 @@ def write_dataset(samples: Sequence[Sample],
                 (list(classes) if classes else ['background', 'defect']) +
                 ['ignored'], map(int, masks_with))),
             num_masks=len(samples),
+            source_photos=len({(groups or {}).get(s, s) for s in stems}),
             snapped_pixels=snapped,
             stems=splits)
         if classes:
