@@ -1,5 +1,6 @@
-"""Post-hoc temperature scaling: the fit (spotrust_mm.evaluation) and
-tools/calibrate.py on a deliberately over-confident model."""
+"""Post-hoc temperature scaling: the maths (spotrust_mm.evaluation), the
+fitting API (spotrust_mm.apis.calibration) and tools/calibrate.py on a
+deliberately over-confident model."""
 import json
 import os.path as osp
 import subprocess
@@ -9,41 +10,42 @@ import numpy as np
 import pytest
 import torch
 
-from spotrust_mm.evaluation import (fit_temperature, mean_nll,
-                                    scaled_mean_probability)
+from spotrust_mm.evaluation import (grid_minimum, nll_per_temperature,
+                                    temperature_grid)
 
 from .conftest import REPO, write_tiny_model
 
 
-def test_scaled_mean_probability_by_hand():
-    z = np.array([[0.0, 2.0], [2 * np.log(3), -2.0]])  # S=2 samples, 2 px
-    p = scaled_mean_probability(z, 2.0)
-    assert p[0] == pytest.approx((0.5 + 0.75) / 2)
-    assert p[1] == pytest.approx(0.5)  # sigmoid(1) and sigmoid(-1)
-    assert mean_nll(np.array([0.5, 1.0]), np.array([1, 1])) == \
-        pytest.approx((np.log(2) + 1e-7) / 2, rel=1e-6)
+def _mean_probability(logits, t=1.0):
+    """``mean_s sigmoid(z_s / T)`` of (S, P) logits, written out here."""
+    return (1 / (1 + np.exp(-np.asarray(logits, np.float64) / t))).mean(0)
+
+
+def _mean_nll(prob, labels, eps=1e-7):
+    p = np.clip(prob, eps, 1 - eps)
+    return float(-(labels * np.log(p) + (1 - labels) * np.log1p(-p)).mean())
 
 
 @pytest.mark.parametrize('true_t,samples', [(3.0, 1), (0.5, 1), (2.0, 8)])
-def test_fit_recovers_the_temperature_of_an_overconfident_model(true_t,
-                                                                samples):
+def test_the_grid_fit_recovers_the_temperature_of_an_overconfident_model(
+        true_t, samples):
     """Labels drawn from the calibrated probabilities; the model's logits
-    are those times ``true_t``: the fit finds ``true_t``."""
+    are those times ``true_t``: the grid of temperatures, the NLL of each
+    and the refined minimum (what spotrust_mm.apis.calibration fits with)
+    find ``true_t``."""
     rng = np.random.default_rng(0)
-    n = 200_000
+    n = 50_000
     base = rng.normal(0, 2, n)
     calibrated = base + rng.normal(0, 0.7, (samples, n))  # S samples
-    labels = rng.random(n) < scaled_mean_probability(calibrated)
-    t = fit_temperature(calibrated * true_t, labels)
+    labels = rng.random(n) < _mean_probability(calibrated)
+    grid = temperature_grid()
+    probs = np.stack([_mean_probability(calibrated * true_t, t)
+                      for t in grid])
+    t = grid_minimum(grid, nll_per_temperature(probs, labels))
     assert t == pytest.approx(true_t, rel=0.05)
-    before = mean_nll(scaled_mean_probability(calibrated * true_t), labels)
-    after = mean_nll(scaled_mean_probability(calibrated * true_t, t), labels)
+    before = _mean_nll(_mean_probability(calibrated * true_t), labels)
+    after = _mean_nll(_mean_probability(calibrated * true_t, t), labels)
     assert after < before
-
-
-def test_fit_checks_its_input():
-    with pytest.raises(ValueError, match=r'\(S, P\)'):
-        fit_temperature(np.zeros((2, 3)), np.zeros(4))
 
 
 LOADERS = ['val_dataloader.num_workers=0',
@@ -122,16 +124,10 @@ def test_calibration_fits_the_deployed_predictor_with_resize_and_slide(
     is the minimum of the NLL of what predict gives at T (evaluated with
     test_cfg.temperature, as deployed), and F1 uses the model's own
     threshold."""
-    import importlib.util
-
     from mmengine.runner import Runner
 
+    from spotrust_mm.apis import calibration as tool
     from spotrust_mm.apis import init_checked_model, load_inference_config
-    from spotrust_mm.evaluation import mean_nll
-    spec = importlib.util.spec_from_file_location(
-        'calibrate_tool', osp.join(REPO, 'tools/calibrate.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
     config, ckpt = write_tiny_model(tmp_path, 'MCDropoutHRHead')
     state = torch.load(ckpt)
     state['state_dict']['decode_head.conv_seg.weight'][0] *= 40
@@ -163,7 +159,7 @@ def test_calibration_fits_the_deployed_predictor_with_resize_and_slide(
                 assert gt.shape == r.seg_logits.data[0].shape == (128, 128)
                 probs.append(r.seg_logits.data[0].numpy()[gt != 255])
                 labels.append(gt[gt != 255] == 1)
-        return mean_nll(np.concatenate(probs), np.concatenate(labels))
+        return _mean_nll(np.concatenate(probs), np.concatenate(labels))
 
     best = deployed_nll(fitted)
     assert best <= deployed_nll(fitted * 1.05) + 1e-9
@@ -181,3 +177,15 @@ def test_calibration_fits_the_deployed_predictor_with_resize_and_slide(
     for dt, db in ((1.05, 0), (1 / 1.05, 0), (1, 0.1), (1, -0.1)):
         assert joint <= deployed_nll(t * dt, [b[0] + db]) + 1e-5
     assert joint <= best + 1e-9
+
+    # the whole API: every step fitted and scored, the lowest validation
+    # NLL chosen, as tools/calibrate.py prints and writes it
+    report, scores = tool.calibrate(model, dict(val=loader, test=loader),
+                                    quiet=True)
+    nll = {k: m['val']['nll'] for k, m in report['methods'].items()}
+    assert report['method'] == min(nll, key=nll.get)
+    assert report['val']['after']['nll'] == nll[report['method']]
+    assert set(scores['test']) == set(report['methods'])
+    with pytest.raises(ValueError, match='not offered'):
+        tool.calibrate(model, dict(val=loader), method='prior+temperature',
+                       quiet=True)

@@ -57,7 +57,6 @@ import os.path as osp
 import shutil
 import sys
 
-import numpy as np
 
 import spotrust_mm  # noqa: F401  (registers plugins, mmcv-lite shim)
 from spotrust_mm.allocator import keep_freed_memory
@@ -66,12 +65,11 @@ from spotrust_mm.apis import (add_inference_args, image_inputs,
 from spotrust_mm.apis.folder_inference import (StopRun, check_names,
                                                check_review_options,
                                                has_epistemic)
-from spotrust_mm.apis.labelling import PoolScoring, preannotate
+from spotrust_mm.apis.labelling import PoolScoring, preannotate, rank_pool
 from spotrust_mm.apis.resume import (remove_stale_temp_files, run_settings,
                                      settings_key)
 from spotrust_mm.datasets.conversion import coco_document
-from spotrust_mm.evaluation.acquisition import (AGGREGATIONS, STRATEGIES,
-                                                diverse_top_k, random_score)
+from spotrust_mm.evaluation.acquisition import AGGREGATIONS, STRATEGIES
 from spotrust_mm.fileio import FolderLock, atomic_write, write_json
 from spotrust_mm.progress import progress
 from spotrust_mm.visualization import output_name
@@ -165,32 +163,6 @@ def pool_items(paths):
     items = image_inputs(paths)
     check_names(items, '--out')
     return [(path, label, output_name(path)) for path, label in items]
-
-
-def rank(records: dict, args) -> list:
-    """The ranking rows: the chosen first, in the order chosen."""
-    names = sorted(records)
-    if args.strategy == 'random':
-        scores = [random_score(n, args.seed) for n in names]
-    else:
-        key = f'{args.strategy}/{args.aggregation}'
-        scores = [records[n]['scores'][key] for n in names]
-    features = None if args.no_diversity or not names else np.array(
-        [records[n]['features'] for n in names])
-    chosen, skipped = diverse_top_k(scores, min(args.k, len(names)),
-                                    features, args.max_similarity)
-    taken = set(chosen)
-    rest = [i for i in np.argsort(-np.asarray(scores), kind='stable')
-            if i not in taken]
-    rows = []
-    for i in list(chosen) + [int(i) for i in rest]:
-        similar = skipped.get(i)
-        rows.append(dict(
-            rank=len(rows) + 1, name=names[i], file=records[names[i]]['file'],
-            score=round(float(scores[i]), 6), chosen=i in chosen,
-            similar_to=names[similar[0]] if similar else '',
-            similarity=round(similar[1], 4) if similar else ''))
-    return rows
 
 
 def write_csv(path: str, rows: list) -> None:
@@ -305,7 +277,10 @@ def main(argv=None) -> int:
                 scoring.run(todo, bar)
             except StopRun as e:
                 stopped = str(e)
-        rows = rank(scoring.records, args) if not stopped else []
+        rows = rank_pool(
+            scoring.records, args.strategy, args.aggregation, args.k,
+            args.seed, None if args.no_diversity else args.max_similarity
+        ) if not stopped else []
         kept = write_chosen(model, rows, items, args, classes) \
             if rows else []
         write_csv(osp.join(selection, 'ranking.csv'), rows)

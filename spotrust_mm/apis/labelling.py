@@ -20,7 +20,8 @@ import torch.nn.functional as F
 
 from ..datasets.conversion import (coco_annotations, labelme_document,
                                    prediction_regions)
-from ..evaluation.acquisition import image_scores
+from ..evaluation.acquisition import (diverse_top_k, image_scores,
+                                     random_score)
 from ..fileio import write_json
 from ..visualization import prediction_maps, read_rgb
 from .folder_inference import StopRun, failure_reason, has_epistemic
@@ -193,3 +194,55 @@ def preannotate(model, path: str, image_name: str, classes: Sequence[str],
                              first_annotation_id, options['segmentation']),
             dict(id=image_id, file_name=image_name, height=int(shape[0]),
                  width=int(shape[1])))
+
+
+def rank_pool(records: Dict[str, dict], strategy: str, aggregation: str,
+              k: int, seed: int = 0,
+              max_similarity: Optional[float] = 0.9) -> List[dict]:
+    """The ranking of a scored pool: the K chosen first, in the order
+    chosen, then the others by score.
+
+    Args:
+        records (dict): Name to score record (:class:`PoolScoring`:
+            ``scores`` and ``features``).
+        strategy (str): A strategy of
+            :data:`~spotrust_mm.evaluation.acquisition.STRATEGIES`;
+            ``random`` draws :func:`random_score` from ``seed``.
+        aggregation (str): How pixel scores became the photo's
+            (``records[name]['scores']['<strategy>/<aggregation>']``).
+        k (int): Photos to choose.
+        seed (int): Seed of the random strategy.
+        max_similarity (float, optional): The diversity guard
+            (:func:`diverse_top_k`); None switches it off.
+
+    Returns:
+        list[dict]: ``rank``, ``name``, ``file``, ``score``, ``chosen``,
+        and the photo a skipped one resembles (``similar_to``,
+        ``similarity``).
+    """
+    names = sorted(records)
+    if strategy == 'random':
+        scores = [random_score(n, seed) for n in names]
+    else:
+        key = f'{strategy}/{aggregation}'
+        missing = [n for n in names if key not in records[n]['scores']]
+        if missing:
+            raise ValueError(f'{missing[0]}: no {key} score (its model '
+                             'does not give that uncertainty)')
+        scores = [records[n]['scores'][key] for n in names]
+    features = None if max_similarity is None or not names else np.array(
+        [records[n]['features'] for n in names])
+    chosen, skipped = diverse_top_k(scores, min(k, len(names)), features,
+                                    max_similarity)
+    taken = set(chosen)
+    rest = [i for i in np.argsort(-np.asarray(scores), kind='stable')
+            if i not in taken]
+    rows = []
+    for i in list(chosen) + [int(i) for i in rest]:
+        similar = skipped.get(i)
+        rows.append(dict(
+            rank=len(rows) + 1, name=names[i], file=records[names[i]]['file'],
+            score=round(float(scores[i]), 6), chosen=i in chosen,
+            similar_to=names[similar[0]] if similar else '',
+            similarity=round(similar[1], 4) if similar else ''))
+    return rows

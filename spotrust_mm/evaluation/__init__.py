@@ -1,6 +1,5 @@
-from .calibration import (class_nll_per_temperature, fit_temperature,
-                          grid_minimum, mean_nll, nll_per_temperature,
-                          scaled_mean_probability, temperature_grid)
+from .calibration import (class_nll_per_temperature, grid_minimum,
+                          nll_per_temperature, temperature_grid)
 from .functional import (aupr_from_histograms, auroc_from_histograms,
                          binary_confusion, brier_nll_sums, calibration_stats,
                          exact_histograms, expected_calibration_error,
@@ -24,7 +23,6 @@ __all__ = [
     'aupr_from_histograms', 'exact_histograms', 'UncertaintyMetric',
     'normalised_uncertainties', 'image_uncertainty_scores',
     'ood_detection_scores', 'metrics_table', 'defect_probability',
-    'fit_temperature', 'scaled_mean_probability', 'mean_nll',
     'grid_minimum', 'nll_per_temperature', 'temperature_grid',
     'class_brier_nll_sums', 'class_confusion', 'class_probabilities',
     'class_scores', 'normalised_class_uncertainties',

@@ -1,5 +1,7 @@
-"""Post-hoc temperature scaling (Guo et al., 2017) of Monte Carlo and
-ensemble predictions.
+"""The maths of post-hoc temperature scaling (Guo et al., 2017) of Monte
+Carlo and ensemble predictions: the temperature grid, the NLL of each
+candidate, and the refined minimum. Fitting them on a model is
+:mod:`spotrust_mm.apis.calibration`.
 
 One temperature ``T`` divides every sample's (or member's) defect logit
 ``z_s`` before the sigmoid; the prediction is the mean of the scaled
@@ -8,57 +10,9 @@ negative log-likelihood on held-out (validation) pixels. For a single
 deterministic model (S = 1) this is ordinary temperature scaling.
 """
 import numpy as np
-from scipy.optimize import minimize_scalar
-from scipy.special import expit
 
 #: Search range of the temperature.
 TEMPERATURE_BOUNDS = (0.05, 20.0)
-
-
-def scaled_mean_probability(logits: np.ndarray,
-                            temperature: float = 1.0) -> np.ndarray:
-    """``mean_s sigmoid(z_s / T)`` of (S, ...) logits, float64 (...)."""
-    if temperature <= 0:
-        raise ValueError(f'temperature must be > 0, got {temperature}')
-    z = np.asarray(logits, np.float64) / temperature
-    return expit(z).mean(0)
-
-
-def mean_nll(prob: np.ndarray, labels: np.ndarray,
-             eps: float = 1e-7) -> float:
-    """Mean binary negative log-likelihood, ``p`` clipped to [eps, 1-eps]
-    (as :func:`brier_nll_sums`)."""
-    p = np.clip(prob, eps, 1 - eps)
-    y = np.asarray(labels, np.float64)
-    return float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
-
-
-def fit_temperature(logits: np.ndarray, labels: np.ndarray,
-                    bounds=TEMPERATURE_BOUNDS) -> float:
-    """The temperature that minimises the NLL of the mean prediction.
-
-    Args:
-        logits (np.ndarray): (S, P) defect logits of S samples (or
-            members) on P labelled pixels.
-        labels (np.ndarray): (P,) 0/1 labels.
-        bounds (tuple[float, float]): Search range of ``T``.
-
-    Returns:
-        float: ``T`` (searched on log T, bounded).
-    """
-    logits = np.asarray(logits, np.float64)
-    labels = np.asarray(labels).ravel()
-    if logits.ndim != 2 or logits.shape[1] != labels.size:
-        raise ValueError(f'logits must be (S, P) for P={labels.size} '
-                         f'labels, got {logits.shape}')
-    if labels.size == 0:
-        raise ValueError('no labelled pixels to fit a temperature on')
-    result = minimize_scalar(
-        lambda log_t: mean_nll(
-            scaled_mean_probability(logits, float(np.exp(log_t))), labels),
-        bounds=tuple(np.log(bounds)), method='bounded',
-        options=dict(xatol=1e-4))
-    return float(np.exp(result.x))
 
 
 def temperature_grid(num: int = 49, bounds=TEMPERATURE_BOUNDS) -> np.ndarray:
@@ -70,7 +24,8 @@ def temperature_grid(num: int = 49, bounds=TEMPERATURE_BOUNDS) -> np.ndarray:
 def nll_per_temperature(probs: np.ndarray, labels: np.ndarray,
                         eps: float = 1e-7) -> np.ndarray:
     """Summed binary NLL of (K, P) probabilities (one row per temperature)
-    against (P,) 0/1 labels, ``p`` clipped as :func:`mean_nll`: (K,)."""
+    against (P,) 0/1 labels, ``p`` clipped to [eps, 1 - eps] (as
+    :func:`brier_nll_sums`): (K,)."""
     p = np.clip(np.asarray(probs, np.float64), eps, 1 - eps)
     y = np.asarray(labels, bool).ravel()
     return -(np.log(p[:, y]).sum(1) + np.log1p(-p[:, ~y]).sum(1))

@@ -110,3 +110,31 @@ def test_entropy_fields_add_two_maps_and_change_nothing_else():
             total, -(p * p.log() + (1 - p) * (1 - p).log()),
             atol=1e-5, rtol=1e-4)
         assert (expected <= total + 1e-6).all()
+
+
+def test_rank_pool_by_hand():
+    """The package's ranking (spotrust_mm.apis.labelling.rank_pool) with
+    explicit arguments: the highest scores first, a near-duplicate of a
+    chosen photo passed over while the pool has others, then the rest by
+    score."""
+    from spotrust_mm.apis.labelling import rank_pool
+    feats = dict(a=[1.0, 0.0, 0.0], b=[1.0, 0.01, 0.0], c=[0.0, 1.0, 0.0],
+                 d=[0.0, 0.0, 1.0])
+    scores = dict(a=0.9, b=0.8, c=0.5, d=0.1)
+    records = {n: dict(file=f'{n}.jpg', features=feats[n],
+                       scores={'entropy/mean': s})
+               for n, s in scores.items()}
+    rows = rank_pool(records, 'entropy', 'mean', 2)
+    assert [r['name'] for r in rows] == ['a', 'c', 'b', 'd']
+    assert [r['chosen'] for r in rows] == [True, True, False, False]
+    assert rows[2]['similar_to'] == 'a' and rows[2]['similarity'] > 0.9
+    plain = rank_pool(records, 'entropy', 'mean', 2, max_similarity=None)
+    assert [r['name'] for r in plain] == ['a', 'b', 'c', 'd']
+    assert [r['rank'] for r in plain] == [1, 2, 3, 4]
+    # random: fixed by name and seed, not by order
+    first = [r['name'] for r in rank_pool(records, 'random', 'mean', 4,
+                                          seed=3)]
+    assert first == [r['name'] for r in rank_pool(
+        dict(reversed(list(records.items()))), 'random', 'mean', 4, seed=3)]
+    with pytest.raises(ValueError, match='no epistemic/mean score'):
+        rank_pool(records, 'epistemic', 'mean', 1)
