@@ -86,11 +86,16 @@ def build(args):
 
 
 def predict(model, x):
+    import torch
     from mmseg.structures import SegDataSample
     meta = dict(ori_shape=x.shape[2:], img_shape=x.shape[2:],
                 pad_shape=x.shape[2:], padding_size=[0, 0, 0, 0])
     out = model.predict(x, [SegDataSample(metainfo=meta)])
-    return out[0].seg_logits.data[0].float()
+    seg = out[0].seg_logits.data[0].float()
+    # the mean probability: revisions since issue 30 store its logit
+    from spotrust_mm.models.segmentors import uncertainty
+    return torch.sigmoid(seg) if hasattr(uncertainty,
+                                         'probability_logit') else seg
 
 
 def onnx_run(args, model, rgb):

@@ -98,7 +98,8 @@ def timed_predict(model, x, device, precision):
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start
     peak = torch.cuda.max_memory_allocated() if cuda else None
-    return seconds, peak, out[0].seg_logits.data.float()
+    seg = out[0].seg_logits.data.float()  # binary: the mean probability
+    return seconds, peak, torch.sigmoid(seg) if len(seg) == 1 else seg
 
 
 def main(argv=None):

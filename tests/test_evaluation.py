@@ -133,13 +133,16 @@ def test_streaming_equals_one_shot():
 
 
 def _sample(prob, gt, epistemic=None):
+    """A binary sample as SpotRust segmentors give it: ``seg_logits`` the
+    logit of the probability ``prob``."""
     import torch
 
     def px(a, dtype=torch.float32):
         return dict(data=torch.tensor([a], dtype=dtype))
 
+    p = np.clip(np.asarray(prob, np.float64), 1e-7, 1 - 1e-7)
     s = dict(
-        seg_logits=px(prob),
+        seg_logits=px(np.log(p / (1 - p)).tolist()),
         pred_sem_seg=px([[int(p > .5) for p in row] for row in prob],
                         torch.long),
         gt_sem_seg=px(gt, torch.long))
@@ -297,15 +300,20 @@ def test_all_zero_uncertainty_is_left_out():
     assert 'epistemic/pavpu' in metric.compute_metrics(metric.results)
 
 
-def test_raw_one_channel_logits_are_refused():
-    from spotrust_mm.evaluation import (UncertaintyMetric,
-                                        defect_probability)
-    s = _sample([[2.5, -1.0]], [[1, 0]])
-    s['img_path'] = 'plate_07.png'
-    with pytest.raises(ValueError, match='plate_07.png: seg_logits holds'):
-        UncertaintyMetric().process(None, [s])
-    with pytest.raises(ValueError, match=r'got shape \(3, 1, 1\)'):
-        defect_probability(np.zeros((3, 1, 1)))
+def test_binary_seg_logits_are_logits_never_guessed():
+    """One channel is a logit (a sigmoid head: SpotRust's, mmseg's
+    out_channels=1, the classical baseline), two a softmax's logits; the
+    values never decide which."""
+    from spotrust_mm.evaluation import defect_probability
+    one = np.array([[2.5, -1.0, 0.3]])  # values inside [0, 1] too
+    np.testing.assert_allclose(defect_probability(one),
+                               1 / (1 + np.exp(-one)))
+    two = np.stack([np.zeros_like(one), one])
+    np.testing.assert_allclose(defect_probability(two),
+                               1 / (1 + np.exp(-one)))
+    with pytest.raises(ValueError, match=r'pic\.png: .*got shape '
+                       r'\(3, 1, 1\)'):
+        defect_probability(np.zeros((3, 1, 1)), 'pic.png')
 
 
 def test_per_image_average_when_asked():

@@ -190,7 +190,9 @@ def test_exact_auroc_and_aupr_match_both_libraries(seed, ties):
 
 def _sample(prob, gt, epistemic, aleatoric):
     ds = SegDataSample()
-    ds.seg_logits = PixelData(data=torch.from_numpy(prob)[None].float())
+    p = np.clip(prob.astype(np.float64), 1e-7, 1 - 1e-7)  # its logit, as
+    ds.seg_logits = PixelData(  # SpotRust segmentors store it
+        data=torch.from_numpy(np.log(p / (1 - p)))[None].float())
     ds.pred_sem_seg = PixelData(
         data=torch.from_numpy(prob > 0.5)[None].long())
     ds.gt_sem_seg = PixelData(data=torch.from_numpy(gt)[None].long())

@@ -18,8 +18,9 @@ def _result(prob, epistemic, aleatoric, gt=None, img_path=None):
         return PixelData(data=torch.tensor(np.asarray(a)[None], dtype=dtype))
 
     prob = np.asarray(prob, np.float32)
+    p = np.clip(prob.astype(np.float64), 1e-7, 1 - 1e-7)
     r = SegDataSample(metainfo=dict(img_path=img_path))
-    r.seg_logits = px(prob)
+    r.seg_logits = px(np.log(p / (1 - p)))  # the logit, as SpotRust's
     r.pred_sem_seg = px(prob > .5, torch.long)
     r.epistemic_uncertainty = px(epistemic)
     r.aleatoric_uncertainty = px(aleatoric)
@@ -127,6 +128,9 @@ def test_figure_hook_writes_a_set_per_test_image(tmp_path):
     summary = json.loads((figs / 'summary.json').read_text())
     assert summary['images']['plate']['needs_review'] is True
     assert summary['images']['plate']['defect_fraction'] == .5
+    # the probability map is the probability, seg_logits its logit
+    np.testing.assert_allclose(np.load(figs / 'plate.npz')['probability'],
+                               np.clip(prob, 1e-7, 1 - 1e-7), atol=1e-6)
     assert (figs / 'report.html').is_file()
 
 

@@ -40,7 +40,8 @@ from ..evaluation.calibration import TEMPERATURE_BOUNDS
 from ..models.segmentors.class_uncertainty import (loss_class_weight,
                                                    prior_correction,
                                                    scaled_logits)
-from ..models.segmentors.uncertainty import UncertaintyPredictorMixin
+from ..models.segmentors.uncertainty import (UncertaintyPredictorMixin,
+                                             probability_logit)
 from ..progress import progress
 
 #: What is printed for each split, before and after: binary, K classes.
@@ -77,11 +78,9 @@ def probabilities_at(model, batch, transforms) -> list:
                         scaled_logits(z[None, None], t, b)[0, 0], 0)
                         for t, b in transforms]))
                     continue
-                if z.shape[0] == 2:  # softmax of two logits
-                    z = z[1] - z[0]  # = sigmoid of the gap
-                else:  # one probability channel
-                    p = z[0].clamp(1e-7, 1 - 1e-7)
-                    z = torch.log(p) - torch.log1p(-p)
+                # softmax of two logits = sigmoid of the gap; or one
+                # logit channel (a sigmoid head, the classical baseline)
+                z = z[1] - z[0] if z.shape[0] == 2 else z[0]
                 probs.append(torch.stack([torch.sigmoid(
                     scaled_logits(z[None, None], t, b)[0, 0])
                     for t, b in transforms]))
@@ -183,8 +182,9 @@ def scores_at(model, dataloader, transforms, desc, quiet, meta):
             prob = torch.from_numpy(prob)
             if prob.dim() == 3:  # K classes: log-probabilities
                 seg, pred = prob.clamp_min(1e-12).log(), prob.argmax(0)
-            else:
-                seg, pred = prob[None], (prob > threshold).long()
+            else:  # binary: the logit, as seg_logits holds it
+                seg = probability_logit(prob)[None]
+                pred = (prob > threshold).long()
             metric.process({}, [dict(
                 img_path=path,
                 seg_logits=PixelData(data=seg).to_dict(),

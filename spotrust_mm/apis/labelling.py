@@ -3,7 +3,7 @@
 :mod:`spotrust_mm.evaluation.acquisition`).
 
 Each photo is inferred once: the uncertainty segmentor's fields (with the
-binary entropies, ``entropy_fields()``) give every strategy and
+binary entropies, ``SamplingRequest(entropies=True)``) give every strategy and
 aggregation's score, and a hook on the backbone gives the photo's pooled
 features for the diversity guard. Each photo's scores are a JSON record in
 ``OUT/scores/`` keyed like ``tools/infer.py``'s records
@@ -23,6 +23,7 @@ from ..datasets.conversion import (coco_annotations, labelme_document,
 from ..evaluation.acquisition import (diverse_top_k, image_scores,
                                      random_score)
 from ..fileio import write_json
+from ..models.segmentors.sampling_request import SamplingRequest
 from ..visualization import prediction_maps, read_rgb
 from .folder_inference import StopRun, failure_reason, has_epistemic
 from .resume import completed_record, file_identity
@@ -77,6 +78,17 @@ class BackboneFeatures:
         self.handle.remove()
 
 
+def predict_with(model, img: np.ndarray, request: SamplingRequest):
+    """``mmseg.apis.inference_model`` of one RGB image (the config's test
+    pipeline and preprocessing), predicting with an explicit sampling
+    ``request``."""
+    from mmseg.apis.inference import _preprare_data
+    data, _ = _preprare_data(cv2.cvtColor(img, cv2.COLOR_RGB2BGR), model)
+    data = model.data_preprocessor(data, False)
+    return model.predict(data['inputs'], data['data_samples'],
+                         request=request)[0]
+
+
 def prediction_fields(model, img: np.ndarray) -> Dict[str, np.ndarray]:
     """Infer one RGB image: its (H, W) fields as float32 arrays
     (``epistemic_uncertainty``, ``predictive_entropy``,
@@ -96,19 +108,20 @@ def prediction_fields(model, img: np.ndarray) -> Dict[str, np.ndarray]:
             confidence=prob if result.seg_logits.data.shape[0] > 2 else
             np.maximum(prob, 1 - prob),
             label_map=maps['prediction'])
-    with model.entropy_fields(), torch.no_grad():
-        result = inference_model(model, cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    with torch.no_grad():
+        result = predict_with(model, img, SamplingRequest(entropies=True))
 
     def field(name):
         return result.get(name).data.float().cpu().numpy()
 
     out = {name: field(name)[0] for name in (
         'epistemic_uncertainty', 'predictive_entropy', 'expected_entropy')}
-    prob = field('seg_logits')
-    if len(prob) == 1:  # binary: the mean defect probability
-        out['confidence'] = np.maximum(prob[0], 1 - prob[0])
+    seg = field('seg_logits')
+    if len(seg) == 1:  # binary: the logit of the mean defect probability
+        prob = 1 / (1 + np.exp(-np.clip(seg[0], -60, 60)))
+        out['confidence'] = np.maximum(prob, 1 - prob).astype(np.float32)
     else:  # K classes: log of the mean softmax
-        out['confidence'] = np.exp(prob.max(0))
+        out['confidence'] = np.exp(seg.max(0))
     out['label_map'] = result.pred_sem_seg.data[0].cpu().numpy()
     return out
 

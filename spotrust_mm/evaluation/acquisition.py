@@ -5,8 +5,8 @@ Active learning for segmentation ranks unlabelled images by an image score
 made of pixel scores (ValUES, Kahl et al., ICLR 2024): both the pixel
 score (the *strategy*) and how pixels become one number (the
 *aggregation*) change which images are chosen. The pixel scores are the
-fields the uncertainty segmentors write (``entropy_fields()`` adds the two
-entropies to a binary model's):
+fields the uncertainty segmentors write (``SamplingRequest(entropies=True)``
+adds the two entropies to a binary model's):
 
 - ``epistemic``: ``epistemic_uncertainty`` (binary: std of the defect
   probability over the samples; K classes: mutual information);

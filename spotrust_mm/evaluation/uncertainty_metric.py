@@ -42,28 +42,21 @@ def normalised_uncertainties(prob: np.ndarray, epistemic: Optional[np.ndarray],
 
 def defect_probability(seg_logits: np.ndarray,
                        source: Optional[str] = None) -> np.ndarray:
-    """The (H, W) defect probability in a sample's ``seg_logits``.
-
-    A SpotRust segmentor stores the mean probability, (H, W) once the
-    channel axis is dropped. A plain two-class mmseg model stores (2, H, W)
-    logits, whose softmax gives it. One channel outside [0, 1] is the raw
-    logit of a one-channel mmseg head, which is refused rather than misread.
-    """
+    """The (H, W) defect probability of a sample's binary ``seg_logits``,
+    which hold logits as mmseg's do: one channel (a sigmoid head: a
+    SpotRust segmentor's logit of its mean probability, mmseg's
+    ``out_channels=1`` head, the classical baseline) or two (a softmax
+    head). Nothing is guessed from the values."""
     where = f'{source}: ' if source else ''
-    if seg_logits.ndim == 3 and seg_logits.shape[0] == 2:
-        z = seg_logits.astype(np.float64)
-        return 1.0 / (1.0 + np.exp(np.clip(z[0] - z[1], -60, 60)))
-    if seg_logits.ndim != 2:
+    z = seg_logits.astype(np.float64)
+    if z.ndim == 3 and z.shape[0] == 2:
+        z = z[1] - z[0]  # softmax of two logits = sigmoid of the gap
+    elif z.ndim != 2:
         raise ValueError(
             f'{where}UncertaintyMetric is for binary defects: seg_logits '
-            f'must be one probability channel or two logits, got shape '
+            f'must be one logit channel or two logits, got shape '
             f'{seg_logits.shape}')
-    if seg_logits.min() < 0 or seg_logits.max() > 1:
-        raise ValueError(
-            f'{where}seg_logits holds values outside [0, 1], so they are '
-            'not probabilities (a one-channel mmseg head gives raw logits; '
-            'use a SpotRust segmentor)')
-    return seg_logits
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))
 
 
 @METRICS.register_module()
@@ -86,8 +79,9 @@ class UncertaintyMetric(BaseMetric):
     so one threshold grid serves all kinds. See docs/metrics.md.
 
     It reports what the model gives: all three kinds for SpotRust
-    segmentors; only the predictive entropy for a plain two-class mmseg
-    model (:func:`defect_probability`). An uncertainty that is exactly 0
+    segmentors; only the predictive entropy for a plain mmseg model
+    (:func:`defect_probability`: binary ``seg_logits`` are logits, one
+    channel or two). An uncertainty that is exactly 0
     on every pixel of the set (the epistemic of a single deterministic
     model) is left out, since it cannot single out anything.
 

@@ -90,9 +90,10 @@ def prediction_maps(result, dataset_meta: Optional[dict] = None
                                Optional[list]]:
     """The full-resolution maps of one prediction, as the model gives them.
 
-    A SpotRust result (with ``epistemic_uncertainty``) holds the mean
-    probability in ``seg_logits`` (binary: one channel; K classes: the
-    mean softmax as logits) and gives ``probability``, ``prediction``,
+    A SpotRust result (with ``epistemic_uncertainty``) holds the logit
+    of the mean probability in ``seg_logits`` (binary: one channel; K
+    classes: the log of the mean softmax) and gives ``probability``,
+    ``prediction``,
     ``epistemic``, ``aleatoric`` (and for K classes ``entropy`` and
     ``expected_entropy``). A plain mmseg result holds logits: one channel
     (sigmoid), two (softmax, binary) or K; it gives ``probability`` (of
@@ -111,7 +112,8 @@ def prediction_maps(result, dataset_meta: Optional[dict] = None
         multiclass = seg.shape[0] > 1
         maps = dict(
             probability=(seg.softmax(0).max(0).values
-                         if multiclass else seg[0]).cpu().numpy(),
+                         if multiclass else torch.sigmoid(seg[0])
+                         ).cpu().numpy(),
             prediction=pred,
             epistemic=result.epistemic_uncertainty.data[0].cpu().numpy(),
             aleatoric=result.aleatoric_uncertainty.data[0].cpu().numpy())

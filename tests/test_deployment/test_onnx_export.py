@@ -247,7 +247,8 @@ def test_runner_needs_no_torch_and_matches_the_slide_inference(
         got = np.load(tmp_path / 'out0' / f'{name}.npz')
         np.testing.assert_allclose(
             got['probability'].astype(np.float32),
-            want.seg_logits.data[0].numpy(), atol=2e-3, rtol=0)  # float16
+            torch.sigmoid(want.seg_logits.data[0]).numpy(), atol=2e-3,
+            rtol=0)  # float16
         np.testing.assert_array_equal(got['epistemic'], 0)
     _, _, onnx_file = exported['p0.5']
     for out in ('out_a', 'out_b'):

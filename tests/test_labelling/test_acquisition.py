@@ -85,18 +85,23 @@ def test_diverse_top_k_skips_near_duplicates_by_hand():
     assert chosen == [0, 2, 3, 1] and skipped == {}
 
 
-def test_entropy_fields_add_two_maps_and_change_nothing_else():
+def test_the_entropy_request_adds_two_maps_and_changes_nothing_else():
     from mmseg.registry import MODELS
+
+    from spotrust_mm.models.segmentors.sampling_request import \
+        SamplingRequest
 
     from ..conftest import tiny_hrnet_model
     torch.manual_seed(0)
     model = MODELS.build(tiny_hrnet_model()).eval()
     x = torch.randn(2, 3, 64, 64)
     plain = model.predict(x)
-    with model.entropy_fields():
-        assert model.num_logits() == 1
-        extra = model.predict(x)
+    extra = model.predict(x, request=SamplingRequest(entropies=True))
+    # nothing was set on the model
     assert model.out_channels == 3 and model.num_logits() == 1
+    assert not any(hasattr(model, a) for a in (
+        'with_entropies', 'fit_transforms', 'window_count',
+        'image_rng_states'))
     for a, b in zip(plain, extra):
         for name in ('seg_logits', 'epistemic_uncertainty',
                      'aleatoric_uncertainty', 'pred_sem_seg'):
@@ -104,7 +109,7 @@ def test_entropy_fields_add_two_maps_and_change_nothing_else():
         assert 'predictive_entropy' not in a
         total = b.predictive_entropy.data
         expected = b.expected_entropy.data
-        p = b.seg_logits.data
+        p = torch.sigmoid(b.seg_logits.data)
         # the entropy of the mean is that of the mean probability
         torch.testing.assert_close(
             total, -(p * p.log() + (1 - p) * (1 - p).log()),

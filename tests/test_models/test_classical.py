@@ -49,7 +49,7 @@ def test_classical_segmentor_predicts_probability_only():
     img = torch.full((1, 3, 32, 32), 120.0)
     img[:, :, 16, 4:28] = 40.0
     out = model.predict(img)[0]
-    prob = out.seg_logits.data
+    prob = torch.sigmoid(out.seg_logits.data)  # a logit, as mmseg's
     assert prob.shape == (1, 32, 32) and 0 <= prob.min() <= prob.max() <= 1
     assert out.pred_sem_seg.data[0, 16, 8:24].all()
     assert 'epistemic_uncertainty' not in out
@@ -61,7 +61,7 @@ def test_classical_segmentor_predicts_probability_only():
     model.fit([np.array([t - 1, t - .5, t + .5, t + 1.])],
               [np.array([0, 0, 1, 1])])
     model.temperature.fill_(2.0)
-    prob = model.predict(img)[0].seg_logits.data[0]
+    prob = torch.sigmoid(model.predict(img)[0].seg_logits.data[0])
     assert prob[16, 16].item() == pytest.approx(0.5, abs=1e-6)
     s = float(score[0, 0])
     assert prob[0, 0].item() == pytest.approx(

@@ -83,12 +83,14 @@ def test_ensemble_is_the_mean_and_std_of_its_members(members):
     torch.testing.assert_close(expected[0], probs.mean(0))  # by hand
     torch.testing.assert_close(expected[1],
                                (probs - probs.mean(0)).abs().mean(0))
-    for i, field in enumerate(('seg_logits', 'epistemic_uncertainty',
-                               'aleatoric_uncertainty')):
-        torch.testing.assert_close(out.get(field).data[0], expected[i],
+    got = dict(seg_logits=torch.sigmoid(out.seg_logits.data[0]),
+               epistemic_uncertainty=out.epistemic_uncertainty.data[0],
+               aleatoric_uncertainty=out.aleatoric_uncertainty.data[0])
+    for i, field in enumerate(got):
+        torch.testing.assert_close(got[field], expected[i],
                                    rtol=0, atol=1e-5, msg=field)
     # averaging logits instead would give another probability
-    assert not torch.allclose(out.seg_logits.data[0],
+    assert not torch.allclose(got['seg_logits'],
                               torch.sigmoid(logits[:, 0].mean(0)),
                               atol=1e-4)
     assert out.epistemic_uncertainty.data.max() > 0

@@ -3,6 +3,7 @@ import torch
 from mmseg.registry import MODELS
 
 from spotrust_mm.models.segmentors import seeded, summarize_samples
+from spotrust_mm.models.segmentors.sampling_request import SamplingRequest
 
 from ..conftest import tiny_hrnet_model
 
@@ -47,14 +48,16 @@ def test_model_applies_test_cfg_temperature():
         plain = model.predict(x)[0]
         model.test_cfg['temperature'] = 3.0
         hot = model.predict(x)[0]
-        with model.image_streams(x):  # the seeded noise of predict
+        with model.image_streams(x) as streams:  # predict's seeded noise
             logits, _ = model.sample_outputs(
-                x, [_meta_sample((64, 64)).metainfo])
+                x, [_meta_sample((64, 64)).metainfo],
+                SamplingRequest(rng_states=streams))
     assert logits.shape == (6, 1, 64, 64)  # (S, N, H, W)
     z = logits[:, 0]
-    torch.testing.assert_close(plain.seg_logits.data[0],
+    # seg_logits: the logit of the mean probability, as mmseg's logits
+    torch.testing.assert_close(torch.sigmoid(plain.seg_logits.data[0]),
                                torch.sigmoid(z).mean(0))
-    torch.testing.assert_close(hot.seg_logits.data[0],
+    torch.testing.assert_close(torch.sigmoid(hot.seg_logits.data[0]),
                                torch.sigmoid(z / 3).mean(0))
 
 
@@ -81,9 +84,9 @@ def test_probabilities_at_temperatures_are_the_deployed_ones(mode):
         for k, t in enumerate(temps):
             model.test_cfg['temperature'] = t
             deployed = model.predict(x, [SegDataSample(metainfo=meta)])[0]
-            torch.testing.assert_close(fitted[k],
-                                       deployed.seg_logits.data[0],
-                                       rtol=0, atol=1e-6)
+            torch.testing.assert_close(
+                fitted[k], torch.sigmoid(deployed.seg_logits.data[0]),
+                rtol=0, atol=1e-6)
         index = torch.tensor([0, 101, 7499])
         some = model.predict_at_temperatures(
             x, [SegDataSample(metainfo=meta)], temps, pixels=[index])[0]
@@ -127,8 +130,11 @@ def test_predict_fields_shapes_and_ranges(head):
     out = _predict(_model(head))
     for f in FIELDS:
         assert out.get(f).data.shape == (1, 40, 56), f
-    prob = out.seg_logits.data
+    logit = out.seg_logits.data  # a logit, as mmseg's one-channel heads
+    prob = torch.sigmoid(logit)
     assert prob.min() >= 0 and prob.max() <= 1
+    torch.testing.assert_close(logit, torch.log(prob / (1 - prob)),
+                               atol=1e-4, rtol=1e-4)
     assert out.epistemic_uncertainty.data.min() >= 0
     assert out.aleatoric_uncertainty.data.min() > 0
     assert torch.equal(out.pred_sem_seg.data, (prob > 0.5).long())

@@ -10,6 +10,7 @@ from mmengine.runner import load_checkpoint
 from mmseg.registry import MODELS
 
 from spotrust_mm.models.layers import sampling
+from spotrust_mm.models.segmentors.sampling_request import SamplingRequest
 
 from .tail_models import HEADS, batch, tiny_model, train
 
@@ -67,8 +68,9 @@ def test_body_once_and_samples_equal_full_passes(head, tail):
         model.decode_head.head.register_forward_hook(
             lambda m, i, o: body.append(len(o)))
     ]
-    with torch.no_grad(), model.image_streams(x):
-        logits, log_vars = model.sample_outputs(x, metas)
+    with torch.no_grad(), model.image_streams(x) as streams:
+        logits, log_vars = model.sample_outputs(
+            x, metas, SamplingRequest(rng_states=streams))
     for handle in handles:
         handle.remove()
     assert backbone == [2]  # the batch, once

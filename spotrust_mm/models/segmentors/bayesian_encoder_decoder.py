@@ -7,6 +7,7 @@ from mmseg.registry import MODELS
 from torch import Tensor
 
 from ..layers import sampling, stochastic_layers
+from .sampling_request import SamplingRequest
 from .uncertainty import (UncertaintyPredictorMixin, get_rng_state,
                           predicts_log_var, set_rng_state, split_head_output,
                           summary_channels)
@@ -95,51 +96,59 @@ class BayesianEncoderDecoder(UncertaintyPredictorMixin, EncoderDecoder):
     def num_output_samples(self) -> int:
         return self.num_samples if self.is_stochastic else 1
 
-    def sample_outputs(self, inputs: Tensor,
-                       batch_img_metas: List[dict]) -> Tuple[Tensor, Tensor]:
-        """Backbone once, head ``num_samples`` times.
+    def sample_outputs(self, inputs: Tensor, batch_img_metas: List[dict],
+                       request: Optional[SamplingRequest] = None
+                       ) -> Tuple[Tensor, Tensor]:
+        """Backbone once, head ``num_samples`` (or the request's) times.
 
         The backbone runs on the whole batch. With per-image random streams
-        (``image_rng_states``, set by :meth:`predict` when seeded) and more
-        than one image, each image's head samples are drawn from its own
-        stream, so batching does not change an image's noise.
+        (the request's ``rng_states``, set by :meth:`predict` when seeded)
+        and more than one image, each image's head samples are drawn from
+        its own stream, so batching does not change an image's noise.
 
         Returns:
             tuple[Tensor, Tensor]: logits, (S, N, H, W) for a binary head
             or (S, N, K, H, W) for K classes, and log variances (S, N, H,
             W).
         """
+        request = request or SamplingRequest()
         feats = self.head_features(self.extract_feat(
             self.backbone_input(self, inputs)))
         # slide mode may batch windows (window-major): the head samples
         # them in turn, as it would one window at a time
-        windows = getattr(self, 'window_count', 1)
+        windows = request.window_count
         n = len(inputs) // windows
+        total = request.num_samples or self.num_output_samples()
+        if not self.is_stochastic:
+            total = 1
         out = torch.cat([
             self._sample_images([f[w * n:(w + 1) * n] for f in feats],
-                                batch_img_metas[:n]) for w in range(windows)
+                                batch_img_metas[:n], request.rng_states,
+                                total) for w in range(windows)
         ], dim=1)
         return split_head_output(out, self.with_log_var)
 
     def _sample_images(self, feats: List[Tensor],
-                       batch_img_metas: List[dict]) -> Tensor:
-        """Head samples of a batch of images, each from its own random
-        stream when seeded with more than one image."""
-        states = getattr(self, 'image_rng_states', None)
+                       batch_img_metas: List[dict], states, total: int
+                       ) -> Tensor:
+        """``total`` head samples of a batch of images, each image's from
+        its own random stream (``states``) when seeded with more than
+        one image."""
         if not self.is_stochastic or states is None or len(feats[0]) == 1:
-            return self._sample_head(feats, batch_img_metas)
+            return self._sample_head(feats, batch_img_metas, total)
         device = feats[0].device
         outs = []
         for i in range(len(feats[0])):
             set_rng_state(states[i], device)
             outs.append(  # the head sizes its output by the first
                 self._sample_head(  # meta (slide mode sets its window)
-                    [f[i:i + 1] for f in feats], batch_img_metas[:1]))
+                    [f[i:i + 1] for f in feats], batch_img_metas[:1],
+                    total))
             states[i] = get_rng_state(device)
         return torch.cat(outs, dim=1)
 
-    def _sample_head(self, feats: List[Tensor],
-                     batch_img_metas: List[dict]) -> Tensor:
+    def _sample_head(self, feats: List[Tensor], batch_img_metas: List[dict],
+                     total: int) -> Tensor:
         """(S, N, C [+ 1], H, W) head outputs, ``sample_chunk`` samples at a
         time (one sample if the head is deterministic). A head with
         ``forward_body`` runs it once and its ``forward_tail`` draws the k
@@ -149,7 +158,6 @@ class BayesianEncoderDecoder(UncertaintyPredictorMixin, EncoderDecoder):
         split = hasattr(head, 'forward_body')
         body = head.forward_body(feats) if split else feats
         n = len(feats[0])
-        total = self.num_output_samples()
         outputs = []
         with sampling(head, True):
             for start in range(0, total, self.sample_chunk):

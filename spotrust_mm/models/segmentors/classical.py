@@ -14,6 +14,7 @@ from mmseg.utils import OptSampleList, SampleList
 from torch import Tensor
 
 from .head_outputs import _restore_original_shape
+from .uncertainty import probability_logit
 
 #: Hue of rust (orange-brown, about 20 degrees), in radians.
 RUST_HUE = math.radians(20.0)
@@ -116,7 +117,8 @@ class ClassicalSegmentor(BaseSegmentor):
     ``threshold`` and ``temperature`` are buffers, fitted on the training
     split by ``tools/fit_classical.py`` (:func:`fit_threshold`) and saved
     as a checkpoint that ``tools/test.py`` loads like any other. It gives
-    ``seg_logits`` (the probability) and ``pred_sem_seg`` only: a threshold
+    ``seg_logits`` (the logit of the probability, as mmseg's one-channel
+    heads give it) and ``pred_sem_seg`` only: a threshold
     has no epistemic or aleatoric uncertainty, so only the predictive
     entropy is scored.
 
@@ -193,7 +195,7 @@ class ClassicalSegmentor(BaseSegmentor):
             if 'ori_shape' in ds.metainfo:
                 p = _restore_original_shape(p, ds.metainfo, False)
             p = p[0].clamp(0, 1)
-            ds.set_data(dict(seg_logits=PixelData(data=p),
+            ds.set_data(dict(seg_logits=PixelData(data=probability_logit(p)),
                              pred_sem_seg=PixelData(data=(p > 0.5).long())))
         return data_samples
 

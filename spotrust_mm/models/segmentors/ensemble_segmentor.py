@@ -208,12 +208,14 @@ class EnsembleSegmentor(UncertaintyPredictorMixin, BaseSegmentor):
     def num_output_samples(self) -> int:
         return len(self.members)
 
-    def sample_outputs(self, inputs: Tensor,
-                       batch_img_metas: List[dict]) -> Tuple[Tensor, Tensor]:
+    def sample_outputs(self, inputs: Tensor, batch_img_metas: List[dict],
+                       request=None) -> Tuple[Tensor, Tensor]:
         """Run every member once on its own part of ``inputs`` (see
         :class:`EnsembleDataPreProcessor`); return (S=members, ...)
         logits and log variances as
-        :meth:`BayesianEncoderDecoder.sample_outputs`."""
+        :meth:`BayesianEncoderDecoder.sample_outputs`. The members are
+        deterministic, so a :class:`SamplingRequest` changes nothing
+        here."""
         outputs = []
         parts = self.data_preprocessor.split(inputs)
         h, w = inputs.shape[-2:]

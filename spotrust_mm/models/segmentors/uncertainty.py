@@ -1,10 +1,10 @@
 """Maths and the shared predict path of the uncertainty segmentors."""
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Iterator, List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.structures import PixelData
-from mmseg.models.segmentors import EncoderDecoder
 from mmseg.structures import SegDataSample
 from mmseg.utils import OptSampleList, SampleList
 from torch import Tensor
@@ -16,16 +16,24 @@ from .class_uncertainty import (CLASS_UNCERTAINTY_FIELDS, binary_entropies,
                                 summarize_class_samples)
 from .head_outputs import (_restore_original_shape,  # noqa: F401
                            predicts_log_var, split_head_output)
-from .windows import slide_inference
 from .random_streams import (get_rng_state, seeded,  # noqa: F401
                              set_rng_state)
+from .sampling_request import (BINARY_ENTROPY_FIELDS,  # noqa: F401
+                               UNCERTAINTY_FIELDS, SamplingRequest,
+                               summary_channels)
+from .windows import slide_inference
 
-#: Channels of the summary tensor that the uncertainty segmentors return
-#: from ``encode_decode``: mean probability, epistemic std, aleatoric var.
-UNCERTAINTY_FIELDS = ('seg_logits', 'epistemic_uncertainty',
-                      'aleatoric_uncertainty')
-#: More binary channels inside ``entropy_fields()`` (:func:`binary_entropies`).
-BINARY_ENTROPY_FIELDS = ('predictive_entropy', 'expected_entropy')
+#: Probabilities are clamped to [LOGIT_EPS, 1 - LOGIT_EPS] before the
+#: binary ``seg_logits`` (their logit) is taken, so that it stays finite.
+LOGIT_EPS = 1e-7
+
+
+def probability_logit(prob: Tensor) -> Tensor:
+    """``log(p / (1 - p))`` of a mean probability, ``p`` clamped to
+    [:data:`LOGIT_EPS`, 1 - :data:`LOGIT_EPS`]: the binary ``seg_logits``,
+    whose sigmoid gives the probability back."""
+    p = prob.float().clamp(LOGIT_EPS, 1 - LOGIT_EPS)
+    return torch.log(p) - torch.log1p(-p)
 
 
 def mean_probability(logits: Tensor, temperature: float = 1.0,
@@ -80,15 +88,6 @@ def summarize_samples(logits: Tensor,
     return torch.stack([mean, epistemic, aleatoric], dim=1)
 
 
-def summary_channels(num_outputs: int) -> int:
-    """Channels of the summary a segmentor returns from ``encode_decode``
-    for a head with ``num_outputs`` logits: 3 for the binary sigmoid head
-    (:data:`UNCERTAINTY_FIELDS`), K + 4 for K softmax classes (the mean
-    probabilities and :data:`CLASS_UNCERTAINTY_FIELDS`)."""
-    return len(UNCERTAINTY_FIELDS) if num_outputs == 1 else \
-        num_outputs + len(CLASS_UNCERTAINTY_FIELDS)
-
-
 class UncertaintyPredictorMixin:
     """Predict path shared by :class:`BayesianEncoderDecoder` and
     :class:`EnsembleSegmentor`.
@@ -98,10 +97,15 @@ class UncertaintyPredictorMixin:
     reduces them in ``encode_decode`` (:func:`summarize_samples`, or
     :func:`summarize_class_samples` for K classes), so mmseg's whole-image
     and sliding-window inference both carry every field, and writes them
-    into each :class:`SegDataSample`. Binary (a sigmoid head):
+    into each :class:`SegDataSample`. What a call asks of the sampling
+    (samples, entropies, calibration transforms, random streams, windows
+    batched) is one :class:`SamplingRequest`, passed from the predictor to
+    :meth:`sample_outputs`. Binary (a sigmoid head):
 
-    - ``seg_logits``: mean defect probability (not a logit);
-    - ``pred_sem_seg``: ``seg_logits > threshold`` (0/1);
+    - ``seg_logits``: the logit of the mean defect probability, as mmseg's
+      one-channel heads give a logit (its sigmoid is the probability,
+      :func:`probability_logit`);
+    - ``pred_sem_seg``: mean probability ``> threshold`` (0/1);
     - ``epistemic_uncertainty``: std of the probability over samples;
     - ``aleatoric_uncertainty``: mean predicted variance ``exp(s)``.
 
@@ -120,36 +124,46 @@ class UncertaintyPredictorMixin:
     (:func:`summary_channels`).
     """
 
-    # mmseg's inference modes only need ``encode_decode``, ``test_cfg`` and
-    # ``out_channels``: reuse them rather than copy them (slide mode below).
-    inference = EncoderDecoder.inference
-    whole_inference = EncoderDecoder.whole_inference
+    def inference(self, inputs: Tensor, batch_img_metas: List[dict],
+                  request: Optional[SamplingRequest] = None) -> Tensor:
+        """mmseg's ``EncoderDecoder.inference`` (whole image or sliding
+        windows by ``test_cfg.mode``), passing ``request`` on."""
+        mode = (self.test_cfg or {}).get('mode', 'whole')
+        if mode not in ('slide', 'whole'):
+            raise ValueError(f"test_cfg.mode must be 'slide' or 'whole', got "
+                             f'{mode!r}')
+        if mode == 'slide':
+            return self.slide_inference(inputs, batch_img_metas, request)
+        return self.encode_decode(inputs, batch_img_metas, request)
 
-    def slide_inference(self, inputs: Tensor,
-                        batch_img_metas: List[dict]) -> Tensor:
-        """mmseg's sliding-window inference, batching windows on request
-        (:func:`~.windows.slide_inference`)."""
-        return slide_inference(self, inputs, batch_img_metas)
+    def whole_inference(self, inputs: Tensor, batch_img_metas: List[dict],
+                        request: Optional[SamplingRequest] = None) -> Tensor:
+        return self.encode_decode(inputs, batch_img_metas, request)
 
-    def sample_outputs(self, inputs: Tensor,
-                       batch_img_metas: List[dict]) -> Tuple[Tensor, Tensor]:
+    def slide_inference(self, inputs: Tensor, batch_img_metas: List[dict],
+                        request: Optional[SamplingRequest] = None) -> Tensor:
+        """mmseg's sliding-window inference, batching windows when
+        ``test_cfg.window_batch`` asks (:func:`~.windows.slide_inference`).
+        """
+        return slide_inference(self, inputs, batch_img_metas, request)
+
+    def sample_outputs(self, inputs: Tensor, batch_img_metas: List[dict],
+                       request: Optional[SamplingRequest] = None
+                       ) -> Tuple[Tensor, Tensor]:
         """Return logits and log variances, each (S, N, H, W)."""
         raise NotImplementedError
 
     @contextmanager
-    def image_streams(self, inputs: Tensor) -> Iterator[None]:
-        """Seed the sampling (if ``seed`` is set) with one random stream
-        per image of the batch, each starting at the seed
-        (``image_rng_states``, used by ``sample_outputs``), so an image gets
-        the maps it gets alone; the global RNG is restored after."""
+    def image_streams(self, inputs: Tensor
+                      ) -> Iterator[Optional[List[Tensor]]]:
+        """Seed the sampling (if ``seed`` is set): yields one random stream
+        per image of the batch, each starting at the seed, for a
+        :class:`SamplingRequest`'s ``rng_states``, so an image gets the maps
+        it gets alone (None when unseeded); the global RNG is restored
+        after."""
         with seeded(self.seed, inputs.device):
-            self.image_rng_states = [
-                get_rng_state(inputs.device)
-            ] * len(inputs) if self.seed is not None else None
-            try:
-                yield
-            finally:
-                self.image_rng_states = None
+            yield [get_rng_state(inputs.device)] * len(inputs) \
+                if self.seed is not None else None
 
     def backbone_input(self, module, x: Tensor) -> Tensor:
         """``x`` for ``module``'s backbone: with ``test_cfg.channels_last``
@@ -190,51 +204,33 @@ class UncertaintyPredictorMixin:
                              'a class weight')
         return prior_correction(weight)
 
-    def encode_decode(self, inputs: Tensor,
-                      batch_img_metas: List[dict]) -> Tensor:
-        """The summary (see :func:`summary_channels`); or, inside
-        :meth:`predict_at_temperatures`, the mean probabilities at each of
-        its (temperature, bias) pairs: (N, T, H, W) binary, (N, T * K, H,
-        W) for K classes."""
-        logits, log_vars = self.sample_outputs(inputs, batch_img_metas)
+    def encode_decode(self, inputs: Tensor, batch_img_metas: List[dict],
+                      request: Optional[SamplingRequest] = None) -> Tensor:
+        """The summary (:func:`summary_channels`, with the binary
+        entropies if ``request.entropies``); or, for a request with
+        ``transforms``, the mean probabilities at each (temperature, bias)
+        pair: (N, T, H, W) binary, (N, T * K, H, W) for K classes."""
+        request = request or SamplingRequest()
+        logits, log_vars = self.sample_outputs(inputs, batch_img_metas,
+                                               request)
         binary = logits.dim() == 4
-        transforms = getattr(self, 'fit_transforms', None)
-        if transforms is not None:
+        if request.transforms is not None:
             if binary:
                 return torch.stack([mean_probability(logits, t, b)
-                                    for t, b in transforms], 1)
-            return torch.cat(
-                [mean_softmax(logits, t, b) for t, b in transforms], 1)
+                                    for t, b in request.transforms], 1)
+            return torch.cat([mean_softmax(logits, t, b)
+                              for t, b in request.transforms], 1)
         summarize = summarize_samples if binary else summarize_class_samples
         summary = summarize(logits, log_vars, self.log_var_range,
                             self.temperature, self.logit_bias)
-        if binary and getattr(self, 'with_entropies', False):
+        if binary and request.entropies:
             summary = torch.cat([summary, binary_entropies(
                 logits, self.temperature, self.logit_bias)], 1)
         return summary
 
-    @contextmanager
-    def entropy_fields(self) -> Iterator[None]:
-        """Inside, a binary model's predictions also carry
-        ``predictive_entropy`` and ``expected_entropy`` (nats; their
-        difference is the mutual information), from the same samples, as a
-        K-class model's always do (tools/select_for_labelling.py ranks by
-        them)."""
-        binary = self.num_logits() == 1
-        if binary:
-            self.out_channels += len(BINARY_ENTROPY_FIELDS)
-            self.with_entropies = True
-        try:
-            yield
-        finally:
-            if binary:
-                self.out_channels -= len(BINARY_ENTROPY_FIELDS)
-                self.with_entropies = False
-
     def num_logits(self) -> int:
         """Logits per sample: 1 (binary sigmoid) or K."""
-        binary = len(UNCERTAINTY_FIELDS) + len(BINARY_ENTROPY_FIELDS)
-        return 1 if self.out_channels <= binary else \
+        return 1 if self.out_channels == len(UNCERTAINTY_FIELDS) else \
             self.out_channels - len(CLASS_UNCERTAINTY_FIELDS)
 
     def num_output_samples(self) -> int:
@@ -285,17 +281,12 @@ class UncertaintyPredictorMixin:
             raise ValueError(f'{len(biases)} biases for '
                              f'{len(temperatures)} temperatures')
         metas = [ds.metainfo for ds in data_samples]
-        channels = self.out_channels
         per_temperature = self.num_logits()
-        self.out_channels = len(temperatures) * per_temperature
-        self.fit_transforms = [(float(t), b)
-                               for t, b in zip(temperatures, biases)]
-        try:
-            with self.image_streams(inputs):
-                out = self.inference(inputs, metas)
-        finally:
-            self.out_channels = channels
-            self.fit_transforms = None
+        with self.image_streams(inputs) as streams:
+            out = self.inference(inputs, metas, SamplingRequest(
+                transforms=[(float(t), b)
+                            for t, b in zip(temperatures, biases)],
+                rng_states=streams))
         results = []
         for i, (field, meta) in enumerate(zip(out, metas)):
             parts = []
@@ -315,20 +306,25 @@ class UncertaintyPredictorMixin:
 
     def predict(self,
                 inputs: Tensor,
-                data_samples: OptSampleList = None) -> SampleList:
+                data_samples: OptSampleList = None,
+                request: Optional[SamplingRequest] = None) -> SampleList:
         """Predict the defect and its uncertainty, seeded if ``seed`` is set.
 
         With a seed, each image's noise comes from its own random stream
-        started at the seed (``image_rng_states``, used by
+        started at the seed (the request's ``rng_states``, used by
         :meth:`sample_outputs`), so an image gets the same maps in a batch
         as alone, up to float rounding of the batched backbone.
 
         Args:
             inputs (Tensor): Images, (N, C, H, W).
             data_samples (list[SegDataSample], optional): With metainfo.
+            request (SamplingRequest, optional): e.g.
+                ``SamplingRequest(entropies=True)`` for a binary model's
+                entropies (tools/select_for_labelling.py); its random
+                streams are set here.
 
         Returns:
-            list[SegDataSample]: With the four fields described above.
+            list[SegDataSample]: With the fields described above.
         """
         if data_samples is not None:
             batch_img_metas = [ds.metainfo for ds in data_samples]
@@ -340,8 +336,9 @@ class UncertaintyPredictorMixin:
                     pad_shape=inputs.shape[2:],
                     padding_size=[0, 0, 0, 0])
             ] * inputs.shape[0]
-        with self.image_streams(inputs):
-            summary = self.inference(inputs, batch_img_metas)
+        with self.image_streams(inputs) as streams:
+            summary = self.inference(inputs, batch_img_metas, replace(
+                request or SamplingRequest(), rng_states=streams))
         return self.postprocess_result(summary, data_samples)
 
     def postprocess_result(self,
@@ -367,8 +364,10 @@ class UncertaintyPredictorMixin:
                     name: PixelData(data=field[i:i + 1])
                     for i, name in enumerate(UNCERTAINTY_FIELDS +
                                              BINARY_ENTROPY_FIELDS)
-                    if i < len(field)
+                    if 0 < i < len(field)
                 })
+                data_sample.set_data(
+                    {'seg_logits': PixelData(data=probability_logit(prob))})
                 pred = (prob > self.threshold).long()
             else:
                 probs = field[:k]

@@ -1,8 +1,10 @@
 """Sliding-window inference of the uncertainty segmentors."""
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 from torch import Tensor
+
+from .sampling_request import SamplingRequest
 
 
 def window_grid(height: int, width: int, crop: Tuple[int, int],
@@ -23,8 +25,8 @@ def window_grid(height: int, width: int, crop: Tuple[int, int],
     return windows
 
 
-def slide_inference(segmentor, inputs: Tensor,
-                    batch_img_metas: List[dict]) -> Tensor:
+def slide_inference(segmentor, inputs: Tensor, batch_img_metas: List[dict],
+                    request: Optional[SamplingRequest] = None) -> Tensor:
     """mmseg's sliding-window inference (``EncoderDecoder.
     slide_inference``: same windows, same averaging, same result to the
     bit), except that each window's output is added into its own slice of
@@ -35,7 +37,7 @@ def slide_inference(segmentor, inputs: Tensor,
     within noise (docs/benchmarks.md, whole photos).
 
     ``test_cfg.window_batch`` (default 1) windows go through the backbone
-    as one batch, window-major (``segmentor.window_count`` tells its
+    as one batch, window-major (the request's ``window_count`` tells
     ``sample_outputs`` how many), which runs the backbone faster per
     window on the CPU (docs/benchmarks.md, campaign speed). The head still
     samples each window in turn, from the same random stream in the same
@@ -48,30 +50,30 @@ def slide_inference(segmentor, inputs: Tensor,
         inputs (Tensor): (N, C, H, W) images.
         batch_img_metas (list[dict]): Their meta; ``img_shape`` of the
             first is set to each window's shape, as mmseg does.
+        request (SamplingRequest, optional): Passed to every window's
+            ``encode_decode`` (with its ``window_count``); it also sets the
+            output's channels.
 
     Returns:
-        Tensor: (N, out_channels, H, W), the mean over windows.
+        Tensor: (N, channels, H, W), the mean over windows.
     """
+    request = request or SamplingRequest()
     cfg = segmentor.test_cfg
     batch_size, _, h_img, w_img = inputs.size()
     windows = window_grid(h_img, w_img, cfg.crop_size, cfg.stride)
     group = int(cfg.get('window_batch', 1))
     if group < 1:
         raise ValueError(f'test_cfg.window_batch must be >= 1, got {group}')
-    preds = inputs.new_zeros((batch_size, segmentor.out_channels, h_img,
-                              w_img))
+    preds = inputs.new_zeros((batch_size, request.output_channels(
+        segmentor.num_logits()), h_img, w_img))
     count_mat = inputs.new_zeros((batch_size, 1, h_img, w_img))
     for start in range(0, len(windows), group):
         part = windows[start:start + group]
         crops = torch.cat(
             [inputs[:, :, y1:y2, x1:x2] for y1, y2, x1, x2 in part])
         batch_img_metas[0]['img_shape'] = crops.shape[2:]
-        segmentor.window_count = len(part)
-        try:
-            out = segmentor.encode_decode(crops,
-                                          batch_img_metas * len(part))
-        finally:
-            segmentor.window_count = 1
+        out = segmentor.encode_decode(crops, batch_img_metas * len(part),
+                                      request.for_windows(len(part)))
         for j, (y1, y2, x1, x2) in enumerate(part):
             preds[:, :, y1:y2, x1:x2] += out[j * batch_size:(j + 1) *
                                              batch_size]
