@@ -58,6 +58,7 @@ from spotrust_mm.benchmarking import (CPU_OPTIONS, add_doc_arg, convert,
                                       data_options, parse_benchmark_args,
                                       provenance, report, run)
 from spotrust_mm.datasets.conversion import defect_class_weight, label_counts
+from spotrust_mm.evaluation import without_prefix
 from spotrust_mm.evaluation.acquisition import AGGREGATIONS, STRATEGIES
 from spotrust_mm.fileio import write_json
 
@@ -118,7 +119,7 @@ def train_and_test(round_dir: str, data: str, stems, args, seed: int,
     """Train on ``stems`` and test; ``metrics.json`` of the round."""
     metrics_file = osp.join(round_dir, 'metrics.json')
     if osp.isfile(metrics_file):
-        return read_json(metrics_file)
+        return without_prefix(read_json(metrics_file))
     start = time.time()
     view = labelled_view(data, stems, osp.join(round_dir, 'data'))
     epochs = math.ceil(args.iterations / math.ceil(len(stems) / BATCH))

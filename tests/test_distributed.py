@@ -73,7 +73,8 @@ def test_two_process_training_then_equal_metrics_on_1_and_2(tmp_path):
          cwd=tmp_path)
     m1, m2 = json.loads(one.read_text()), json.loads(two.read_text())
     assert sorted(m1) == sorted(m2)
-    assert 'ece' in m1 and 'predictive/auroc_error' in m1  # Uncertainty-
+    assert 'uncertainty/ece' in m1  # UncertaintyMetric, prefixed
+    assert 'uncertainty/predictive/auroc_error' in m1
     assert 'mIoU' in m1  # and IoUMetric
     for key in m1:
         if key not in TIMING:

@@ -176,13 +176,19 @@ def test_test_tool_prints_every_metric(trained, name):
     ], cwd=root)
     table = proc.stdout[proc.stdout.index('test metrics:'):]
     metrics = json.loads((work / 'metrics.json').read_text())
+    # one name and one scale per quantity: mmseg's IoUMetric in percent,
+    # then UncertaintyMetric's fractions under uncertainty/ (docs/metrics.md)
+    ours = table.index('uncertainty/ (UncertaintyMetric, fractions')
+    assert 0 < table.index('\nmIoU ') < ours
+    assert 'mean_iou' not in table[:ours]
     for key in SCORES:
-        assert key in metrics and f'\n{key} ' in table, key
+        assert f'uncertainty/{key}' in metrics and key not in metrics, key
+        assert f'\n{key} ' in table[ours:], key
     header = next(line for line in table.splitlines() if 'predictive' in line)
     for kind in ('predictive', 'epistemic', 'aleatoric'):
         assert kind in header, kind
         for sub in SUB_SCORES:
-            assert f'{kind}/{sub}' in metrics, (kind, sub)
+            assert f'uncertainty/{kind}/{sub}' in metrics, (kind, sub)
             assert f'\n{sub} ' in table, sub
     # NaN only where docs/metrics.md's rule makes a score undefined: PAvPU
     # at a threshold no pixel crosses and its conditional probabilities

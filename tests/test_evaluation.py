@@ -240,6 +240,27 @@ def test_metrics_table_lists_every_metric():
     assert auroc.split()[1:] == ['-', '1.0000']
     assert next(line for line in lines if line.startswith('num')).split() \
         == ['num', '3']
+    # an evaluator's keys: mmseg's first, then the uncertainty/ section
+    # named without the prefix
+    table = metrics_table({'mIoU': 50.0, 'uncertainty/mean_iou': .5,
+                           'uncertainty/epistemic/pavpu': .25})
+    head = 'uncertainty/ (UncertaintyMetric, fractions in [0, 1])'
+    assert table.index("mmseg's metrics (percent)") < table.index(
+        'mIoU') < table.index(head) < table.index('mean_iou')
+    assert 'uncertainty/mean_iou' not in table
+
+
+def test_uncertainty_metric_keys_are_prefixed_in_an_evaluator():
+    from mmengine.evaluator import Evaluator
+
+    from spotrust_mm.evaluation import UncertaintyMetric, without_prefix
+    evaluator = Evaluator([UncertaintyMetric()])
+    evaluator.process([_sample([[.9, .2]], [[1, 0]], [[.1, .3]])])
+    got = evaluator.evaluate(1)
+    assert 'uncertainty/defect_f1' in got
+    assert 'uncertainty/epistemic/auroc_error' in got
+    assert not [k for k in got if not k.startswith('uncertainty/')]
+    assert without_prefix(got)['defect_f1'] == got['uncertainty/defect_f1']
 
 
 def test_uncertainty_metric_writes_plots(tmp_path):

@@ -13,6 +13,8 @@ import torch
 from spotrust_mm.evaluation import (grid_minimum, nll_per_temperature,
                                     temperature_grid)
 
+from spotrust_mm.evaluation import without_prefix
+
 from .conftest import REPO, write_tiny_model
 
 
@@ -94,7 +96,7 @@ def test_calibrate_tool_on_an_overconfident_model(tmp_path):
          '--cfg-options', *LOADERS],
         cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    got = json.loads(metrics.read_text())
+    got = without_prefix(json.loads(metrics.read_text()))
     for key in ('ece', 'nll', 'brier', 'defect_f1'):
         assert got[key] == pytest.approx(rep['test']['after'][key],
                                          abs=2e-4), key

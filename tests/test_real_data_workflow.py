@@ -98,7 +98,8 @@ def test_crackforest_configs_train_and_test(converted, config):
           '--work-dir', str(work), '--json', str(work / 'm.json'),
           '--cfg-options', *data, *SMALL, *extra], cwd=root)
     metrics = json.loads((work / 'm.json').read_text())
-    for key in ('mIoU', 'defect_f1', 'ece', 'nll', 'predictive/auroc_error',
+    for key in ('mIoU', 'uncertainty/defect_f1', 'uncertainty/ece',
+                'uncertainty/nll', 'uncertainty/predictive/auroc_error',
                 'seconds_per_image'):
         assert key in metrics
     assert metrics['num_test_images'] == json.loads(

@@ -18,6 +18,7 @@ import sys
 import time
 
 from ..apis import trained_checkpoint
+from ..evaluation import without_prefix
 from ..fileio import write_json
 from . import REPO
 
@@ -177,8 +178,8 @@ def run_row(name: str, args, data: str, spec, opts=None,
     metrics_file = osp.join(row_dir, 'metrics.json')
     run(test + ['--work-dir', osp.join(row_dir, 'test'), '--json',
                 metrics_file, '--per-image', per_image], log)
-    with open(metrics_file) as f:
-        metrics = json.load(f)
+    with open(metrics_file) as f:  # UncertaintyMetric's keys as it names
+        metrics = without_prefix(json.load(f))  # them (defect_f1)
     result = dict(
         row=name, label=label, config=config, seed=first_seed,
         checkpoint=osp.relpath(ckpt, REPO) if ckpt else 'ensemble.py',

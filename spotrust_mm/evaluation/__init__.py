@@ -11,7 +11,7 @@ from .class_metrics import (class_brier_nll_sums, class_confusion,
                             top_label_calibration_stats)
 from .ood import (image_uncertainty_scores, ood_detection_scores,
                   result_uncertainty_scores)
-from .report import metrics_table
+from .report import UNCERTAINTY_PREFIX, metrics_table, without_prefix
 from .significance import bootstrap_f1_difference, pooled_f1
 from .uncertainty_metric import (UncertaintyMetric, defect_probability,
                                  normalised_uncertainties)
@@ -22,7 +22,8 @@ __all__ = [
     'pavpu_scores', 'score_histograms', 'auroc_from_histograms',
     'aupr_from_histograms', 'exact_histograms', 'UncertaintyMetric',
     'normalised_uncertainties', 'image_uncertainty_scores',
-    'ood_detection_scores', 'metrics_table', 'defect_probability',
+    'ood_detection_scores', 'metrics_table', 'without_prefix',
+    'UNCERTAINTY_PREFIX', 'defect_probability',
     'grid_minimum', 'nll_per_temperature', 'temperature_grid',
     'class_brier_nll_sums', 'class_confusion', 'class_probabilities',
     'class_scores', 'normalised_class_uncertainties',

@@ -7,6 +7,7 @@ from mmseg.registry import METRICS
 
 from ..datasets.conversion.common import class_names
 from ..fileio import write_json
+from .report import UNCERTAINTY_PREFIX
 from .class_metrics import (class_brier_nll_sums, class_confusion,
                             class_probabilities, class_scores,
                             normalised_class_uncertainties,
@@ -107,6 +108,10 @@ class UncertaintyMetric(BaseMetric):
             None.
         **kwargs: :class:`BaseMetric` arguments.
     """
+
+    #: An evaluator reports this metric's keys as ``uncertainty/<key>``
+    #: (docs/metrics.md), apart from mmseg's IoUMetric keys.
+    default_prefix = UNCERTAINTY_PREFIX
 
     def __init__(self,
                  num_bins: int = 15,
