@@ -22,10 +22,10 @@ markers of ``--doc``.
 import sys
 
 from spotrust_mm.benchmarking import (CPU_SCHEDULE, benchmark_parser,
-                                      calibrate_row, collect_results,
+                                      collect_results,
                                       convert, parse_benchmark_args,
                                       provenance, report, row_options,
-                                      row_table, run_row, run_rows)
+                                      row_table, run_rows, run_seeds)
 
 FAMILIES = {
     'segformer_mit_b0': 'SegFormer MiT-B0 (SegformerHead)',
@@ -50,10 +50,8 @@ def main(argv=None):
     args = parse_benchmark_args(p, argv, __file__)
     data = convert(args)
     opts = row_options('train', args, data, CPU_SCHEDULE)
-    failed = run_rows(args.rows, lambda name: calibrate_row(
-        name, args, data,
-        run_row(name, args, data, spec=ROWS[name], opts=opts),
-        spec=ROWS[name]))
+    failed = run_rows(args.rows, lambda name: run_seeds(
+        name, args, data, ROWS[name], [None], opts))
     results = collect_results(ROWS, args.work_dir, failed)
     text = row_table(results)
     return report(text, args.doc, failed, BEGIN, END,

@@ -31,12 +31,11 @@ failed seed is reported and the others go on.
 import os.path as osp
 import sys
 
-from spotrust_mm.benchmarking import (benchmark_parser, calibrate_row,
-                                      calibration_table, convert,
-                                      curves_table, parse_benchmark_args,
-                                      provenance, report, row_options,
-                                      run_row, run_rows, seed_dirs,
-                                      seeded_table)
+from spotrust_mm.benchmarking import (benchmark_parser, calibration_table,
+                                      convert, curves_table,
+                                      parse_benchmark_args, provenance,
+                                      report, row_options, run_rows,
+                                      run_seeds, seed_dirs, seeded_table)
 
 C = 'configs/corrosion/'
 SCRATCH = ['model.backbone.init_cfg=None']
@@ -114,20 +113,9 @@ def main(argv=None):
     data = convert(args, 'yolo_seg.py', '--export-root')
 
     def run_one(name):
-        kind, config, label, extra, _ = ROWS[name]
-        opts = row_options(kind, args, data, schedule(args)) + list(extra)
-        errors = []
-        for seed in args.seeds:
-            try:
-                calibrate_row(name, args, data,
-                              run_row(name, args, data, rows[name], opts,
-                                      seed=seed), rows[name], seed=seed)
-            except Exception as e:  # noqa: BLE001 (reported, next seed)
-                errors.append(f'seed {seed}: {e}')
-                print(f'[{name}] seed {seed} FAILED: {e}', file=sys.stderr,
-                      flush=True)
-        if errors:
-            raise RuntimeError('; '.join(errors))
+        kind, _, _, extra, _ = ROWS[name]
+        run_seeds(name, args, data, rows[name], args.seeds,
+                  row_options(kind, args, data, schedule(args)) + list(extra))
 
     failed = run_rows(args.rows, run_one)
     shown = {k: v for k, v in rows.items()

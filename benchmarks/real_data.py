@@ -47,11 +47,11 @@ best checkpoint by validation mIoU.
 import os.path as osp
 import sys
 
-from spotrust_mm.benchmarking import (benchmark_parser, calibrate_row,
-                                      calibration_table, convert,
-                                      curves_table, parse_benchmark_args,
-                                      provenance, report, run_row, run_rows,
-                                      seed_dirs, seeded_table)
+from spotrust_mm.benchmarking import (benchmark_parser, calibration_table,
+                                      convert, curves_table,
+                                      parse_benchmark_args, provenance,
+                                      report, run_rows, run_seeds, seed_dirs,
+                                      seeded_table)
 
 # name: (kind, config, label in the table)
 ROWS = {
@@ -94,23 +94,9 @@ def main(argv=None):
     args = parse_benchmark_args(p, argv, __file__)
     data = convert(args)
 
-    def run_one(name):
-        """Every seed of a row; a failed seed does not stop the next."""
-        errors = []
-        for seed in ([None] if ROWS[name][0] == 'classical' else
-                     args.seeds):
-            try:
-                calibrate_row(name, args, data,
-                              run_row(name, args, data, ROWS[name],
-                                      seed=seed), ROWS[name], seed=seed)
-            except Exception as e:  # noqa: BLE001
-                errors.append(f'seed {seed}: {e}')
-                print(f'[{name}] seed {seed} FAILED: {e}', file=sys.stderr,
-                      flush=True)
-        if errors:
-            raise RuntimeError('; '.join(errors))
-
-    failed = run_rows(args.rows, run_one)
+    failed = run_rows(args.rows, lambda name: run_seeds(
+        name, args, data, ROWS[name],
+        [None] if ROWS[name][0] == 'classical' else args.seeds))
     shown = {k: v for k, v in ROWS.items()
              if k in args.rows or osp.isdir(osp.join(args.work_dir, k))}
     text = '\n\n'.join([

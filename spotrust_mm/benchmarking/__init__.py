@@ -18,7 +18,7 @@ from .cli import (add_doc_arg, add_photo_args, benchmark_parser,  # noqa: E402
 from .report import provenance, report, write_doc  # noqa: E402
 from .runs import (CPU_OPTIONS, CPU_SCHEDULE, SEED, calibrate_row,  # noqa
                    convert, data_options, row_dir_of, row_options, run,
-                   run_row, run_rows)
+                   run_row, run_rows, run_seeds)
 from .tables import (calibration_table, collect_results,  # noqa: E402
                      curves_table, fmt, mean_std, row_table, seed_dirs,
                      seeded_table, validation_epochs)
@@ -28,7 +28,8 @@ __all__ = [
     'parse_benchmark_args', 'provenance', 'report', 'write_doc',
     'CPU_OPTIONS', 'CPU_SCHEDULE', 'SEED', 'calibrate_row', 'convert',
     'data_options', 'row_dir_of', 'row_options', 'run', 'run_row',
-    'run_rows', 'calibration_table', 'collect_results', 'curves_table',
+    'run_rows', 'run_seeds', 'calibration_table', 'collect_results',
+    'curves_table',
     'fmt', 'mean_std', 'row_table', 'seed_dirs', 'seeded_table',
     'validation_epochs'
 ]

@@ -243,3 +243,25 @@ def run_rows(names, run_one) -> dict:
             failed[name] = str(e).strip().splitlines()[0][:300]
             print(f'[{name}] FAILED: {e}', file=sys.stderr, flush=True)
     return failed
+
+
+def run_seeds(name: str, args, data: str, spec, seeds, opts=None) -> None:
+    """Train, test and calibrate one row for each of ``seeds``
+    (:func:`run_row`, :func:`calibrate_row`; ``[None]`` for a row without
+    seeds); a failed seed is reported and the next goes on.
+
+    Raises:
+        RuntimeError: Naming every seed that failed, after all ran.
+    """
+    errors = []
+    for seed in seeds:
+        try:
+            calibrate_row(name, args, data,
+                          run_row(name, args, data, spec, opts, seed=seed),
+                          spec, seed=seed)
+        except Exception as e:  # noqa: BLE001 (reported, next seed)
+            errors.append(f'seed {seed}: {e}')
+            print(f'[{name}] seed {seed} FAILED: {e}', file=sys.stderr,
+                  flush=True)
+    if errors:
+        raise RuntimeError('; '.join(errors))
