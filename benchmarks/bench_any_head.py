@@ -41,7 +41,7 @@ from mmseg.utils import register_all_modules
 
 from spotrust_mm.models.layers import dropout_samples, sampling
 from spotrust_mm.models.segmentors import summarize_samples
-from spotrust_mm.models.segmentors.class_uncertainty import \
+from spotrust_mm.models.segmentors.summaries import \
     summarize_class_samples
 from spotrust_mm.models.segmentors.uncertainty import split_head_output
 

@@ -37,7 +37,7 @@ from ..evaluation import (UncertaintyMetric, class_nll_per_temperature,
                           grid_minimum, nll_per_temperature,
                           temperature_grid)
 from ..evaluation.calibration import TEMPERATURE_BOUNDS
-from ..models.segmentors.class_uncertainty import (loss_class_weight,
+from ..models.segmentors.summaries import (loss_class_weight,
                                                    prior_correction,
                                                    scaled_logits)
 from ..models.segmentors.uncertainty import (UncertaintyPredictorMixin,

@@ -4,7 +4,7 @@
 The graph holds the preprocessing (channel order, mean and std), the
 backbone once, the head's N samples as one batch and the summary the
 segmentor returns (:func:`~.segmentors.uncertainty.summarize_samples` or
-:func:`~.segmentors.class_uncertainty.summarize_class_samples`, with the
+:func:`~.segmentors.summaries.summarize_class_samples`, with the
 calibrated temperature and logit bias). The noise of the samples enters as
 inputs, so that a run is reproducible from a seed and the same noise gives
 the same maps in ONNX Runtime and in PyTorch:
@@ -32,7 +32,7 @@ from mmseg.models.utils import resize
 from torch import Tensor
 
 from .layers import BayesConv2d, MCDropout, stochastic_layers
-from .segmentors.class_uncertainty import summarize_class_samples
+from .segmentors.summaries import summarize_class_samples
 from .segmentors.head_outputs import split_head_output
 from .segmentors.uncertainty import (UncertaintyPredictorMixin,
                                     summarize_samples)

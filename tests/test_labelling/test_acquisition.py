@@ -9,7 +9,7 @@ from spotrust_mm.evaluation.acquisition import (aggregate, cosine_similarities,
                                                 diverse_top_k, image_scores,
                                                 patch_max, pixel_scores,
                                                 random_score, top_fraction)
-from spotrust_mm.models.segmentors.class_uncertainty import binary_entropies
+from spotrust_mm.models.segmentors.summaries import binary_entropies
 
 
 def test_aggregations_by_hand():

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 
 from spotrust_mm.models.segmentors import summarize_samples
-from spotrust_mm.models.segmentors.class_uncertainty import \
+from spotrust_mm.models.segmentors.summaries import \
     summarize_class_samples
 
 from ..conftest import tiny_hrnet_model

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from spotrust_mm.models.losses.bayesian_bce_loss import bayesian_bce_loss
-from spotrust_mm.models.segmentors.class_uncertainty import (
+from spotrust_mm.models.segmentors.summaries import (
     mean_softmax, prior_correction, scaled_logits)
 from spotrust_mm.models.segmentors.uncertainty import (mean_probability,
                                                        summarize_samples)

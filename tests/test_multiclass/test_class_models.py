@@ -9,7 +9,7 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 from spotrust_mm.models.losses import bayesian_ce_loss
-from spotrust_mm.models.segmentors.class_uncertainty import (
+from spotrust_mm.models.segmentors.summaries import (
     entropy_decomposition, summarize_class_samples)
 
 from ..conftest import tiny_hrnet_model

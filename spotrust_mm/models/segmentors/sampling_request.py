@@ -7,14 +7,14 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 from torch import Tensor
 
-from .class_uncertainty import CLASS_UNCERTAINTY_FIELDS
+from .summaries import CLASS_UNCERTAINTY_FIELDS
 
 #: Summary channels of a binary model: mean probability, epistemic std,
 #: aleatoric variance.
 UNCERTAINTY_FIELDS = ('seg_logits', 'epistemic_uncertainty',
                       'aleatoric_uncertainty')
 #: More binary channels on request (``entropies``): predictive and
-#: expected entropy (:func:`~.class_uncertainty.binary_entropies`).
+#: expected entropy (:func:`~.summaries.binary_entropies`).
 BINARY_ENTROPY_FIELDS = ('predictive_entropy', 'expected_entropy')
 
 

@@ -1,4 +1,14 @@
-"""Uncertainty of K-class predictions from S samples: the predictive mean
+"""The maths that summarises S stochastic samples (or ensemble
+members) of a head into the prediction and its uncertainties, binary and
+K-class: the mean probability and its epistemic std
+(:func:`summarize_samples`), the mean softmax, the entropy decomposition
+and the mutual information (:func:`summarize_class_samples`), the learned
+variance, the post-hoc temperature and logit bias (:func:`scaled_logits`,
+:func:`prior_correction`), and the logit the binary ``seg_logits`` hold
+(:func:`probability_logit`). Pure functions of tensors; the segmentors
+(:mod:`.uncertainty`) call them.
+
+Uncertainty of K-class predictions from S samples: the predictive mean
 softmax, its entropy and the split into expected entropy (aleatoric) and
 mutual information (epistemic)."""
 from typing import Optional, Tuple
@@ -181,3 +191,68 @@ def summarize_class_samples(logits: Tensor,
         probs.mean(0),
         torch.stack([mutual, variance, total, expected], dim=1)
     ], dim=1)
+
+
+#: Probabilities are clamped to [LOGIT_EPS, 1 - LOGIT_EPS] before the
+#: binary ``seg_logits`` (their logit) is taken, so that it stays finite.
+LOGIT_EPS = 1e-7
+
+
+def probability_logit(prob: Tensor) -> Tensor:
+    """``log(p / (1 - p))`` of a mean probability, ``p`` clamped to
+    [:data:`LOGIT_EPS`, 1 - :data:`LOGIT_EPS`]: the binary ``seg_logits``,
+    whose sigmoid gives the probability back."""
+    p = prob.float().clamp(LOGIT_EPS, 1 - LOGIT_EPS)
+    return torch.log(p) - torch.log1p(-p)
+
+
+def mean_probability(logits: Tensor, temperature: float = 1.0,
+                     bias=None) -> Tensor:
+    """``mean_s sigmoid(z_s / T + b)`` of (S, ...) logits, in float32
+    (:func:`scaled_logits`)."""
+    return torch.sigmoid(scaled_logits(logits, temperature, bias)).mean(0)
+
+
+def summarize_samples(logits: Tensor,
+                      log_vars: Optional[Tensor],
+                      log_var_range: Tuple[float, float] = (-10.0, 10.0),
+                      temperature: float = 1.0,
+                      bias=None) -> Tensor:
+    """Reduce S stochastic outputs to prediction and uncertainties.
+
+    SpotRust paper, Sec. 3.3: the prediction is the mean defect
+    probability over the samples, the epistemic uncertainty is the standard
+    deviation of that probability over the samples (population std, so a
+    single sample gives exactly 0), and the aleatoric uncertainty is the
+    mean predicted variance ``exp(s)`` (in logit units) over the samples.
+
+    Args:
+        logits (Tensor): Corrosion logits, shape (S, N, H, W).
+        log_vars (Tensor, optional): Log variances ``s``, shape (S, N, H,
+            W); None for a head without them (aleatoric variance 0).
+        log_var_range (tuple[float, float]): ``s`` is clamped to this range
+            before ``exp``, as in the loss. Defaults to (-10, 10).
+        temperature (float): Post-hoc temperature ``T`` (tools/calibrate.py):
+            every sample's (or member's) defect logit is divided by ``T``
+            before the sigmoid, so the mean probability and the epistemic
+            std are those of the scaled samples, and the aleatoric variance,
+            being that of the logit, is divided by ``T**2``. 1 (default)
+            changes nothing.
+        bias (float, optional): Post-hoc logit bias ``b``, added after
+            the temperature (:func:`scaled_logits`); None is 0.
+
+    Returns:
+        Tensor: (N, 3, H, W): mean probability, epistemic std, aleatoric
+        variance.
+    """
+    if logits.dim() != 4 or (log_vars is not None
+                             and logits.shape != log_vars.shape):
+        raise ValueError('logits and log_vars must both be (S, N, H, W), got '
+                         f'{tuple(logits.shape)} and {tuple(log_vars.shape)}')
+    # float32 also under mixed precision: the std of probabilities near 0
+    # or 1 and exp(s) need more than fp16/bf16 resolution
+    probs = torch.sigmoid(scaled_logits(logits, temperature, bias))
+    mean = probs.mean(0)  # = mean_probability(logits, temperature, bias)
+    epistemic = (probs - mean).pow(2).mean(0).sqrt()
+    aleatoric = mean_variance(log_vars, mean, log_var_range, temperature)
+    return torch.stack([mean, epistemic, aleatoric], dim=1)
