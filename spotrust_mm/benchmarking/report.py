@@ -37,8 +37,11 @@ def write_doc(doc: str, text: str, begin: str = BEGIN,
 def provenance(args, data: str) -> str:
     """The line above a table that says which data and which command
     produced it: the converted folder, its source and split sizes."""
-    with open(osp.join(data, 'dataset_info.json')) as f:
-        info = json.load(f)
+    path = osp.join(data, 'dataset_info.json')
+    info = dict(source='no dataset_info.json')
+    if osp.isfile(path):
+        with open(path) as f:
+            info = json.load(f)
     splits = info.get('splits', {})
     command = ' '.join(['python', osp.relpath(args.script, REPO)] +
                        list(args.argv))
