@@ -390,3 +390,13 @@ def test_readme_conversion_command_on_anti_aliased_masks(tmp_path):
                           text=True)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / 'out' / 'dataset_info.json').is_file()
+
+
+def test_mask_kind_of_every_kind_of_mask():
+    from spotrust_mm.datasets.conversion import mask_kind
+    assert mask_kind(np.array([[0, 0]], np.uint8)) == 'blank'
+    assert mask_kind(np.array([[0, 255]], np.uint8)) == '0/255'
+    assert mask_kind(np.array([[0, 1, 255]], np.uint8)) == 'labels'
+    assert mask_kind(np.array([[0, 128, 255]], np.uint8)) == 'other'
+    # a 16-bit grey mask: other, not an index error
+    assert mask_kind(np.array([[0, 1000]], np.uint16)) == 'other'

@@ -50,9 +50,11 @@ def mask_kind(values: np.ndarray) -> str:
     - ``'labels'``: holds the value 1, every value in {0, 1, 255};
     - ``'other'``: any other value (grey levels, anti-aliased edges).
     """
+    if values.size and values.max() > 255:  # 16-bit grey levels
+        return 'other'
     present = np.zeros(256, bool)
     present[np.unique(values).astype(np.int64)] = True
-    if present[2:255].any() or values.max() > 255:
+    if present[2:255].any():
         return 'other'
     if present[1]:
         return 'labels'
