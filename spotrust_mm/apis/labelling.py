@@ -97,32 +97,21 @@ def prediction_fields(model, img: np.ndarray) -> Dict[str, np.ndarray]:
     mmseg model gives only what its softmax can: ``predictive_entropy``
     (of its softmax), ``confidence`` and ``label_map``."""
     from mmseg.apis import inference_model
-    if not has_epistemic(model):
-        with torch.no_grad():
-            result = inference_model(model,
-                                     cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-        maps, _, _ = prediction_maps(result)
-        prob = maps['probability']
-        return dict(
-            predictive_entropy=maps['entropy'],
-            confidence=prob if result.seg_logits.data.shape[0] > 2 else
-            np.maximum(prob, 1 - prob),
-            label_map=maps['prediction'])
+    bayesian = has_epistemic(model)
     with torch.no_grad():
-        result = predict_with(model, img, SamplingRequest(entropies=True))
-
-    def field(name):
-        return result.get(name).data.float().cpu().numpy()
-
-    out = {name: field(name)[0] for name in (
-        'epistemic_uncertainty', 'predictive_entropy', 'expected_entropy')}
-    seg = field('seg_logits')
-    if len(seg) == 1:  # binary: the logit of the mean defect probability
-        prob = 1 / (1 + np.exp(-np.clip(seg[0], -60, 60)))
-        out['confidence'] = np.maximum(prob, 1 - prob).astype(np.float32)
-    else:  # K classes: log of the mean softmax
-        out['confidence'] = np.exp(seg.max(0))
-    out['label_map'] = result.pred_sem_seg.data[0].cpu().numpy()
+        result = predict_with(model, img, SamplingRequest(
+            entropies=True)) if bayesian else inference_model(
+                model, cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    maps, classes, _ = prediction_maps(result)
+    prob = maps['probability']  # binary: the defect's; K: the predicted's
+    out = dict(confidence=np.maximum(prob, 1 - prob) if classes is None
+               else prob, label_map=maps['prediction'])
+    if not bayesian:  # a plain model: the entropy of its softmax
+        out['predictive_entropy'] = maps['entropy']
+        return out
+    for name in ('epistemic_uncertainty', 'predictive_entropy',
+                 'expected_entropy'):
+        out[name] = result.get(name).data[0].float().cpu().numpy()
     return out
 
 
