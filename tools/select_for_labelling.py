@@ -60,16 +60,15 @@ import sys
 
 import spotrust_mm  # noqa: F401  (registers plugins, mmcv-lite shim)
 from spotrust_mm.allocator import keep_freed_memory
-from spotrust_mm.apis import (add_inference_args, image_inputs,
+from spotrust_mm.apis import (add_inference_args, add_region_args,
+                              add_scoring_args, image_inputs,
                               init_checked_model, load_inference_config)
-from spotrust_mm.apis.folder_inference import (StopRun, check_names,
-                                               check_review_options,
-                                               has_epistemic)
-from spotrust_mm.apis.labelling import PoolScoring, preannotate, rank_pool
+from spotrust_mm.apis.folder_inference import StopRun, check_names
+from spotrust_mm.apis.labelling import (PoolScoring, check_strategy,
+                                        preannotate, rank_pool)
 from spotrust_mm.apis.resume import (remove_stale_temp_files, run_settings,
                                      settings_key)
 from spotrust_mm.datasets.conversion import coco_document
-from spotrust_mm.evaluation.acquisition import AGGREGATIONS, STRATEGIES
 from spotrust_mm.fileio import FolderLock, atomic_write, write_json
 from spotrust_mm.progress import progress
 from spotrust_mm.visualization import output_name
@@ -84,16 +83,7 @@ def parse_args(argv=None):
     p.add_argument('paths', nargs='+', help='[checkpoint] photo(s)/folder(s)')
     p.add_argument('-k', type=int, required=True, help='photos to choose')
     p.add_argument('--out', required=True, help='output folder')
-    p.add_argument('--strategy', choices=STRATEGIES,
-                   help='default: mutual_information (SpotRust models), '
-                   'entropy (plain mmseg models, whose softmax gives no '
-                   'other)')
-    p.add_argument('--aggregation', choices=AGGREGATIONS,
-                   default='patch_max')
-    p.add_argument('--patch', type=int, default=64,
-                   help='window side of patch_max, pixels (default 64)')
-    p.add_argument('--fraction', type=float, default=0.05,
-                   help='pixel share of top_fraction (default 0.05)')
+    add_scoring_args(p)
     p.add_argument('--max-similarity', type=float, default=0.9,
                    help='diversity guard: the largest feature similarity '
                    'to a chosen photo (default 0.9)')
@@ -106,15 +96,7 @@ def parse_args(argv=None):
     p.add_argument('--pre-annotate', nargs='*', choices=PRE_ANNOTATIONS,
                    default=list(PRE_ANNOTATIONS),
                    help='pre-annotation formats (none: no pre-annotation)')
-    p.add_argument('--tolerance', type=float, default=0.5,
-                   help='polygon simplification, pixels (default 0.5)')
-    p.add_argument('--min-area', type=int, default=4,
-                   help='smallest region annotated, pixels (default 4)')
-    p.add_argument('--low-confidence', type=float, default=0.75,
-                   help='a pixel whose predicted class has a lower '
-                   'probability is unsure (default 0.75)')
-    p.add_argument('--review-epistemic', type=float,
-                   help='... or whose epistemic uncertainty is higher')
+    add_region_args(p)
     p.add_argument('--coco-segmentation', choices=('polygon', 'rle'),
                    default='polygon')
     p.add_argument('--slide', nargs=2, type=int, metavar=('CROP', 'STRIDE'),
@@ -131,30 +113,6 @@ def parse_args(argv=None):
     if args.patch < 1 or not 0 < args.fraction <= 1:
         p.error('--patch must be >= 1 and --fraction in (0, 1]')
     return args
-
-
-def check_model_options(model, args) -> None:
-    """Fill the default ``--strategy`` for ``model`` and refuse options it
-    cannot honour: a plain mmseg model's softmax gives only the
-    ``entropy`` strategy (and ``random``), and no epistemic map for
-    ``--review-epistemic``.
-
-    Raises:
-        ValueError: Naming the config, the model type and what to pass.
-    """
-    check_review_options(model, args.config, args.review_epistemic)
-    plain = not has_epistemic(model)
-    if args.strategy is None:
-        args.strategy = 'entropy' if plain else 'mutual_information'
-    elif plain and args.strategy not in ('random', 'entropy'):
-        what = dict(epistemic='epistemic uncertainty',
-                    mutual_information='mutual information')[args.strategy]
-        raise ValueError(
-            f'{args.config}: a plain {type(model).__name__} has no {what} '
-            '(it gives one softmax per pixel, not samples); rank its '
-            'photos with --strategy entropy (the entropy of its softmax) '
-            'or random, or put a Bayesian tail on its head '
-            '(docs/any_head.md)')
 
 
 def pool_items(paths):
@@ -244,7 +202,8 @@ def main(argv=None) -> int:
     model = init_checked_model(cfg, checkpoint, args.config,
                                device=args.device)
     try:  # a setting the model cannot honour: one error, before scoring
-        check_model_options(model, args)
+        args.strategy = check_strategy(model, args.config, args.strategy,
+                                       args.review_epistemic)
     except ValueError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2

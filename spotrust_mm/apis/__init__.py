@@ -5,8 +5,9 @@ these."""
 from .checkpoint import (init_checked_model, load_checked_checkpoint,
                          state_mismatch)
 from .cli import (LAUNCHERS, add_cfg_options_arg, add_inference_args,
-                  add_launcher_args, add_runner_args, cfg_options_dict,
-                  finish_distributed, parse_runner_args)
+                  add_launcher_args, add_region_args, add_runner_args,
+                  add_scoring_args, cfg_options_dict, finish_distributed,
+                  parse_runner_args)
 from .config import (check_checkpoint, last_checkpoint, load_inference_config,
                      load_runner_config, read_config, trained_checkpoint)
 from .images import image_inputs
@@ -17,6 +18,7 @@ __all__ = [
     'init_checked_model', 'load_checked_checkpoint', 'state_mismatch',
     'LAUNCHERS', 'add_cfg_options_arg', 'add_inference_args',
     'add_launcher_args', 'add_runner_args', 'finish_distributed',
+    'add_region_args', 'add_scoring_args',
     'cfg_options_dict',
     'parse_runner_args',
     'check_checkpoint', 'last_checkpoint', 'load_inference_config',

@@ -48,6 +48,38 @@ def add_inference_args(parser: argparse.ArgumentParser) -> None:
     add_cfg_options_arg(parser)
 
 
+def add_scoring_args(parser: argparse.ArgumentParser) -> None:
+    """``--strategy``, ``--aggregation``, ``--patch`` and ``--fraction``:
+    how the pixel uncertainty becomes one score per photo
+    (:mod:`spotrust_mm.evaluation.acquisition`; docs/labelling.md)."""
+    from ..evaluation.acquisition import AGGREGATIONS, STRATEGIES
+    parser.add_argument('--strategy', choices=STRATEGIES,
+                        help='default: mutual_information (SpotRust '
+                        'models), entropy (plain mmseg models, whose softmax '
+                        'gives no other)')
+    parser.add_argument('--aggregation', choices=AGGREGATIONS,
+                        default='patch_max')
+    parser.add_argument('--patch', type=int, default=64,
+                        help='window side of patch_max, pixels (default 64)')
+    parser.add_argument('--fraction', type=float, default=0.05,
+                        help='pixel share of top_fraction (default 0.05)')
+
+
+def add_region_args(parser: argparse.ArgumentParser) -> None:
+    """``--tolerance``, ``--min-area``, ``--low-confidence`` and
+    ``--review-epistemic``: how a prediction becomes regions to correct
+    (:func:`spotrust_mm.datasets.conversion.prediction_regions`)."""
+    parser.add_argument('--tolerance', type=float, default=0.5,
+                        help='polygon simplification, pixels (default 0.5)')
+    parser.add_argument('--min-area', type=int, default=4,
+                        help='smallest region annotated, pixels (default 4)')
+    parser.add_argument('--low-confidence', type=float, default=0.75,
+                        help='a pixel whose predicted class has a lower '
+                        'probability is unsure (default 0.75)')
+    parser.add_argument('--review-epistemic', type=float,
+                        help='... or whose epistemic uncertainty is higher')
+
+
 def parse_runner_args(parser: argparse.ArgumentParser, argv=None):
     """Parse, and export ``LOCAL_RANK`` as torch's launcher expects."""
     args = parser.parse_args(argv)

@@ -25,7 +25,8 @@ from ..evaluation.acquisition import (diverse_top_k, image_scores,
 from ..fileio import write_json
 from ..models.segmentors.sampling_request import SamplingRequest
 from ..visualization import prediction_maps, read_rgb
-from .folder_inference import StopRun, failure_reason, has_epistemic
+from .folder_inference import (StopRun, check_review_options, failure_reason,
+                               has_epistemic)
 from .resume import completed_record, file_identity
 
 
@@ -196,6 +197,33 @@ def preannotate(model, path: str, image_name: str, classes: Sequence[str],
                              first_annotation_id, options['segmentation']),
             dict(id=image_id, file_name=image_name, height=int(shape[0]),
                  width=int(shape[1])))
+
+
+def check_strategy(model, config: str, strategy: Optional[str],
+                   review_epistemic: Optional[float] = None) -> str:
+    """The pixel-score strategy for ``model``: ``strategy``, or by default
+    ``mutual_information`` (``entropy`` for a plain mmseg model), after
+    refusing what the model cannot honour: a plain model's softmax gives
+    only ``entropy`` (and ``random``), and no epistemic map for
+    ``review_epistemic``.
+
+    Raises:
+        ValueError: Naming the config, the model type and what to pass.
+    """
+    check_review_options(model, config, review_epistemic)
+    plain = not has_epistemic(model)
+    if strategy is None:
+        return 'entropy' if plain else 'mutual_information'
+    if plain and strategy not in ('random', 'entropy'):
+        what = dict(epistemic='epistemic uncertainty',
+                    mutual_information='mutual information')[strategy]
+        raise ValueError(
+            f'{config}: a plain {type(model).__name__} has no {what} '
+            '(it gives one softmax per pixel, not samples); rank its '
+            'photos with --strategy entropy (the entropy of its softmax) '
+            'or random, or put a Bayesian tail on its head '
+            '(docs/any_head.md)')
+    return strategy
 
 
 def rank_pool(records: Dict[str, dict], strategy: str, aggregation: str,

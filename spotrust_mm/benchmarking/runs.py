@@ -5,8 +5,10 @@ training each row per seed with the repository's tools (``tools/train.py``,
 ``tools/calibrate.py``, each in its own process, resumable row by row and
 seed by seed.
 
-A row is ``(kind, config, label)``: kind ``'classical'``, ``'train'`` or
-``'ensemble'``. Each seed keeps its results in ``<work-dir>/<row>/seed<s>/``
+A row is ``(kind, config, label)``: kind ``'classical'``, ``'train'``,
+``'ensemble'`` or ``'laplace'`` (a last-layer Laplace posterior fitted with
+``tools/fit_laplace.py`` to the checkpoint of the row's ``base`` row, seed
+by seed). Each seed keeps its results in ``<work-dir>/<row>/seed<s>/``
 (a row without seeds in ``<work-dir>/<row>/``).
 """
 import glob
@@ -119,14 +121,18 @@ def row_dir_of(work_dir: str, name: str, seed=None) -> str:
 
 
 def run_row(name: str, args, data: str, spec, opts=None,
-            score: str = 'defect_f1', seed=None) -> dict:
+            score: str = 'defect_f1', seed=None, base=None) -> dict:
     """Train (unless trained) and test one row; ``spec`` is its ``(kind,
     config, label)`` and ``opts`` its
     --cfg-options (:func:`row_options` by default). With ``seed`` the row
     is trained with ``randomness.seed=seed`` (an ensemble's members with
     ``3*seed``, ``3*seed+1``, ``3*seed+2``) in ``<row>/seed<seed>``;
-    without, with :data:`SEED` in ``<row>``."""
+    without, with :data:`SEED` in ``<row>``. A ``'laplace'`` row is fitted
+    to the trained checkpoint of row ``base`` (same seed)."""
     kind, config, label = spec
+    if kind == 'laplace' and base is None:
+        raise ValueError(f'{name}: a laplace row needs the base row it is '
+                         'fitted to')
     row_dir = row_dir_of(args.work_dir, name, seed)
     first_seed = SEED if seed is None else seed
     result_file = osp.join(row_dir, 'result.json')
@@ -154,6 +160,10 @@ def run_row(name: str, args, data: str, spec, opts=None,
         elif kind == 'train':
             run([py, 'tools/train.py', config, '--work-dir', row_dir,
                  '--cfg-options', *opts, f'randomness.seed={first_seed}'], log)
+        elif kind == 'laplace':
+            plain = trained_checkpoint(row_dir_of(args.work_dir, base, seed))
+            run([py, 'tools/fit_laplace.py', config, plain, '--work-dir',
+                 row_dir, '--cfg-options', *opts], log)
         else:
             run([py, 'tools/train_ensemble.py', config, '--num-members',
                  '3', '--first-seed', str(3 * first_seed), '--work-dir',
@@ -168,8 +178,9 @@ def run_row(name: str, args, data: str, spec, opts=None,
         # every split's data root: the runner builds the train loop for
         # the schedule's EarlyStoppingHook even in a test
         test = [py, 'tools/test.py', config, ckpt, '--cfg-options', *opts]
-    elif kind == 'train':
-        ckpt = trained_checkpoint(row_dir)
+    elif kind in ('train', 'laplace'):
+        ckpt = trained_checkpoint(row_dir) if kind == 'train' else \
+            osp.join(row_dir, 'laplace.pth')
         test = [py, 'tools/test.py',
                 osp.join(row_dir, osp.basename(config)), ckpt]
     else:
@@ -217,7 +228,7 @@ def calibrate_row(name: str, args, data: str, result: dict, spec,
             cmd = [py, 'tools/calibrate.py', config,
                    osp.join(row_dir, 'fitted.pth'), '--cfg-options',
                    *data_options(data, kind)]
-        elif kind == 'train':
+        elif kind in ('train', 'laplace'):
             cmd = [py, 'tools/calibrate.py',
                    osp.join(row_dir, osp.basename(config)),
                    osp.join(REPO, result['checkpoint'])]
@@ -245,10 +256,12 @@ def run_rows(names, run_one) -> dict:
     return failed
 
 
-def run_seeds(name: str, args, data: str, spec, seeds, opts=None) -> None:
+def run_seeds(name: str, args, data: str, spec, seeds, opts=None,
+              base=None) -> None:
     """Train, test and calibrate one row for each of ``seeds``
     (:func:`run_row`, :func:`calibrate_row`; ``[None]`` for a row without
-    seeds); a failed seed is reported and the next goes on.
+    seeds; ``base``: the row a laplace row is fitted to); a failed seed is
+    reported and the next goes on.
 
     Raises:
         RuntimeError: Naming every seed that failed, after all ran.
@@ -257,7 +270,8 @@ def run_seeds(name: str, args, data: str, spec, seeds, opts=None) -> None:
     for seed in seeds:
         try:
             calibrate_row(name, args, data,
-                          run_row(name, args, data, spec, opts, seed=seed),
+                          run_row(name, args, data, spec, opts, seed=seed,
+                                  base=base),
                           spec, seed=seed)
         except Exception as e:  # noqa: BLE001 (reported, next seed)
             errors.append(f'seed {seed}: {e}')

@@ -1,4 +1,5 @@
 """Reading photos as they display, and shrinking them for figures."""
+import io
 import os.path as osp
 from typing import Optional
 
@@ -18,13 +19,23 @@ def read_rgb(path: str) -> np.ndarray:
         ValueError: Naming the file and the problem (empty, not an image,
             corrupt or truncated).
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
     if not osp.isfile(path):
         raise ValueError(f'{path}: no such file')
     if osp.getsize(path) == 0:
         raise ValueError(f'{path}: empty file')
+    return decode_rgb(path, path)
+
+
+def decode_rgb(source, name: str) -> np.ndarray:
+    """:func:`read_rgb` of a path or of encoded bytes (a downloaded
+    image), its errors naming ``name``."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+    if isinstance(source, (bytes, bytearray)):
+        if not source:
+            raise ValueError(f'{name}: empty file')
+        source = io.BytesIO(source)
     try:
-        with Image.open(path) as im:
+        with Image.open(source) as im:
             im.load()
             im = ImageOps.exif_transpose(im)
             if im.mode in ('I', 'I;16', 'I;16B', 'I;16L'):  # 16-bit grey
@@ -32,9 +43,9 @@ def read_rgb(path: str) -> np.ndarray:
                 return np.repeat(grey[..., None], 3, axis=2)
             return np.asarray(im.convert('RGB'))
     except UnidentifiedImageError:
-        raise ValueError(f'{path}: not an image (format not recognised)')
+        raise ValueError(f'{name}: not an image (format not recognised)')
     except (OSError, SyntaxError, Image.DecompressionBombError) as e:
-        raise ValueError(f'{path}: corrupt or truncated image ({e})')
+        raise ValueError(f'{name}: corrupt or truncated image ({e})')
 
 
 def fit_side(img: np.ndarray, max_side: Optional[int],

@@ -7,12 +7,12 @@ from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from ..layers import BayesConv2d, MCDropout, dropout_samples
+from ..layers import BayesConv2d, LaplaceConv2d, MCDropout, dropout_samples
 from ..losses import KLTerm
 from .aleatoric_loss import AleatoricLossMixin
 
 #: The tails :class:`BayesianTailHead` can put on a head.
-TAILS = ('mc_dropout', 'variational', None)
+TAILS = ('mc_dropout', 'variational', 'laplace', None)
 
 
 @MODELS.register_module()
@@ -29,6 +29,11 @@ class BayesianTailHead(AleatoricLossMixin, BaseDecodeHead):
       Ghahramani, 2016; Bayesian SegNet puts it in the same place);
     - ``'variational'``: a Bayes-by-backprop 1x1 classifier
       (:class:`BayesConv2d`, Blundell et al., 2015);
+    - ``'laplace'``: the plain classifier, trained as it is, with a
+      Gaussian posterior over its weights fitted after training
+      (:class:`LaplaceConv2d`, tools/fit_laplace.py): the samples spread
+      around the plain model's own logits, so its decisions stay the
+      plain model's;
     - None: the plain classifier (no epistemic uncertainty).
 
     With ``aleatoric=True`` a 1x1 conv beside the classifier also predicts
@@ -48,7 +53,8 @@ class BayesianTailHead(AleatoricLossMixin, BaseDecodeHead):
     Args:
         head (dict): Config of the mmseg decode head. Its ``loss_decode``
             becomes this head's unless ``loss_decode`` is given.
-        tail (str, optional): 'mc_dropout', 'variational' or None.
+        tail (str, optional): 'mc_dropout', 'variational', 'laplace' or
+            None.
             Defaults to 'mc_dropout'.
         dropout_ratio (float): Dropout probability of the MC-dropout tail.
             Defaults to 0.5.
@@ -143,6 +149,8 @@ class BayesianTailHead(AleatoricLossMixin, BaseDecodeHead):
                 prior_sigma=prior_sigma,
                 posterior_rho_init=posterior_rho_init,
                 inference_noise=inference_noise)
+        elif tail == 'laplace':
+            self.conv_seg = LaplaceConv2d(channels, self.out_channels)
         self.conv_log_var = nn.Conv2d(channels, 1, 1) if aleatoric else None
         self.kl_term = KLTerm(kl_weight, num_train_pixels) if \
             tail == 'variational' and not aleatoric else None
@@ -199,11 +207,14 @@ class BayesianTailHead(AleatoricLossMixin, BaseDecodeHead):
     def _draws_weights(self) -> bool:
         """Whether the classifier samples one weight draw per sample."""
         conv = self.conv_seg
+        if isinstance(conv, LaplaceConv2d):
+            return conv.stochastic
         return isinstance(conv, BayesConv2d) and conv.sample and \
             not self.training and conv.inference_noise == 'weights'
 
     def _weight_sample_tail(self, feat: Tensor, num_samples: int) -> Tensor:
-        """The variational tail at inference without repeating ``feat``:
+        """A weight-sampling tail (variational, Laplace) at inference
+        without repeating ``feat``:
         ``num_samples * N`` weight draws (in the order
         ``BayesConv2d.weight_sample_forward`` draws them for the repeated
         batch), each a matrix product with its image's features; the

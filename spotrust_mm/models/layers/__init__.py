@@ -4,9 +4,10 @@ from typing import Iterator, List
 import torch.nn as nn
 
 from .bayes_conv import BayesConv2d, gaussian_kl
+from .laplace_conv import LaplaceConv2d
 from .mc_dropout import MCDropout, dropout_samples
 
-STOCHASTIC_LAYERS = (BayesConv2d, MCDropout)
+STOCHASTIC_LAYERS = (BayesConv2d, LaplaceConv2d, MCDropout)
 
 
 def stochastic_layers(module: nn.Module) -> List[nn.Module]:
@@ -35,6 +36,7 @@ def sampling(module: nn.Module, sample: bool = True) -> Iterator[None]:
 
 
 __all__ = [
-    'BayesConv2d', 'MCDropout', 'dropout_samples', 'gaussian_kl',
-    'stochastic_layers', 'set_sampling', 'sampling', 'STOCHASTIC_LAYERS'
+    'BayesConv2d', 'LaplaceConv2d', 'MCDropout', 'dropout_samples',
+    'gaussian_kl', 'stochastic_layers', 'set_sampling', 'sampling',
+    'STOCHASTIC_LAYERS'
 ]
