@@ -1,6 +1,7 @@
 # The plain model of deeplabv3plus_mobilenetv2_corrosion.py with a last-layer
 # Laplace posterior over its classifier, fitted after training:
-#   python tools/train.py configs/corrosion/deeplabv3plus_mobilenetv2_corrosion.py
+#   python tools/train.py \
+#       configs/corrosion/deeplabv3plus_mobilenetv2_corrosion.py
 #   python tools/fit_laplace.py \
 #       configs/corrosion/deeplabv3plus_mobilenetv2_laplace_corrosion.py \
 #       work_dirs/deeplabv3plus_mobilenetv2_corrosion/best_mIoU_epoch_N.pth
