@@ -50,6 +50,10 @@ def test_label_config_and_labels():
     check_labels(cfg['labels'], ['background', 'corrosion'])
     with pytest.raises(BackendError, match=r"does not know: \['rust'\]"):
         check_labels(['rust'], ['background', 'corrosion'])
+    # K classes: by name, in any order; every class needs its label
+    check_labels(['paint', 'rust'], ['background', 'rust', 'paint'])
+    with pytest.raises(BackendError, match=r"with no label: \['paint'\]"):
+        check_labels(['rust', 'uncertain'], ['background', 'rust', 'paint'])
     with pytest.raises(BackendError, match='no PolygonLabels|no <Polygon'):
         parse_label_config('<View><Image name="i" value="$i"/>'
                            '<BrushLabels name="b" toName="i"/></View>')
