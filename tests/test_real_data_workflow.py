@@ -104,3 +104,49 @@ def test_crackforest_configs_train_and_test(converted, config):
         assert key in metrics
     assert metrics['num_test_images'] == json.loads(
         (out / 'dataset_info.json').read_text())['splits']['test']
+
+
+def test_laplace_fitted_to_a_trained_plain_model(converted):
+    """tools/fit_laplace.py on a plain mmseg model trained one epoch:
+    the posterior chosen by the tolerance rule, a checkpoint that loads
+    with weights_only=True, and tools/test.py on the config it wrote."""
+    import torch
+    root, out = converted
+    work = root / 'work_laplace'
+    cfg = osp.join(REPO, 'configs/crackforest/fcn_hr18_baseline.py')
+    data = [f'{k}_dataloader.dataset.data_root={out}'
+            for k in ('train', 'val', 'test')]
+    _run([osp.join(REPO, 'tools/train.py'), cfg, '--work-dir', str(work),
+          '--cfg-options', *data, *SMALL], cwd=root)
+    laplace_cfg = root / 'fcn_hr18_laplace.py'
+    laplace_cfg.write_text(
+        f'_base_ = [{cfg!r}]\n'
+        "model = dict(type='BayesianEncoderDecoder', num_samples=4,\n"
+        "             bayesian_tail=dict(tail='laplace', aleatoric=False))\n")
+    fit = work / 'laplace'
+    proc = _run([osp.join(REPO, 'tools/fit_laplace.py'), str(laplace_cfg),
+                 str(work / 'epoch_1.pth'), '--work-dir', str(fit),
+                 '--cfg-options', *data, *SMALL], cwd=root)
+    assert 'wrote' in proc.stdout
+    report = json.loads((fit / 'laplace.json').read_text())
+    nll = report['val_nll']
+    limit = 1.01 * min(min(nll.values()), report['val_nll_map'])
+    assert report['num_observations'] == min(
+        float(n) for n, v in nll.items() if v <= limit)
+    ckpt = torch.load(fit / 'laplace.pth', weights_only=True)
+    assert ckpt['state_dict']['decode_head.conv_seg.scale_tril'].abs(
+    ).sum() > 0
+    assert ckpt['meta']['laplace']['num_observations'] == \
+        report['num_observations']
+    _run([osp.join(REPO, 'tools/test.py'), str(fit / 'fcn_hr18_laplace.py'),
+          str(fit / 'laplace.pth'), '--work-dir', str(fit), '--json',
+          str(fit / 'm.json')], cwd=root)
+    metrics = json.loads((fit / 'm.json').read_text())
+    assert 'uncertainty/epistemic/auroc_error' in metrics
+    # a plain checkpoint of another model is refused, naming it
+    proc = _run([osp.join(REPO, 'tools/fit_laplace.py'),
+                 osp.join(REPO, 'configs/corrosion/'
+                          'fpn_efficientnet_lite0_laplace_corrosion.py'),
+                 str(work / 'epoch_1.pth'), '--cfg-options', *data],
+                cwd=root, ok=False)
+    assert proc.returncode != 0 and 'does not fit' in proc.stderr
