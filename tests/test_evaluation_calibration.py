@@ -172,13 +172,38 @@ def test_calibration_fits_the_deployed_predictor_with_resize_and_slide(
     # both, from the prior's bias; and below the temperature alone
     methods = tool.fit_methods(model, loader, True, [-1.0], True)
     assert set(methods) == {'none', 'prior', 'temperature',
-                            'bias+temperature'}
+                            'bias+temperature', 'threshold'}
     assert methods['prior'] == (1.0, [-1.0])
     t, b = methods['bias+temperature']
     joint = deployed_nll(t, b)
     for dt, db in ((1.05, 0), (1 / 1.05, 0), (1, 0.1), (1, -0.1)):
         assert joint <= deployed_nll(t * dt, [b[0] + db]) + 1e-5
     assert joint <= best + 1e-9
+
+    # the F1 threshold: the bias whose deployed decisions have the best
+    # validation F1 of the grid (pred_sem_seg, the model's threshold)
+    def deployed_f1(b):
+        model.test_cfg['temperature'] = 1.0
+        model.test_cfg['logit_bias'] = b
+        tp = fp = fn = 0
+        for batch in loader:
+            data = model.data_preprocessor(batch, False)
+            with torch.no_grad():
+                out = model.predict(data['inputs'], data['data_samples'])
+            for r in out:
+                gt = r.gt_sem_seg.data[0].numpy()
+                pred = r.pred_sem_seg.data[0].numpy()[gt != 255] == 1
+                truth = gt[gt != 255] == 1
+                tp += (pred & truth).sum()
+                fp += (pred & ~truth).sum()
+                fn += (~pred & truth).sum()
+        return 2 * tp / max(2 * tp + fp + fn, 1)
+
+    assert methods['threshold'][0] == 1.0
+    (chosen, ) = methods['threshold'][1]
+    assert chosen in tool.THRESHOLD_BIASES
+    for other in (0.0, -1.0, 1.0, 2.0):
+        assert deployed_f1([chosen]) >= deployed_f1([other]) - 1e-9
 
     # the whole API: every step fitted and scored, the lowest validation
     # NLL chosen, as tools/calibrate.py prints and writes it

@@ -18,7 +18,10 @@ prediction is ``mean_s sigmoid(z_s / T + b)``. The steps compared:
 - ``temperature``: T fitted, b = 0;
 - ``bias+temperature``: T and b fitted together, on a 7 x 7 grid of both
   zoomed around its best ``BIAS_ZOOMS`` times, starting at b of the prior
-  (``fit_bias_temperature_on``).
+  (``fit_bias_temperature_on``);
+- ``threshold`` (binary): T = 1 and the logit bias (-4 to 4, step 0.25)
+  whose decisions have the best validation F1: the decision threshold
+  chosen on validation (``fit_threshold_bias_on``).
 
 Each is fitted on the predictor that is deployed: for each candidate the
 model's own predict path gives the mean probability, averaged over slide

@@ -16,7 +16,13 @@ bias per class). The steps (:func:`fit_methods`):
 - ``temperature``: T fitted, b = 0;
 - ``bias+temperature`` (binary): T and b fitted together
   (:func:`fit_bias_temperature_on`); ``prior+temperature`` (K classes):
-  the prior's biases and a fitted T.
+  the prior's biases and a fitted T;
+- ``threshold`` (binary): T = 1 and the logit bias whose decisions have
+  the best validation F1 (:func:`fit_threshold_bias_on`): the decision
+  threshold chosen on validation, moved into the logit so that every
+  tool that reads ``test_cfg.logit_bias`` makes the same decisions (for
+  one sigmoid, a bias ``b`` is the threshold ``sigmoid(-b)``). Chosen by
+  ``auto`` only if its validation NLL is the lowest, as every step.
 
 Each is fitted on the predictor that is deployed: a SpotRust segmentor's
 own predict path (``predict_at_temperatures``: slide windows averaged and
@@ -49,7 +55,9 @@ REPORTED = ('ece', 'nll', 'brier', 'mean_iou', 'defect_f1')
 REPORTED_CLASSES = ('ece', 'nll', 'brier', 'mean_iou', 'mean_f1')
 #: The post-hoc steps compared (K classes: 'prior+temperature' in place of
 #: the fitted binary bias).
-METHODS = ('none', 'prior', 'temperature', 'bias+temperature')
+METHODS = ('none', 'prior', 'temperature', 'bias+temperature', 'threshold')
+#: Logit biases tried for the F1-optimal threshold: -4 to 4, step 0.25.
+THRESHOLD_BIASES = tuple(float(b) for b in np.linspace(-4, 4, 33))
 #: The binary logit bias is searched within BIAS_SPAN of the prior's (or
 #: of 0), on a grid zoomed BIAS_ZOOMS times (fit_bias_temperature_on).
 BIAS_SPAN, BIAS_ZOOMS = 4.0, 5
@@ -143,6 +151,37 @@ def fit_bias_temperature_on(model, dataloader, quiet,
     return float(np.exp(log_t)), float(bias)
 
 
+def f1_per_transform(model, dataloader, transforms, quiet,
+                     ignore_index=255) -> np.ndarray:
+    """The defect F1 over every labelled pixel of ``dataloader`` of the
+    model's decisions (its threshold) at each ``(T, b)`` of
+    ``transforms`` (binary)."""
+    counts = np.zeros((len(transforms), 3))  # TP, FP, FN
+    threshold = threshold_of(model)
+    for probs, gt, _ in images_at(model, dataloader, transforms,
+                                  'fitting the threshold (val)', quiet):
+        valid = gt != ignore_index
+        pred = probs[:, valid] > threshold
+        truth = gt[valid] == 1
+        counts[:, 0] += (pred & truth).sum(1)
+        counts[:, 1] += (pred & ~truth).sum(1)
+        counts[:, 2] += (~pred & truth).sum(1)
+    den = 2 * counts[:, 0] + counts[:, 1] + counts[:, 2]
+    return np.where(den > 0, 2 * counts[:, 0] / np.maximum(den, 1), np.nan)
+
+
+def fit_threshold_bias_on(model, dataloader, quiet) -> float:
+    """The logit bias of :data:`THRESHOLD_BIASES` whose decisions have
+    the best validation F1 (the one nearest 0 among equals)."""
+    f1 = f1_per_transform(model, dataloader,
+                          [(1.0, [b]) for b in THRESHOLD_BIASES], quiet)
+    if np.isnan(f1).all():
+        return 0.0
+    best = np.nanmax(f1)
+    return min((b for b, v in zip(THRESHOLD_BIASES, f1) if v == best),
+               key=abs)
+
+
 def fit_methods(model, dataloader, quiet, prior, binary) -> dict:
     """Each post-hoc step, ``{name: (T, logit bias)}``, fitted on
     ``dataloader`` (the module docstring says how)."""
@@ -155,6 +194,8 @@ def fit_methods(model, dataloader, quiet, prior, binary) -> dict:
         t, b = fit_bias_temperature_on(model, dataloader, quiet,
                                        prior[0] if prior else 0.0)
         methods['bias+temperature'] = (t, [b])
+        methods['threshold'] = (
+            1.0, [fit_threshold_bias_on(model, dataloader, quiet)])
     elif prior is not None:
         methods['prior+temperature'] = (
             fit_temperature_on(model, dataloader, quiet, prior), prior)

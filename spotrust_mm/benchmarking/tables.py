@@ -118,7 +118,7 @@ def curves_table(rows, epochs: int) -> str:
 
 #: The steps of tools/calibrate.py, as the columns name them.
 STEPS = (('none', 'none'), ('prior', 'prior'), ('temperature', 'T'),
-         ('bias+temperature', 'bias+T'))
+         ('bias+temperature', 'bias+T'), ('threshold', 'F1-threshold'))
 
 
 def _read(path):
