@@ -77,6 +77,8 @@ def probabilities_at(model, batch, transforms) -> list:
             probs = model.predict_at_temperatures(
                 data['inputs'], data['data_samples'], temperatures,
                 biases=biases)
+            if model.num_logits() == 2:  # two softmax logits: binary
+                probs = [p[:, 1] for p in probs]
         else:
             probs = []
             for r in model.predict(data['inputs'], data['data_samples']):
@@ -204,7 +206,8 @@ def fit_methods(model, dataloader, quiet, prior, binary) -> dict:
 
 def threshold_of(model) -> float:
     """The probability above which the model predicts the defect."""
-    if isinstance(model, UncertaintyPredictorMixin):
+    if isinstance(model, UncertaintyPredictorMixin) and \
+            model.num_logits() == 1:
         return float(model.threshold)
     return 0.5  # argmax of two classes; the classical detector's rule
 
@@ -273,7 +276,9 @@ def is_binary(model) -> bool:
     """Whether ``model`` predicts one defect probability (binary) or K
     classes."""
     if isinstance(model, UncertaintyPredictorMixin):
-        return model.num_logits() == 1
+        # one sigmoid logit, or two softmax logits (one bias: the
+        # defect's against the background's, scaled_logits)
+        return model.num_logits() <= 2
     # a plain mmseg model (softmax), or the classical detector
     return getattr(getattr(model, 'decode_head', None), 'num_classes',
                    2) <= 2

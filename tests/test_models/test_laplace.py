@@ -192,3 +192,39 @@ def test_laplace_state_round_trips_and_bad_inputs_are_refused(tmp_path):
         load_plain_weights(three, str(path))
     with pytest.raises(ValueError, match='scale_tril'):
         conv.set_posterior(torch.zeros(2, 2))
+
+
+def test_two_softmax_logits_take_one_bias():
+    from spotrust_mm.models.segmentors.summaries import scaled_logits
+    z = torch.randn(3, 1, 2, 4, 5)
+    assert torch.equal(scaled_logits(z, 2.0, [0.7]),
+                       scaled_logits(z, 2.0, [0.0, 0.7]))
+    with pytest.raises(ValueError, match='expected 2'):
+        scaled_logits(z, 1.0, [0.1, 0.2, 0.3])
+
+
+class _Loader(list):
+    """Batches with the ``dataset`` length a data loader has."""
+
+    @property
+    def dataset(self):
+        return [None] * sum(len(b['inputs']) for b in self)
+
+
+def test_calibration_of_a_laplace_model_is_binary(tmp_path):
+    """A Laplace tail on mmseg's two-class softmax head calibrates as a
+    binary model: one logit bias (the prior of its class weight), the
+    F1 threshold step, the defect's F1."""
+    from spotrust_mm.apis.calibration import calibrate
+    plain, model = _plain_and_laplace(tmp_path)
+    model.decode_head.loss_decode.class_weight = [1.0, 3.0]
+    loader = _Loader([batch(2, n=2, size=(32, 32), seed=s)
+                      for s in range(2)])
+    with torch.no_grad():
+        fit_laplace(model, loader, loader, grid=(1e2, 1e6), num_samples=4)
+    report, _ = calibrate(model, dict(val=loader, test=loader), quiet=True)
+    methods = report['methods']
+    assert {'prior', 'bias+temperature', 'threshold'} <= set(methods)
+    assert methods['prior']['logit_bias'] == pytest.approx(
+        [-torch.log(torch.tensor(3.0)).item()])
+    assert 'defect_f1' in methods['none']['test']

@@ -43,7 +43,10 @@ def scaled_logits(logits: Tensor, temperature: float = 1.0,
         bias (float | Sequence[float], optional): ``b``: one value for
             binary logits, K (one per class) for K classes; None is 0.
             ``-log w`` undoes the class weight ``w`` of the training loss
-            (the prior correction, :func:`prior_correction`).
+            (the prior correction, :func:`prior_correction`). Two softmax
+            logits (a binary task with mmseg's two-class head) also take
+            one value, the binary form: the second logit's bias against
+            the first (``[0, b]``; a softmax ignores a common shift).
     """
     if temperature <= 0:
         raise ValueError(f'temperature must be > 0, got {temperature}')
@@ -52,6 +55,8 @@ def scaled_logits(logits: Tensor, temperature: float = 1.0,
         return z
     b = torch.as_tensor(bias, dtype=z.dtype, device=z.device)
     classes = logits.shape[2] if logits.dim() == 5 else 1
+    if classes == 2 and b.numel() == 1:
+        b = torch.cat([b.reshape(1).new_zeros(1), b.reshape(1)])
     if b.numel() != classes:
         raise ValueError(f'logit bias {bias!r}: expected {classes} '
                          'value(s), one per logit')
