@@ -92,9 +92,10 @@ def prediction_maps(result, dataset_meta: Optional[dict] = None
 
     A SpotRust result (with ``epistemic_uncertainty``) holds the logit
     of the mean probability in ``seg_logits`` (binary: one channel; K
-    classes: the log of the mean softmax) and gives ``probability``,
-    ``prediction``,
-    ``epistemic``, ``aleatoric`` (and for K classes ``entropy`` and
+    classes: the log of the mean softmax) and gives ``probability`` (of
+    the defect for one channel or two, a binary task; of the predicted
+    class for K > 2), ``prediction``,
+    ``epistemic``, ``aleatoric`` (and for softmax heads ``entropy`` and
     ``expected_entropy``). A plain mmseg result holds logits: one channel
     (sigmoid), two (softmax, binary) or K; it gives ``probability`` (of
     the defect, binary; of the predicted class, K), ``prediction`` and
@@ -109,15 +110,18 @@ def prediction_maps(result, dataset_meta: Optional[dict] = None
     pred = result.pred_sem_seg.data[0].cpu().numpy().astype(np.uint8)
     bayesian = result.get('epistemic_uncertainty') is not None
     if bayesian:
-        multiclass = seg.shape[0] > 1
+        # one sigmoid channel or two softmax ones: binary, the defect's
+        # probability (as for a plain model); K > 2: the predicted class's
+        multiclass = seg.shape[0] > 2
+        prob = torch.sigmoid(seg[0]) if seg.shape[0] == 1 else \
+            seg.softmax(0)[1] if seg.shape[0] == 2 else \
+            seg.softmax(0).max(0).values
         maps = dict(
-            probability=(seg.softmax(0).max(0).values
-                         if multiclass else torch.sigmoid(seg[0])
-                         ).cpu().numpy(),
+            probability=prob.cpu().numpy(),
             prediction=pred,
             epistemic=result.epistemic_uncertainty.data[0].cpu().numpy(),
             aleatoric=result.aleatoric_uncertainty.data[0].cpu().numpy())
-        if multiclass:
+        if seg.shape[0] > 1:
             maps.update({
                 k: result.get(f).data[0].cpu().numpy()
                 for k, f in (('entropy', 'predictive_entropy'),

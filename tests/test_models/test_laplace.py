@@ -228,3 +228,23 @@ def test_calibration_of_a_laplace_model_is_binary(tmp_path):
     assert methods['prior']['logit_bias'] == pytest.approx(
         [-torch.log(torch.tensor(3.0)).item()])
     assert 'defect_f1' in methods['none']['test']
+
+
+def test_maps_of_a_two_logit_model_are_binary(tmp_path):
+    """Folder inference, the review page and the benchmarks read the
+    defect's probability of a two-softmax-logit SpotRust model, as of a
+    plain two-class one (not the predicted class's)."""
+    from spotrust_mm.visualization import prediction_maps
+    _, model = _plain_and_laplace(tmp_path)
+    conv = laplace_classifier(model)
+    conv.set_posterior(posterior_scale_tril(
+        torch.eye(len(conv.scale_tril)), 100.0))
+    data = batch(2, n=1, size=(32, 32))
+    with torch.no_grad():
+        x = model.data_preprocessor(data)
+        (out, ) = model.predict(x['inputs'], x['data_samples'])
+    maps, classes, _ = prediction_maps(out)
+    assert classes is None
+    defect = out.seg_logits.data.softmax(0)[1].numpy()
+    assert abs(maps['probability'] - defect).max() < 1e-6
+    assert 'entropy' in maps and 'epistemic' in maps
