@@ -148,19 +148,23 @@ def test_calibration_fits_the_deployed_predictor_with_resize_and_slide(
     loader = Runner.build_dataloader(cfg.val_dataloader)
     fitted = tool.fit_temperature_on(model, loader, quiet=True)
 
-    def deployed_nll(t, b=None):
+    def deployed(t, b):
+        """Each validation result as the model predicts at (T, b)."""
         model.test_cfg['temperature'] = t
         model.test_cfg['logit_bias'] = b
-        probs, labels = [], []
         for batch in loader:
             data = model.data_preprocessor(batch, False)
             with torch.no_grad():
-                out = model.predict(data['inputs'], data['data_samples'])
-            for r in out:
-                gt = r.gt_sem_seg.data[0].numpy()
-                assert gt.shape == r.seg_logits.data[0].shape == (128, 128)
-                probs.append(r.seg_logits.data[0].numpy()[gt != 255])
-                labels.append(gt[gt != 255] == 1)
+                yield from model.predict(data['inputs'],
+                                         data['data_samples'])
+
+    def deployed_nll(t, b=None):
+        probs, labels = [], []
+        for r in deployed(t, b):
+            gt = r.gt_sem_seg.data[0].numpy()
+            assert gt.shape == r.seg_logits.data[0].shape == (128, 128)
+            probs.append(r.seg_logits.data[0].numpy()[gt != 255])
+            labels.append(gt[gt != 255] == 1)
         return _mean_nll(np.concatenate(probs), np.concatenate(labels))
 
     best = deployed_nll(fitted)
@@ -183,20 +187,14 @@ def test_calibration_fits_the_deployed_predictor_with_resize_and_slide(
     # the F1 threshold: the bias whose deployed decisions have the best
     # validation F1 of the grid (pred_sem_seg, the model's threshold)
     def deployed_f1(b):
-        model.test_cfg['temperature'] = 1.0
-        model.test_cfg['logit_bias'] = b
         tp = fp = fn = 0
-        for batch in loader:
-            data = model.data_preprocessor(batch, False)
-            with torch.no_grad():
-                out = model.predict(data['inputs'], data['data_samples'])
-            for r in out:
-                gt = r.gt_sem_seg.data[0].numpy()
-                pred = r.pred_sem_seg.data[0].numpy()[gt != 255] == 1
-                truth = gt[gt != 255] == 1
-                tp += (pred & truth).sum()
-                fp += (pred & ~truth).sum()
-                fn += (~pred & truth).sum()
+        for r in deployed(1.0, b):
+            gt = r.gt_sem_seg.data[0].numpy()
+            pred = r.pred_sem_seg.data[0].numpy()[gt != 255] == 1
+            truth = gt[gt != 255] == 1
+            tp += (pred & truth).sum()
+            fp += (pred & ~truth).sum()
+            fn += (~pred & truth).sum()
         return 2 * tp / max(2 * tp + fp + fn, 1)
 
     assert methods['threshold'][0] == 1.0
