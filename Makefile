@@ -1,12 +1,14 @@
 # Two set-up commands for a new machine (see README):
-#   make demo   create .venv if missing, train a small model, write maps
+#   make demo   create .venv if missing, run the shipped corrosion model on
+#               the embedded real photos, write maps and report.html
+#   make demo-train   train a small model on synthetic scenes, write maps
 #   make test   create .venv if missing, lint, run the tests
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint label-studio
+.PHONY: demo demo-train test lint label-studio
 
 $(STAMP): requirements/dev.txt requirements/weights.txt setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,6 +20,9 @@ $(STAMP): requirements/dev.txt requirements/weights.txt setup.py
 
 demo: $(STAMP)
 	$(PY) tools/demo.py
+
+demo-train: $(STAMP)
+	$(PY) tools/demo.py --train
 
 # Label Studio in its own environment, for the end-to-end test of the ML
 # backend (tests skip it without; .ci/run installs it and requires it).

@@ -8,6 +8,8 @@ setup(
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',
     packages=find_packages(include=['spotrust_mm', 'spotrust_mm.*']),
+    # the shipped model's weights (spotrust://, model-index.yml)
+    package_data={'spotrust_mm': ['weights/*.pth']},
     python_requires='>=3.8',
     # Open ranges for users; requirements/dev.txt pins the tested stack.
     install_requires=[

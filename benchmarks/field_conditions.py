@@ -161,7 +161,7 @@ def main(argv=None):
                    help='a converted dataset (mmseg layout)')
     p.add_argument('--split', default='test')
     p.add_argument('--limit', type=int, help='the first N photos only')
-    p.add_argument('--conditions', nargs='+', choices=sorted(CONDITIONS),
+    p.add_argument('--conditions', nargs='*', choices=sorted(CONDITIONS),
                    default=sorted(CONDITIONS))
     p.add_argument('--severities', nargs='+', type=int, choices=SEVERITIES,
                    default=list(SEVERITIES))

@@ -13,6 +13,7 @@ allow_mmengine_checkpoint_types()
 install_cpu_distributed_support()
 
 from . import (datasets, engine, evaluation, models,  # noqa: E402,F401
-               visualization)
+               registry, visualization)
+from .apis import zoo  # noqa: E402,F401  (spotrust:// weights)
 
 __version__ = '0.1.0'

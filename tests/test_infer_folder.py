@@ -297,13 +297,14 @@ def test_review_page_in_headless_chromium(tiny, tmp_path):
     summary = _summary(out)
     records = summary['images']
     # the review order written out here, not by the function that wrote
-    # the page: flagged first, then by the epistemic peak
+    # the page: flagged (here by the epistemic peak) first, then by the
+    # photo score, the expected F1 error of a binary model
     flagged = sorted((n for n in records if records[n]['needs_review']),
-                     key=lambda n: -records[n]['max_epistemic'])
+                     key=lambda n: -records[n]['expected_f1_error'])
     rest = sorted((n for n in records if not records[n]['needs_review']),
-                  key=lambda n: -records[n]['max_epistemic'])
+                  key=lambda n: -records[n]['expected_f1_error'])
     expected = flagged + rest
-    assert len({r['max_epistemic'] for r in records.values()}) == len(
+    assert len({r['expected_f1_error'] for r in records.values()}) == len(
         records)  # no ties, so the order above is the whole rule
     assert any(r['needs_review'] for r in records.values())
     assert not all(r['needs_review'] for r in records.values())

@@ -126,8 +126,17 @@ def test_figure_hook_writes_a_set_per_test_image(tmp_path):
     assert acc[0, 0].tolist() == [255, 255, 255]  # TP
     assert acc[2, 0].tolist() == [0, 255, 255]  # FP
     summary = json.loads((figs / 'summary.json').read_text())
-    assert summary['images']['plate']['needs_review'] is True
-    assert summary['images']['plate']['defect_fraction'] == .5
+    plate = summary['images']['plate']
+    # the photo score: expected TP 24 * .9, FP 24 * .1, FN ~0, so
+    # 1 - (2 * 21.6 + 1) / (2 * 21.6 + 2.4 + 1); below 0.5: not flagged
+    assert plate['expected_f1_error'] == pytest.approx(1 - 44.2 / 46.6,
+                                                       abs=1e-5)
+    assert plate['needs_review'] is False
+    # against its mask: 16 TP, 8 FP (row 2), no FN
+    assert plate['defect_confusion'] == [16, 8, 0, 24]
+    assert plate['defect_f1'] == pytest.approx(0.8)
+    assert summary['defect_f1'] == pytest.approx(0.8)
+    assert plate['defect_fraction'] == .5
     # the probability map is the probability, seg_logits its logit
     np.testing.assert_allclose(np.load(figs / 'plate.npz')['probability'],
                                np.clip(prob, 1e-7, 1 - 1e-7), atol=1e-6)

@@ -1,26 +1,34 @@
 """Write the SpotRust figure set for images or folders of images.
 
     python tools/infer.py CONFIG [CHECKPOINT] INPUT [INPUT ...] --out-dir DIR
+    python tools/infer.py spotrust-corrosion-lite0 INPUT ... --out-dir DIR
         [--gt-dir MASKS] [--num-samples N] [--slide CROP STRIDE]
         [--gt-format labels|0/255] [--batch-size B] [--max-panel-side PX]
         [--arrays float32|float16|none] [--overwrite] [--fail-fast] [--quiet]
-        [--review-epistemic STD | --review-entropy NATS]
+        [--review-f1-error E] [--review-epistemic STD | --review-entropy NATS]
         [--launcher none|pytorch|slurm]
 
-For each image: detection map, accuracy map (with --gt-dir: the mask with
-the image's stem, any mask extension in any case, in ``--gt-format``; an
-image without one fails), the uncertainty maps with colour bars, a panel
-of them all, the full-resolution maps (.npz) and a JSON record; for the
-run, ``summary.json`` and the review page ``report.html``. A SpotRust
-model gives epistemic and aleatoric maps and is flagged for review by
-``--review-epistemic``; any other mmseg segmentor (a plain
-``EncoderDecoder``) gives what it honestly can: its prediction, its
-probability (binary) or class map (K classes), and the entropy of its
-own softmax as its uncertainty map, flagged by ``--review-entropy``.
-A setting the model cannot honour (``--review-epistemic`` for a plain
-model) is one error at start-up, exit status 2. Outputs are
-named by the image's stem (``summary.jpg`` becomes ``summary_``). An
-ensemble inference config needs no checkpoint (its members name theirs).
+CONFIG may be the name of a shipped model (``model-index.yml``; its weights
+unless a CHECKPOINT follows). For each image: detection map, accuracy map
+(with --gt-dir: the mask with the image's stem, any mask extension in any
+case, in ``--gt-format``; an image without one fails), the uncertainty maps
+with colour bars, a panel of them all, the full-resolution maps (.npz) and
+a JSON record; for the run, ``summary.json`` and the review page
+``report.html``. A SpotRust model gives epistemic and aleatoric maps; any
+other mmseg segmentor (a plain ``EncoderDecoder``) gives what it honestly
+can: its prediction, its probability (binary) or class map (K classes),
+and the entropy of its own softmax as its uncertainty map. Each photo of
+a binary model has a photo score, its expected F1 error (``1 - E[F1]``
+from its own probabilities), which ranks the review page and flags the
+photos at or above ``--review-f1-error`` (default 0.5: the model expects
+an F1 below 0.5 there); ``--review-epistemic`` (SpotRust models: the
+maximum epistemic std) and ``--review-entropy`` (plain models: the mean
+softmax entropy) flag by those instead; a K-class SpotRust model is
+flagged by its epistemic std (default 0.1). A setting the model cannot
+honour (``--review-epistemic`` for a plain model) is one error at
+start-up, exit status 2. Outputs are named by the image's stem
+(``summary.jpg`` becomes ``summary_``). An ensemble inference config needs
+no checkpoint (its members name theirs).
 
 A file that cannot be read or processed is recorded in
 ``summary.json["errors"]`` with its reason and the run goes on; the exit
@@ -52,18 +60,20 @@ from spotrust_mm.allocator import keep_freed_memory
 from spotrust_mm.apis import (add_inference_args, add_launcher_args,
                               finish_distributed, image_inputs,
                               init_checked_model, load_inference_config)
-from spotrust_mm.apis.folder_inference import (DEFAULT_REVIEW_EPISTEMIC,
-                                               FolderRun, GroundTruthFolder,
+from spotrust_mm.apis.folder_inference import (FolderRun, GroundTruthFolder,
                                                StopRun, check_names,
                                                check_review_options,
-                                               has_epistemic, review_options)
+                                               review_options)
+from spotrust_mm.apis.zoo import UnknownModel, split_model_args
 from spotrust_mm.apis.resume import (completed_record,
                                      remove_stale_temp_files, run_settings,
                                      settings_key)
 from spotrust_mm.datasets import LABEL_FORMATS
 from spotrust_mm.fileio import FolderLock
 from spotrust_mm.progress import progress
-from spotrust_mm.visualization import (ARRAY_FORMATS, output_name,
+from spotrust_mm.visualization import (ARRAY_FORMATS,
+                                       DEFAULT_REVIEW_EPISTEMIC,
+                                       DEFAULT_REVIEW_F1_ERROR, output_name,
                                        write_run_summary)
 
 
@@ -79,12 +89,18 @@ def parse_args(argv=None):
                    "'0/255' (raw masks, 255 the defect)")
     p.add_argument('--slide', nargs=2, type=int, metavar=('CROP', 'STRIDE'),
                    help='sliding-window inference for large photos')
+    p.add_argument('--review-f1-error', type=float,
+                   help='binary models: expected F1 error (the photo score) '
+                   'that flags an image for review (default '
+                   f'{DEFAULT_REVIEW_F1_ERROR} when no other --review-* '
+                   'option is given)')
     p.add_argument('--review-epistemic', type=float,
-                   help='SpotRust models: epistemic std that flags an image '
-                   f'for review (default {DEFAULT_REVIEW_EPISTEMIC})')
+                   help='SpotRust models: maximum epistemic std that flags '
+                   'an image for review (default for K-class models: '
+                   f'{DEFAULT_REVIEW_EPISTEMIC})')
     p.add_argument('--review-entropy', type=float,
                    help='plain mmseg models: mean softmax entropy (nats) '
-                   'that flags an image for review (default: none flagged)')
+                   'that flags an image for review')
     p.add_argument('--batch-size', type=int, default=1,
                    help='images of the same size run together (same '
                    'results as one at a time)')
@@ -116,7 +132,8 @@ def build_config(args, checkpoint):
 
 
 def figure_options(args) -> dict:
-    return dict(review_options(args.review_epistemic, args.review_entropy),
+    return dict(review_options(args.review_epistemic, args.review_entropy,
+                               args.review_f1_error),
                 max_side=args.max_panel_side, arrays=args.arrays)
 
 
@@ -125,9 +142,13 @@ def main(argv=None) -> int:
     if args.launcher != 'none':
         init_dist(args.launcher, backend='auto')
     rank, world = get_dist_info()
-    first = args.paths[0]
-    checkpoint = first if first.endswith('.pth') else None
-    items = image_inputs(args.paths[1:] if checkpoint else args.paths)
+    try:
+        args.config, checkpoint, paths = split_model_args(args.config,
+                                                          args.paths)
+    except (UnknownModel, FileNotFoundError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    items = image_inputs(paths)
     check_names(items)
     cfg = build_config(args, checkpoint)
     if args.device == 'cpu':  # large freed blocks reused, not mapped
@@ -138,12 +159,11 @@ def main(argv=None) -> int:
     model = init_checked_model(cfg, checkpoint, args.config, device=device)
     try:  # a setting the model cannot honour: one error, before any photo
         check_review_options(model, args.config, **review_options(
-            args.review_epistemic, args.review_entropy))
+            args.review_epistemic, args.review_entropy,
+            args.review_f1_error))
     except ValueError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
-    if has_epistemic(model) and args.review_epistemic is None:
-        args.review_epistemic = DEFAULT_REVIEW_EPISTEMIC
     classes = (getattr(model, 'dataset_meta', None) or {}).get('classes')
     gt = GroundTruthFolder(args.gt_dir, args.gt_format,
                            len(classes) if classes else 2) \
@@ -202,17 +222,20 @@ def run(args, model, items, gt, settings, key, rank, world) -> int:
         pending = [label for path, label in items
                    if output_name(path) not in records
                    and label not in failed]
-        write_run_summary(args.out_dir, records, errors, settings, pending,
-                          timing=dict(
-                              wall_seconds=round(wall, 3),
-                              images_processed=done,
-                              images_per_second=round(done / wall, 4)
-                              if done and wall > 0 else None,
-                              processes=world))
+        summary = write_run_summary(
+            args.out_dir, records, errors, settings, pending,
+            timing=dict(wall_seconds=round(wall, 3),
+                        images_processed=done,
+                        images_per_second=round(done / wall, 4)
+                        if done and wall > 0 else None,
+                        processes=world))
         print(f'{done} image(s) processed, {len(records) - done} already '
               'done, '
               f'{len(errors)} failed; {args.out_dir}/summary.json, review '
               f'page {args.out_dir}/report.html')
+        if summary.get('defect_f1') is not None:
+            print(f'defect F1 against the --gt-dir masks, pooled over the '
+                  f'{len(records)} image(s): {summary["defect_f1"]:.3f}')
         if stopped:
             print(f'stopped at the first error (--fail-fast): {stopped}',
                   file=sys.stderr)

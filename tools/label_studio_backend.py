@@ -38,6 +38,7 @@ from spotrust_mm.apis import (add_inference_args, add_region_args,
 from spotrust_mm.apis.label_studio import (ImageSource, LabelStudioBackend,
                                            is_loopback, serve)
 from spotrust_mm.apis.labelling import check_strategy
+from spotrust_mm.apis.zoo import UnknownModel, resolve_model
 
 
 def parse_args(argv=None):
@@ -71,6 +72,12 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    try:
+        args.config, args.checkpoint = resolve_model(args.config,
+                                                     args.checkpoint)
+    except (UnknownModel, FileNotFoundError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
     cfg = load_inference_config(args.config, args.checkpoint,
                                 args.cfg_options, args.num_samples,
                                 args.slide, args.device)

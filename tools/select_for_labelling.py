@@ -68,6 +68,7 @@ from spotrust_mm.apis.labelling import (PoolScoring, check_strategy,
                                         preannotate, rank_pool)
 from spotrust_mm.apis.resume import (remove_stale_temp_files, run_settings,
                                      settings_key)
+from spotrust_mm.apis.zoo import UnknownModel, split_model_args
 from spotrust_mm.datasets.conversion import coco_document
 from spotrust_mm.fileio import FolderLock, atomic_write, write_json
 from spotrust_mm.progress import progress
@@ -192,9 +193,13 @@ def write_chosen(model, rows, items, args, classes) -> list:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    first = args.paths[0]
-    checkpoint = first if first.endswith('.pth') else None
-    items = pool_items(args.paths[1:] if checkpoint else args.paths)
+    try:
+        args.config, checkpoint, paths = split_model_args(args.config,
+                                                          args.paths)
+    except (UnknownModel, FileNotFoundError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    items = pool_items(paths)
     cfg = load_inference_config(args.config, checkpoint, args.cfg_options,
                                 args.num_samples, args.slide, args.device)
     if args.device == 'cpu':  # large freed blocks reused, not mapped

@@ -87,11 +87,6 @@ def check_names(items: Sequence[Tuple[str, str]],
         seen[name] = label
 
 
-#: The epistemic std that flags a SpotRust model's photo for review when
-#: no threshold is given.
-DEFAULT_REVIEW_EPISTEMIC = 0.1
-
-
 def has_epistemic(model) -> bool:
     """Whether ``model`` gives epistemic and aleatoric maps (a SpotRust
     segmentor: samples or members), or only its own softmax (any other
@@ -100,26 +95,39 @@ def has_epistemic(model) -> bool:
     return isinstance(model, UncertaintyPredictorMixin)
 
 
+def is_binary(model) -> bool:
+    """Whether ``model`` segments one defect class against background
+    (its ``dataset_meta`` has at most two classes)."""
+    classes = (getattr(model, 'dataset_meta', None) or {}).get('classes')
+    return classes is None or len(classes) <= 2
+
+
 def review_options(review_epistemic: Optional[float] = None,
-                   review_entropy: Optional[float] = None) -> dict:
+                   review_entropy: Optional[float] = None,
+                   review_f1_error: Optional[float] = None) -> dict:
     """The review thresholds of :func:`write_figure_set` as asked for:
     unset ones left out, so that :func:`check_review_options` can tell
-    what the user asked from the defaults."""
+    what the user asked from the defaults (``visualization.review_rules``
+    fills those)."""
     out = {}
     if review_epistemic is not None:
         out['review_epistemic'] = float(review_epistemic)
     if review_entropy is not None:
         out['review_entropy'] = float(review_entropy)
+    if review_f1_error is not None:
+        out['review_f1_error'] = float(review_f1_error)
     return out
 
 
 def check_review_options(model, config: str,
                          review_epistemic: Optional[float] = None,
-                         review_entropy: Optional[float] = None) -> None:
+                         review_entropy: Optional[float] = None,
+                         review_f1_error: Optional[float] = None) -> None:
     """Refuse review settings ``model`` cannot honour, once, naming what
     to pass instead: an epistemic threshold for a plain model (it has no
-    epistemic uncertainty), or an entropy threshold for a SpotRust model
-    (it is flagged by its epistemic std).
+    epistemic uncertainty), an entropy threshold for a SpotRust model
+    (it is flagged by its epistemic std), an expected-F1-error threshold
+    for a K-class model (the score is defined for one defect class).
 
     Raises:
         ValueError: Naming the config, the model type and the option to
@@ -137,8 +145,17 @@ def check_review_options(model, config: str,
     if review_entropy is not None and has_epistemic(model):
         raise ValueError(
             f'{config}: {kind} gives epistemic uncertainty; flag its photos '
-            'with --review-epistemic STD (--review-entropy is for plain '
-            'models)')
+            'with --review-epistemic STD or --review-f1-error E '
+            '(--review-entropy is for plain models)')
+    if review_f1_error is not None and not is_binary(model):
+        raise ValueError(
+            f'{config}: the expected F1 error is the photo score of binary '
+            f'models; this {kind} has {len(model.dataset_meta["classes"])} '
+            'classes: flag its photos with --review-epistemic STD (SpotRust '
+            'models) or --review-entropy NATS (plain models)')
+    if review_f1_error is not None and not 0 <= review_f1_error <= 1:
+        raise ValueError(f'--review-f1-error must be in [0, 1]: '
+                         f'{review_f1_error}')
 
 
 class StopRun(Exception):

@@ -34,13 +34,16 @@ class UncertaintyFigureHook(Hook):
 
     Args:
         out_dir (str): Folder for the figures (created).
-        review_epistemic (float): Epistemic std that flags an image for
-            review (:func:`summarize_prediction`). Defaults to 0.1.
+        review_epistemic (float, optional): Maximum epistemic std that
+            flags an image for review. Defaults to None: the default rule
+            of :func:`review_rules` (binary models: the expected F1
+            error).
     """
 
     priority = 'NORMAL'
 
-    def __init__(self, out_dir: str, review_epistemic: float = 0.1):
+    def __init__(self, out_dir: str,
+                 review_epistemic: Optional[float] = None):
         self.out_dir = out_dir
         self.review_epistemic = review_epistemic
         self.summaries = {}

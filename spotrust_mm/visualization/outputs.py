@@ -14,11 +14,13 @@ import numpy as np
 import torch
 
 from ..evaluation.class_metrics import entropy as class_entropy
+from ..evaluation.functional import binary_confusion, segmentation_scores
 from ..fileio import atomic_write, write_json
 from .class_figures import class_legend, class_overlay
 from .figures import accuracy_map, detection_map, figure_panel, uncertainty_map
 from .images import fit_side
-from .triage import summarize_entropy, summarize_prediction
+from .triage import (PHOTO_SCORE, photo_score, review_rules,
+                     summarize_entropy, summarize_prediction)
 
 
 def _write_image(path: str, rgb: np.ndarray) -> None:
@@ -145,14 +147,28 @@ def prediction_maps(result, dataset_meta: Optional[dict] = None
     return maps, classes, palette
 
 
+def ground_truth_scores(pred: np.ndarray, gt: np.ndarray,
+                        ignore_index: int = 255) -> Dict:
+    """How a photo's prediction scores against its mask, for its record:
+    ``defect_confusion`` (``[tp, fp, fn, tn]`` pixels of "any defect
+    class" against background, ``ignore_index`` pixels left out) and
+    ``defect_f1`` (None where neither has a defect)."""
+    valid = gt != ignore_index
+    confusion = binary_confusion(pred[valid] != 0, gt[valid] != 0)
+    f1 = segmentation_scores(confusion)['defect_f1']
+    return dict(defect_confusion=[int(c) for c in confusion],
+                defect_f1=None if np.isnan(f1) else f1)
+
+
 def write_figure_set(out_dir: str,
                      name: str,
                      img: np.ndarray,
                      result,
                      *,
                      gt: Optional[np.ndarray] = None,
-                     review_epistemic: float = 0.1,
+                     review_epistemic: Optional[float] = None,
                      review_entropy: Optional[float] = None,
+                     review_f1_error: Optional[float] = None,
                      max_side: Optional[int] = 2048,
                      arrays: str = 'float32',
                      meta: Optional[dict] = None,
@@ -168,8 +184,8 @@ def write_figure_set(out_dir: str,
     :func:`prediction_maps` at full resolution, compressed), thumbnails
     ``thumbs/<name>_<kind>.jpg`` for the review page, and last
     ``<name>.json``: the summary (:func:`summarize_prediction`, or
-    :func:`summarize_entropy` for a plain model), ``meta``, and the list
-    of files.
+    :func:`summarize_entropy` for a plain model), with ``gt`` its scores
+    (:func:`ground_truth_scores`), ``meta``, and the list of files.
 
     It first removes what an earlier run wrote for ``name``
     (:func:`remove_outputs`, the record first), so outputs of two runs are
@@ -185,9 +201,13 @@ def write_figure_set(out_dir: str,
         result (SegDataSample): A SpotRust model's (with the uncertainty
             fields) or a plain mmseg model's.
         gt (np.ndarray, optional): (H, W) ground truth.
-        review_epistemic (float): See :func:`summarize_prediction`.
-        review_entropy (float, optional): See :func:`summarize_entropy`
-            (plain models).
+        review_epistemic (float, optional): Flag by the maximum
+            epistemic std (:func:`summarize_prediction`).
+        review_entropy (float, optional): Flag by the mean softmax
+            entropy (:func:`summarize_entropy`; plain models).
+        review_f1_error (float, optional): Flag by the photo score, the
+            expected F1 error (binary models). With none of the three
+            given, the default of :func:`review_rules`.
         max_side (int, optional): Longest side of each figure and of the
             panel; larger ones are shrunk, aspect kept. None: full size.
             Defaults to 2048.
@@ -248,19 +268,29 @@ def write_figure_set(out_dir: str,
         files['arrays'] = f'{name}.npz'
         atomic_write(osp.join(out_dir, files['arrays']),
                      lambda tmp: np.savez_compressed(tmp, **stored))
+    rules = review_rules(not multiclass, 'epistemic' in maps,
+                         review_epistemic, review_entropy, review_f1_error)
+    inf = float('inf')
     if 'epistemic' in maps:
-        record = summarize_prediction(maps['probability'],
-                                      maps['prediction'], maps['epistemic'],
-                                      maps['aleatoric'], review_epistemic)
+        record = summarize_prediction(
+            maps['probability'], maps['prediction'], maps['epistemic'],
+            maps['aleatoric'], rules.get('review_epistemic', inf))
     else:
         record = summarize_entropy(maps['probability'], maps['prediction'],
-                                   maps['entropy'], review_entropy)
+                                   maps['entropy'],
+                                   rules.get('review_entropy'))
+    if not multiclass:
+        record.update(photo_score(maps['probability'], maps['prediction']))
+        record['needs_review'] |= record[PHOTO_SCORE] >= rules.get(
+            'review_f1_error', inf)
     if multiclass:
         counts = np.bincount(maps['prediction'].ravel(),
                              minlength=len(classes))
         record['class_fractions'] = {
             c: float(n / maps['prediction'].size)
             for c, n in zip(classes, counts)}
+    if gt is not None:
+        record.update(ground_truth_scores(maps['prediction'], gt))
     record.update(height=img.shape[0], width=img.shape[1], **(meta or {}))
     record['files'] = files
     write_json(osp.join(out_dir, f'{name}.json'), record)

@@ -18,6 +18,9 @@ import os.path as osp
 from typing import Dict, List, Optional, Sequence
 from urllib.parse import quote
 
+import numpy as np
+
+from ..evaluation.functional import segmentation_scores
 from ..fileio import atomic_write, write_json
 from .triage import review_score
 
@@ -37,6 +40,33 @@ NUMERIC_COLUMNS = {
         'p95entropy': ('p95 softmax entropy', 'p95_entropy', '{:.4f}'),
     },
 }
+#: Columns of the records that have the field (every record of the run):
+#: the photo score of binary models, the F1 against a ``--gt-dir`` mask.
+OPTIONAL_COLUMNS = {
+    'f1error': ('expected F1 error', 'expected_f1_error', '{:.2f}'),
+    'maskf1': ('F1 (mask)', 'defect_f1', '{:.3f}'),
+}
+
+
+def numeric_columns(kind: str, records) -> dict:
+    """The sortable columns of a run's records: those of its kind, then
+    each of :data:`OPTIONAL_COLUMNS` every record has."""
+    records = list(records)
+    columns = dict(NUMERIC_COLUMNS[kind])
+    for key, column in OPTIONAL_COLUMNS.items():
+        if records and all(column[1] in r for r in records):
+            columns[key] = column
+    return columns
+
+
+def _number(value, fmt: str) -> tuple:
+    """``(data attribute, cell text)`` of a number (None: NaN and a
+    dash)."""
+    if value is None:
+        return 'NaN', '–'
+    return repr(float(value)), fmt.format(float(value))
+
+
 #: The thumbnails of each kind of record: (figure, column heading).
 THUMB_COLUMNS = {
     'epistemic': (('detection', 'overlay'), ('epistemic', 'epistemic'),
@@ -58,9 +88,10 @@ def record_kind(records) -> str:
 
 def review_order(records: Dict[str, dict]) -> List[str]:
     """Names in the order a reviewer should see them: flagged images first,
-    then by :func:`review_score` (maximum epistemic uncertainty, or a
-    plain model's mean softmax entropy), then by defect area (both
-    descending), then by name.
+    then by :func:`review_score` (a binary model's photo score, the
+    expected F1 error; else the maximum epistemic uncertainty, or a plain
+    model's mean softmax entropy), then by defect area (both descending),
+    then by name.
 
     Args:
         records (dict): Name to per-image record (``needs_review``,
@@ -71,6 +102,19 @@ def review_order(records: Dict[str, dict]) -> List[str]:
         key=lambda n: (not records[n]['needs_review'],
                        -review_score(records[n]),
                        -records[n]['defect_fraction'], n))
+
+
+def pooled_scores(records) -> dict:
+    """``defect_f1`` and ``defect_confusion`` pooled over the pixels of
+    every record, where each has its ground-truth scores (a run with
+    ``--gt-dir``); else nothing."""
+    counts = [r.get('defect_confusion') for r in records]
+    if not counts or any(c is None for c in counts):
+        return {}
+    total = np.sum(counts, axis=0)
+    f1 = segmentation_scores(total)['defect_f1']
+    return dict(defect_f1=None if np.isnan(f1) else f1,
+                defect_confusion=[int(c) for c in total])
 
 
 def write_run_summary(out_dir: str,
@@ -95,10 +139,13 @@ def write_run_summary(out_dir: str,
 
     Returns:
         dict: The summary as written: ``images`` (records by name),
-        ``errors``, ``pending``, counts and ``settings``.
+        ``errors``, ``pending``, counts, ``settings`` and, where every
+        record has its ground-truth scores, the pooled ones
+        (:func:`pooled_scores`).
     """
     summary = dict(
         uncertainty=record_kind(records.values()),
+        **pooled_scores(records.values()),
         num_images=len(records),
         num_needs_review=sum(bool(r['needs_review'])
                              for r in records.values()),
@@ -135,16 +182,16 @@ def thumb_cell(files: dict, kind: str) -> str:
 
 
 def _row(rank: int, name: str, record: dict, kind: str,
-         prefix: str = '') -> str:
+         prefix: str = '', columns: Optional[dict] = None) -> str:
     review = bool(record['needs_review'])
     attrs = [f'data-rank="{rank}"',
              f'data-name="{html.escape(name, quote=True)}"',
              f'data-review="{int(review)}"']
     cells = []
-    for key, (_, field, fmt) in NUMERIC_COLUMNS[kind].items():
-        attrs.append(f'data-{key}="{float(record[field])!r}"')
-        cells.append(f'<td class="num {key}">'
-                     f'{fmt.format(float(record[field]))}</td>')
+    for key, (_, field, fmt) in (columns or NUMERIC_COLUMNS[kind]).items():
+        data, text = _number(record[field], fmt)
+        attrs.append(f'data-{key}="{data}"')
+        cells.append(f'<td class="num {key}">{text}</td>')
     files = {k: prefix + v for k, v in record.get('files', {}).items()}
     label = html.escape(record.get('file', name))
     panel = files.get('panel')
@@ -193,11 +240,12 @@ def review_page(records: Dict[str, dict],
         error_block += (f'<p id="pending">{len(pending)} file(s) were not '
                         'processed (the run stopped at the first error).'
                         '</p>')
+    columns = numeric_columns(kind, records.values())
     heads = ''.join(f'<th>{html.escape(head)}</th>'
                     for _, head in THUMB_COLUMNS[kind]) + ''.join(
         f'<th data-key="{key}" data-type="num" class="sortable">{head}</th>'
-        for key, (head, _, _) in NUMERIC_COLUMNS[kind].items())
-    rows = '\n'.join(_row(i + 1, n, records[n], kind)
+        for key, (head, _, _) in columns.items())
+    rows = '\n'.join(_row(i + 1, n, records[n], kind, columns=columns)
                      for i, n in enumerate(order))
     model = ('' if kind == 'epistemic' else
              '<p id="model-kind">A plain model: its uncertainty is the '

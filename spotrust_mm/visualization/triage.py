@@ -14,8 +14,49 @@ from typing import Dict, Optional
 
 import numpy as np
 
+from ..evaluation.photo_scores import expected_f1_error
+
 #: The ``uncertainty`` of a record: the map it is ranked and flagged by.
 UNCERTAINTY_KINDS = ('epistemic', 'entropy')
+#: The photo score of binary records: ``1 - E[F1]`` from the photo's own
+#: probabilities (:func:`~spotrust_mm.evaluation.photo_scores.
+#: expected_f1_error`). Chosen on the validation split of the shared
+#: corrosion set with the shipped model (Spearman with the photo's F1
+#: -0.78 over 104 photos, against -0.02 for the mean epistemic std and
+#: -0.10 for the mean entropy; docs/benchmarks.md, field conditions).
+PHOTO_SCORE = 'expected_f1_error'
+#: Expected F1 error that flags a binary photo by default: the model
+#: expects an F1 below 0.5 on it (16 of those 104 validation photos,
+#: their mean F1 0.24 against 0.63 for the others).
+DEFAULT_REVIEW_F1_ERROR = 0.5
+#: Epistemic std that flags a K-class SpotRust photo by default.
+DEFAULT_REVIEW_EPISTEMIC = 0.1
+
+
+def review_rules(binary: bool, epistemic: bool,
+                 review_epistemic: Optional[float] = None,
+                 review_entropy: Optional[float] = None,
+                 review_f1_error: Optional[float] = None) -> Dict[str, float]:
+    """The thresholds that flag a photo for review: those given, or with
+    none given the default of its kind of model: a binary model's
+    :data:`DEFAULT_REVIEW_F1_ERROR` (any model: the probabilities are
+    enough), a K-class SpotRust model's :data:`DEFAULT_REVIEW_EPISTEMIC`,
+    none for a K-class plain model. A photo is flagged when any rule
+    fires."""
+    rules = {k: float(v) for k, v in (
+        ('review_epistemic', review_epistemic),
+        ('review_entropy', review_entropy),
+        ('review_f1_error', review_f1_error)) if v is not None}
+    if not rules and binary:
+        rules['review_f1_error'] = DEFAULT_REVIEW_F1_ERROR
+    elif not rules and epistemic:
+        rules['review_epistemic'] = DEFAULT_REVIEW_EPISTEMIC
+    return rules
+
+
+def photo_score(prob: np.ndarray, pred: np.ndarray) -> Dict[str, float]:
+    """The photo score of a binary photo, as its record holds it."""
+    return {PHOTO_SCORE: expected_f1_error(prob, pred)}
 
 
 def summarize_prediction(prob: np.ndarray,
@@ -106,9 +147,12 @@ def summarize_entropy(prob: np.ndarray,
 
 
 def review_score(record: dict) -> float:
-    """The number a photo is ranked by for review, within its kind:
-    the maximum epistemic std of a SpotRust record, the mean softmax
+    """The number a photo is ranked by for review: its
+    :data:`PHOTO_SCORE` where it has one (binary models), else within its
+    kind the maximum epistemic std of a SpotRust record, the mean softmax
     entropy of a plain one."""
+    if record.get(PHOTO_SCORE) is not None:
+        return float(record[PHOTO_SCORE])
     return float(record['max_epistemic'] if record.get(
         'uncertainty', 'epistemic') == 'epistemic' else
         record['mean_entropy'])
