@@ -14,8 +14,9 @@
    model: a SpotRust model's epistemic and aleatoric maps, or a plain
    model's softmax entropy), resuming what is done.
 3. Scores each condition from the maps and the masks: the pooled defect
-   F1, ECE, mean epistemic and aleatoric uncertainty (or softmax entropy),
-   and for every photo-level score of
+   F1 (with its bootstrap interval over the photos), ECE, mean epistemic
+   and aleatoric uncertainty (or softmax entropy), and for every
+   photo-level score of
    ``spotrust_mm.evaluation.photo_scores`` how well it ranks the photos by
    their F1 (Spearman over all the condition's photos; the mean F1 of the
    20 % it would flag against the rest). ``--ood`` folders of photos of
@@ -38,7 +39,8 @@ import numpy as np
 from spotrust_mm.benchmarking import (add_doc_arg, fmt, provenance, report,
                                       run)
 from spotrust_mm.datasets.corruptions import CONDITIONS, SEVERITIES, corrupt
-from spotrust_mm.evaluation import (binary_confusion, calibration_stats,
+from spotrust_mm.evaluation import (binary_confusion, bootstrap_f1_interval,
+                                    calibration_stats,
                                     expected_calibration_error,
                                     segmentation_scores)
 from spotrust_mm.evaluation.photo_scores import photo_scores, rank_agreement
@@ -85,8 +87,8 @@ def infer(args, photos: str, out: str, gt=None) -> None:
 def score_condition(out: str, pairs) -> dict:
     """Pooled F1, ECE, mean uncertainties and each photo score's ranking
     of one condition's photos."""
-    confusion, calib = np.zeros(4, np.int64), np.zeros((15, 3))
-    f1s, scores, unc = [], {}, {}
+    calib = np.zeros((15, 3))
+    counts, f1s, scores, unc = [], [], {}, {}
     for _, mask_path in pairs:
         name = osp.splitext(osp.basename(mask_path))[0]
         maps = np.load(osp.join(out, f'{name}.npz'))
@@ -95,7 +97,7 @@ def score_condition(out: str, pairs) -> dict:
         prob = maps['probability'].astype(np.float64)
         pred = maps['prediction'].astype(bool)
         c = binary_confusion(pred[valid], gt[valid] == 1)
-        confusion += c
+        counts.append(c)
         calib += calibration_stats(prob[valid], gt[valid] == 1)
         f1s.append(segmentation_scores(c)['defect_f1'])
         kinds = {k: maps[k].astype(np.float64) for k in
@@ -107,8 +109,10 @@ def score_condition(out: str, pairs) -> dict:
             scores.setdefault(k, []).append(v)
     f1s = np.array(f1s, np.float64)
     defined = ~np.isnan(f1s)  # photos with neither rust nor prediction
+    interval = bootstrap_f1_interval(np.array(counts)[:, :3])
     return dict(
-        f1=segmentation_scores(confusion)['defect_f1'],
+        f1=segmentation_scores(np.sum(counts, 0))['defect_f1'],
+        f1_interval=[interval['low'], interval['high']],
         ece=expected_calibration_error(calib),
         photos=len(f1s),
         uncertainty={k: float(np.mean(v)) for k, v in unc.items()},
@@ -131,13 +135,16 @@ def mean_uncertainty(out: str) -> dict:
 def table(results: dict, ood: dict) -> str:
     kinds = sorted({k for r in results.values() for k in r['uncertainty']})
     score_names = sorted({k for r in results.values() for k in r['ranking']})
-    head = ('| condition | photos | defect F1 | ECE | ' +
+    head = ('| condition | photos | defect F1 [95% CI] | ECE | ' +
             ' | '.join(f'mean {k}' for k in kinds) + ' | ' +
             ' | '.join(f'{s}: Spearman (F1 flagged / rest)'
                        for s in score_names) + ' |')
     lines = [head, '|' + '---|' * (4 + len(kinds) + len(score_names))]
     for name, r in results.items():
-        cells = [name, str(r['photos']), fmt(r['f1']), fmt(r['ece'], 4)]
+        low, high = r.get('f1_interval') or (None, None)
+        cells = [name, str(r['photos']),
+                 f'{fmt(r["f1"])} [{fmt(low)}, {fmt(high)}]',
+                 fmt(r['ece'], 4)]
         cells += [fmt(r['uncertainty'].get(k), 4) for k in kinds]
         for s in score_names:
             a = r['ranking'].get(s, {})

@@ -68,3 +68,20 @@ def test_bad_shapes_are_refused():
         bootstrap_f1_difference(np.ones((2, 5, 3)), np.ones((2, 6, 3)))
     with pytest.raises(ValueError, match=r'\(seeds, images, 3\)'):
         bootstrap_f1_difference(np.ones((5, 3)), np.ones((2, 5, 3)))
+
+
+def test_bootstrap_f1_interval_of_one_model():
+    from spotrust_mm.evaluation import bootstrap_f1_interval
+    # two images: F1 pooled 2*10 / (2*10 + 5 + 5) = 2/3
+    counts = np.array([[10, 0, 5], [0, 5, 0]])
+    out = bootstrap_f1_interval(counts, num_replicates=2000)
+    assert out['f1'] == pytest.approx(2 / 3)
+    # the replicates: both images (2/3), only the first (0.8), only the
+    # second (0): the interval spans them
+    assert out['low'] == pytest.approx(0.0)
+    assert out['high'] == pytest.approx(0.8)
+    # identical images: no spread
+    same = bootstrap_f1_interval(np.array([[4, 1, 1]] * 5))
+    assert same['low'] == pytest.approx(same['high']) == pytest.approx(0.8)
+    with pytest.raises(ValueError, match='counts'):
+        bootstrap_f1_interval(np.zeros((3, 2)))

@@ -84,3 +84,29 @@ def bootstrap_f1_difference(row: np.ndarray,
                 pooled_f1(base.sum(1)).mean())
     return dict(diff=float(observed), low=float(low), high=float(high),
                 real=float(low > 0 or high < 0))
+
+
+def bootstrap_f1_interval(counts: np.ndarray,
+                          num_replicates: int = 10000,
+                          level: float = 0.95,
+                          seed: int = 0) -> Dict[str, float]:
+    """Percentile bootstrap interval of one model's pooled F1 over its
+    test images: :func:`bootstrap_f1_difference` of the model against a
+    baseline that scores 0 on every image (the same resampling of images
+    and seeds).
+
+    Args:
+        counts (np.ndarray): (I, 3) per-image counts ``[tp, fp, fn]`` (or
+            (S, I, 3) over seeds).
+
+    Returns:
+        dict: ``f1`` (pooled over all images, mean over seeds), ``low``
+        and ``high``.
+    """
+    counts = np.asarray(counts, np.float64)
+    if counts.ndim == 2:
+        counts = counts[None]
+    counts = _check(counts, 'counts')
+    out = bootstrap_f1_difference(counts, np.zeros_like(counts[:1]),
+                                  num_replicates, level, seed)
+    return dict(f1=out['diff'], low=out['low'], high=out['high'])

@@ -15,6 +15,11 @@ the same maps in ONNX Runtime and in PyTorch:
   ``weight_noise{i}`` (N, C_out, C_in, kh, kw) and ``bias_noise{i}`` (N,
   C_out) of each branch's Bayesian conv, which the graph turns into
   ``mu + softplus(rho) * noise``, one weight draw per sample;
+- a last-layer Laplace tail (:class:`~.layers.LaplaceConv2d` on a
+  :class:`~.decode_heads.BayesianTailHead`): standard normal draws
+  ``laplace_noise`` (N, P) over the classifier's P parameters, which the
+  graph turns into ``theta + noise @ L^T`` (the posterior's square root
+  ``L``), one classifier draw per sample on the head's body run once;
 - a deep ensemble of members with one preprocessing: no noise; every
   member runs once, and the summary is over the members;
 - a deterministic head: no noise, one pass (epistemic std 0);
@@ -31,7 +36,8 @@ import torch.nn as nn
 from mmseg.models.utils import resize
 from torch import Tensor
 
-from .layers import BayesConv2d, MCDropout, stochastic_layers
+from .layers import (BayesConv2d, LaplaceConv2d, MCDropout,
+                     stochastic_layers)
 from .segmentors.summaries import summarize_class_samples
 from .segmentors.head_outputs import split_head_output
 from .segmentors.uncertainty import (UncertaintyPredictorMixin,
@@ -131,7 +137,14 @@ class SummaryGraph(nn.Module):
     def _init_sampled(self, model, num_samples: int) -> None:
         head = model.decode_head
         layers = list(getattr(head, 'branch_layers', None) or [])
-        if layers and all(isinstance(m, MCDropout) for m in layers):
+        if isinstance(getattr(head, 'conv_seg', None), LaplaceConv2d) and \
+                hasattr(head, 'forward_body'):
+            if not head.conv_seg.fitted:
+                raise ValueError(
+                    'the Laplace classifier has no posterior: fit it with '
+                    'tools/fit_laplace.py before exporting')
+            self.kind, self.p = 'laplace', None
+        elif layers and all(isinstance(m, MCDropout) for m in layers):
             self.kind, self.p = 'mc_dropout', float(layers[0].p)
             head.branch_layers = nn.ModuleList(
                 _MaskedDropout() for _ in layers)
@@ -149,7 +162,8 @@ class SummaryGraph(nn.Module):
                 f'{type(head).__name__}: ONNX export takes a head with MC '
                 'dropout or a Bayesian conv (inference_noise=\'weights\') '
                 'on each branch (MCDropoutHRHead, VariationalHRHead), a '
-                'deterministic head, or an EnsembleSegmentor')
+                'last-layer Laplace tail, a deterministic head, or an '
+                'EnsembleSegmentor')
         self.num_samples = num_samples
         self.rgb, mean, std = _preprocessing(model.data_preprocessor)
         self.register_buffer('mean', mean)
@@ -190,6 +204,9 @@ class SummaryGraph(nn.Module):
         if self.kind == 'mc_dropout':
             return [(f'mask{i}', (n, ) + s, 'bernoulli') for i, s in
                     enumerate(backbone_shapes(self.model, height, width))]
+        if self.kind == 'laplace':
+            conv = self.model.decode_head.conv_seg
+            return [('laplace_noise', (n, len(conv.scale_tril)), 'normal')]
         out = []
         for i, layer in enumerate(self.model.decode_head.branch_layers):
             conv = layer.conv
@@ -219,6 +236,12 @@ class SummaryGraph(nn.Module):
                                    size=size, mode='bilinear',
                                    align_corners=head.align_corners))
             out = torch.cat(outs)
+        elif self.kind == 'laplace':
+            head = self.model.decode_head
+            out = resize(self._laplace_tail(
+                head, head.forward_body(self.model.extract_feat(x)),
+                noise[0]), size=size, mode='bilinear',
+                align_corners=head.align_corners)
         else:
             head = self.model.decode_head
             feats = self.model.extract_feat(x)
@@ -239,6 +262,26 @@ class SummaryGraph(nn.Module):
             summarize_class_samples
         return summarize(logits, log_vars, model.log_var_range,
                          model.temperature, model.logit_bias)
+
+
+    @staticmethod
+    def _laplace_tail(head, feat: Tensor, noise: Tensor) -> Tensor:
+        """The tail's N samples on one body output ``feat`` (1, C, h, w):
+        the classifier drawn as ``theta + noise @ L^T`` (as
+        :meth:`LaplaceConv2d.weight_samples` draws it from torch's RNG),
+        then the deterministic log variance, if any, for every sample."""
+        conv = head.conv_seg
+        theta = conv.flat_parameters() + noise @ conv.scale_tril.T
+        theta = theta.view(len(noise), conv.out_channels,
+                           conv.in_channels + 1)
+        _, c, h, w = feat.shape
+        out = torch.matmul(theta[..., :-1], feat.flatten(2)) + \
+            theta[..., -1:]
+        out = out.view(len(noise), conv.out_channels, h, w)
+        if head.conv_log_var is None:
+            return out
+        log_var = head.conv_log_var(feat).expand(len(noise), -1, -1, -1)
+        return torch.cat([out, log_var], 1)
 
 
 def draw_noise(shape, kind: str, p, generator=None) -> Tensor:

@@ -1,6 +1,7 @@
 """The last-layer Laplace tail: its maths against hand-computed values and
 autograd, the posterior it samples, and fitting it to a plain model whose
 decisions it keeps."""
+import numpy as np
 import pytest
 import torch
 from mmseg.registry import MODELS
@@ -248,3 +249,47 @@ def test_maps_of_a_two_logit_model_are_binary(tmp_path):
     defect = out.seg_logits.data.softmax(0)[1].numpy()
     assert abs(maps['probability'] - defect).max() < 1e-6
     assert 'entropy' in maps and 'epistemic' in maps
+
+
+def test_onnx_graph_of_a_laplace_tail(tmp_path):
+    """The export graph turns given standard normal noise into the
+    classifier draws the PyTorch model takes from the same noise: fed
+    torch's own draws it gives the model's maps, and ONNX Runtime the
+    graph's."""
+    import copy
+
+    ort = pytest.importorskip('onnxruntime')
+    from spotrust_mm.models.export import SummaryGraph, export_onnx
+    _, model = _plain_and_laplace(tmp_path)
+    conv = laplace_classifier(model)
+    conv.set_posterior(posterior_scale_tril(
+        torch.eye(len(conv.scale_tril)), 10.0))
+    model.num_samples = model.sample_chunk = 4  # one draw of all noise
+    graph = SummaryGraph(copy.deepcopy(model), 4).eval()
+    assert graph.kind == 'laplace'
+    inputs = graph.noise_inputs(32, 32)
+    assert inputs == [('laplace_noise', (4, len(conv.scale_tril)),
+                       'normal')]
+    image = torch.rand(1, 3, 32, 32, generator=torch.Generator(
+    ).manual_seed(1)) * 255
+    torch.manual_seed(model.seed)
+    noise = [torch.randn(shape) for _, shape, _ in inputs]
+    torch.manual_seed(model.seed)  # the model draws the same
+    with torch.no_grad():
+        want = model.encode_decode((image - graph.mean) / graph.std,
+                                   [dict(img_shape=(32, 32))])
+        got = graph(image, *noise)
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
+    assert float(got[0, 1].max()) > 1e-3  # the draws do differ
+    path = str(tmp_path / 'laplace.onnx')
+    image, noise, _ = export_onnx(graph, path, 32, 32)
+    session = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
+    out = session.run(None, dict(image=image.numpy(),
+                                 laplace_noise=noise[0].numpy()))[0]
+    with torch.no_grad():
+        ref = graph(image, *noise).numpy()
+    np.testing.assert_allclose(out, ref, atol=1e-5, rtol=0)
+    unfitted = copy.deepcopy(model)
+    laplace_classifier(unfitted).scale_tril.zero_()
+    with pytest.raises(ValueError, match='fit_laplace'):
+        SummaryGraph(unfitted, 4)

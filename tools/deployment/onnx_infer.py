@@ -161,7 +161,10 @@ def photo_maps(summary: np.ndarray, meta: dict) -> dict:
         pred = (prob > meta['threshold']).astype(np.uint8)
         return dict(probability=prob, prediction=pred,
                     epistemic=summary[1], aleatoric=summary[2])
-    return dict(probability=summary[:k].max(0),
+    # two softmax logits (a Laplace tail on a plain binary head): the
+    # defect's probability, as a binary model's; K > 2: the predicted
+    # class's
+    return dict(probability=summary[1] if k == 2 else summary[:k].max(0),
                 prediction=summary[:k].argmax(0).astype(np.uint8),
                 epistemic=summary[k], aleatoric=summary[k + 1])
 

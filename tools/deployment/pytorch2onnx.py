@@ -1,10 +1,11 @@
 """Export a SpotRust model to ONNX, summary included.
 
-    python tools/deployment/pytorch2onnx.py CONFIG [CHECKPOINT] \
+    python tools/deployment/pytorch2onnx.py CONFIG|MODEL_NAME [CHECKPOINT] \
         [--num-samples N] [--shape 512 512] [--stride 384] \
         [--out work_dirs/spotrust.onnx] [--opset 18] [--cfg-options ...]
 
-MC dropout, variational (weight noise) and deep-ensemble models (members
+MC dropout, variational (weight noise), last-layer Laplace (classifier
+noise) and deep-ensemble models (members
 with one preprocessing; ``--num-samples`` is then ignored: one per member).
 The graph (spotrust_mm.models.export.SummaryGraph) takes one window:
 ``image`` (1, 3, H, W) float32 RGB in 0..255, and the noise of the samples:
@@ -45,6 +46,7 @@ import numpy as np
 import spotrust_mm  # noqa: F401  (registers plugins, mmcv-lite shim)
 from spotrust_mm.apis import (add_cfg_options_arg, init_checked_model,
                               load_inference_config)
+from spotrust_mm.apis.zoo import resolve_model
 from spotrust_mm.fileio import make_temp_dir
 
 FORMAT = 'spotrust-mm-summary/2'
@@ -93,6 +95,8 @@ def test_resize(pipeline, config: str):
 
 def export(args) -> dict:
     from spotrust_mm.models.export import SummaryGraph
+    args.config, args.checkpoint = resolve_model(args.config,
+                                                 args.checkpoint)
     cfg = load_inference_config(args.config, args.checkpoint,
                                 args.cfg_options, args.num_samples)
     model = init_checked_model(cfg, args.checkpoint, args.config,
@@ -164,6 +168,7 @@ def main(argv=None) -> int:
     what = dict(plain='plain model: logits, one pass',
                 mc_dropout=f'MC dropout p = {result["dropout_p"]}',
                 variational='variational, weight noise as inputs',
+                laplace='last-layer Laplace, classifier noise as inputs',
                 ensemble='ensemble',
                 deterministic='deterministic')[result['model_kind']]
     print(f'wrote {result["out"]}: {what}, window {result["window"][0]}x'
