@@ -44,7 +44,7 @@ import numpy as np
 
 import spotrust_mm  # noqa: F401  (registers plugins, mmcv-lite shim)
 from spotrust_mm.allocator import keep_freed_memory
-from spotrust_mm.benchmarking import add_photo_args
+from spotrust_mm.benchmarking import add_photo_args, load_tool
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -143,9 +143,8 @@ def shipped_path(args, model, bgr):
 def onnx_path(args, bgr):
     """Export the shipped model for one window of the resized photo, then
     time the runner's inference of the whole photo."""
-    sys.path.insert(0, osp.join(REPO, 'tools', 'deployment'))
-    import onnx_infer
-    import pytorch2onnx
+    onnx_infer = load_tool('tools/deployment/onnx_infer.py')
+    pytorch2onnx = load_tool('tools/deployment/pytorch2onnx.py')
 
     from spotrust_mm.apis import read_config
     from spotrust_mm.apis.zoo import resolve_model

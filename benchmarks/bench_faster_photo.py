@@ -100,14 +100,10 @@ def predict(model, x):
 
 def onnx_run(args, model, rgb):
     """(seconds, probability) of the ONNX runner on ``rgb``."""
-    import importlib.util
-
     import numpy as np
+    from spotrust_mm.benchmarking import load_tool
     from spotrust_mm.models.export import SummaryGraph, export_onnx
-    spec = importlib.util.spec_from_file_location(
-        'onnx_infer', 'tools/deployment/onnx_infer.py')
-    runner = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(runner)
+    runner = load_tool('tools/deployment/onnx_infer.py')
     w = args.onnx_window
     graph = SummaryGraph(model, args.samples).eval()
     with tempfile.TemporaryDirectory() as tmp:

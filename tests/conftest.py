@@ -10,6 +10,8 @@ import spotrust_mm  # noqa: E402,F401
 import torch  # noqa: E402
 from mmseg.utils import register_all_modules
 
+from spotrust_mm.benchmarking import load_tool  # noqa: E402,F401
+
 # The in-process test models are tiny: at their sizes torch's intra-op
 # threads cost more than they save on the 2-core CI machine. One thread
 # here; the tools the slow tests start as subprocesses keep torch's
@@ -18,17 +20,6 @@ if 'OMP_NUM_THREADS' not in os.environ:
     torch.set_num_threads(1)
 
 register_all_modules(init_default_scope=True)
-
-
-def load_tool(path: str):
-    """The script at ``path`` (relative to the repository) as a module,
-    to call its ``main`` in-process."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'tool_' + osp.basename(path)[:-3], osp.join(REPO, path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def assert_maps_close(a, b, what: str = '', atol: float = 1e-6,

@@ -178,8 +178,36 @@ def test_finetune_config_keeps_the_plain_classifier(tmp_path):
                        plain.decode_head.conv_seg.weight)
 
 
-CORROSION = sorted(glob.glob(osp.join(REPO, 'configs', 'corrosion',
-                                      '*.py')))
+def _shipped_configs():
+    """The configs of shipped models (``configs/corrosion/metafile.yaml``):
+    trained models, not training recipes."""
+    import yaml
+    with open(osp.join(REPO, 'configs', 'corrosion', 'metafile.yaml')) as f:
+        return {osp.join(REPO, m['Config'])
+                for m in yaml.safe_load(f)['Models']}
+
+
+SHIPPED = _shipped_configs()
+CORROSION = sorted(
+    set(glob.glob(osp.join(REPO, 'configs', 'corrosion', '*.py'))) -
+    SHIPPED)
+
+
+@pytest.mark.parametrize('path', sorted(SHIPPED),
+                         ids=lambda p: osp.basename(p))
+def test_shipped_configs_are_a_recipe_with_its_calibration(path):
+    """A shipped model's config is its recipe's config (``_base_``), with
+    no ImageNet file to load (the shipped weights hold the backbone) and
+    the calibrated temperature."""
+    import re
+    cfg = Config.fromfile(path)
+    with open(path) as f:
+        base = re.search(r"^_base_ = '([^']+)'", f.read(), re.M).group(1)
+    base = Config.fromfile(osp.join(osp.dirname(path), base))
+    assert cfg.model.backbone.init_cfg is None
+    assert 0 < cfg.model.test_cfg.temperature < 5
+    assert cfg.model.bayesian_tail == base.model.bayesian_tail
+    assert cfg.model.decode_head == base.model.decode_head
 
 
 @pytest.mark.parametrize('path', CORROSION, ids=lambda p: osp.basename(p))

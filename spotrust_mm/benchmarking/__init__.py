@@ -13,6 +13,19 @@ import os.path as osp
 #: The checkout whose ``tools/`` the harness runs.
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
+
+def load_tool(path: str):
+    """The script at ``path`` (relative to :data:`REPO`, e.g.
+    ``tools/deployment/onnx_infer.py``) as a module, to call its
+    functions in-process (no ``sys.path`` edit)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'tool_' + osp.basename(path)[:-3], osp.join(REPO, path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 from .cli import (add_doc_arg, add_photo_args, benchmark_parser,  # noqa: E402
                   parse_benchmark_args)
 from .report import provenance, report, write_doc  # noqa: E402
@@ -24,7 +37,7 @@ from .tables import (calibration_table, collect_results,  # noqa: E402
                      seeded_table, validation_epochs)
 
 __all__ = [
-    'REPO', 'add_doc_arg', 'add_photo_args', 'benchmark_parser',
+    'REPO', 'load_tool', 'add_doc_arg', 'add_photo_args', 'benchmark_parser',
     'parse_benchmark_args', 'provenance', 'report', 'write_doc',
     'CPU_OPTIONS', 'CPU_SCHEDULE', 'SEED', 'calibrate_row', 'convert',
     'data_options', 'row_dir_of', 'row_options', 'run', 'run_row',
