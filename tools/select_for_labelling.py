@@ -70,6 +70,7 @@ from spotrust_mm.apis.resume import (remove_stale_temp_files, run_settings,
                                      settings_key)
 from spotrust_mm.apis.zoo import UnknownModel, split_model_args
 from spotrust_mm.datasets.conversion import coco_document
+from spotrust_mm.evaluation.acquisition import STRATEGIES, score_key
 from spotrust_mm.fileio import FolderLock, atomic_write, write_json
 from spotrust_mm.progress import progress
 from spotrust_mm.visualization import output_name
@@ -216,7 +217,9 @@ def main(argv=None) -> int:
         'classes') or ('background', 'defect'))
     settings = run_settings(cfg, checkpoint, patch=args.patch,
                             fraction=args.fraction,
-                            features=f'grid{FEATURE_GRID}')
+                            features=f'grid{FEATURE_GRID}',
+                            # records of fewer strategies are scored again
+                            strategies=list(STRATEGIES))
     key = settings_key(settings)
     selection = osp.join(args.out, 'selection')
     score_dir = osp.join(selection, 'scores')
@@ -253,12 +256,12 @@ def main(argv=None) -> int:
             ranking=rows, errors=scoring.errors,
             scores={n: r['scores'] for n, r in scoring.records.items()}))
     chosen = sum(r['chosen'] for r in rows)
+    by = args.strategy if args.strategy == 'random' else score_key(
+        args.strategy, args.aggregation)
     print(f'{len(todo) - len(scoring.errors)} photo(s) scored, '
           f'{len(scoring.records) - len(todo) + len(scoring.errors)} '
           f'already scored, {len(scoring.errors)} failed; chose {chosen} '
-          f'by {args.strategy}'
-          + ('' if args.strategy == 'random' else f'/{args.aggregation}')
-          + f': {selection}/ranking.csv')
+          f'by {by}: {selection}/ranking.csv')
     if kept:
         print(f'kept {len(kept)} annotation file(s) already in {args.out} '
               '(--overwrite replaces them)')

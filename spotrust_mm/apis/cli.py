@@ -56,7 +56,8 @@ def add_scoring_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--strategy', choices=STRATEGIES,
                         help='default: mutual_information (SpotRust '
                         'models), entropy (plain mmseg models, whose softmax '
-                        'gives no other)')
+                        'gives no other); expected_f1_error: the review '
+                        "page's photo score (binary models; no aggregation)")
     parser.add_argument('--aggregation', choices=AGGREGATIONS,
                         default='patch_max')
     parser.add_argument('--patch', type=int, default=64,

@@ -36,7 +36,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from ..datasets.conversion import UNCERTAIN_LABEL, prediction_regions
-from ..evaluation.acquisition import image_scores
+from ..evaluation.acquisition import image_scores, score_key
 from ..visualization.images import decode_rgb
 from .labelling import prediction_fields
 
@@ -323,7 +323,7 @@ class LabelStudioBackend:
             low_confidence=o['low_confidence'],
             review_epistemic=o['review_epistemic'])
         scores = image_scores(fields, o['patch'], o['fraction'])
-        score = scores[f'{self.strategy}/{self.aggregation}']
+        score = scores[score_key(self.strategy, self.aggregation)]
         return [dict(result=polygon_results(regions, img.shape[:2], config),
                      score=round(float(score), 6),
                      model_version=self.model_version)]

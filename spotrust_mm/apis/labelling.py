@@ -20,13 +20,13 @@ import torch.nn.functional as F
 
 from ..datasets.conversion import (coco_annotations, labelme_document,
                                    prediction_regions)
-from ..evaluation.acquisition import (diverse_top_k, image_scores,
-                                     random_score)
+from ..evaluation.acquisition import (PHOTO_STRATEGIES, diverse_top_k,
+                                     image_scores, random_score, score_key)
 from ..fileio import write_json
 from ..models.segmentors.sampling_request import SamplingRequest
 from ..visualization import prediction_maps, read_rgb
 from .folder_inference import (StopRun, check_review_options, failure_reason,
-                               has_epistemic)
+                               has_epistemic, is_binary)
 from .resume import completed_record, file_identity
 
 
@@ -94,9 +94,10 @@ def prediction_fields(model, img: np.ndarray) -> Dict[str, np.ndarray]:
     """Infer one RGB image: its (H, W) fields as float32 arrays
     (``epistemic_uncertainty``, ``predictive_entropy``,
     ``expected_entropy``, ``confidence``: the probability of the
-    predicted class) and ``label_map`` (the predicted classes). A plain
-    mmseg model gives only what its softmax can: ``predictive_entropy``
-    (of its softmax), ``confidence`` and ``label_map``."""
+    predicted class; binary models: ``probability``, the defect's) and
+    ``label_map`` (the predicted classes). A plain mmseg model gives only
+    what its softmax can: ``predictive_entropy`` (of its softmax),
+    ``confidence``, ``probability`` (binary) and ``label_map``."""
     from mmseg.apis import inference_model
     bayesian = has_epistemic(model)
     with torch.no_grad():
@@ -107,6 +108,8 @@ def prediction_fields(model, img: np.ndarray) -> Dict[str, np.ndarray]:
     prob = maps['probability']  # binary: the defect's; K: the predicted's
     out = dict(confidence=np.maximum(prob, 1 - prob) if classes is None
                else prob, label_map=maps['prediction'])
+    if classes is None:
+        out['probability'] = prob
     if not bayesian:  # a plain model: the entropy of its softmax
         out['predictive_entropy'] = maps['entropy']
         return out
@@ -201,10 +204,11 @@ def preannotate(model, path: str, image_name: str, classes: Sequence[str],
 
 def check_strategy(model, config: str, strategy: Optional[str],
                    review_epistemic: Optional[float] = None) -> str:
-    """The pixel-score strategy for ``model``: ``strategy``, or by default
+    """The scoring strategy for ``model``: ``strategy``, or by default
     ``mutual_information`` (``entropy`` for a plain mmseg model), after
     refusing what the model cannot honour: a plain model's softmax gives
-    only ``entropy`` (and ``random``), and no epistemic map for
+    only ``entropy`` (and ``random``, and the photo score
+    ``expected_f1_error`` of any binary model), and no epistemic map for
     ``review_epistemic``.
 
     Raises:
@@ -214,6 +218,15 @@ def check_strategy(model, config: str, strategy: Optional[str],
     plain = not has_epistemic(model)
     if strategy is None:
         return 'entropy' if plain else 'mutual_information'
+    if strategy in PHOTO_STRATEGIES:
+        if not is_binary(model):
+            raise ValueError(
+                f'{config}: --strategy {strategy} is a photo score of '
+                f'binary models; this {type(model).__name__} has '
+                f'{len(model.dataset_meta["classes"])} classes: rank its '
+                'photos by a pixel strategy (mutual_information, '
+                'epistemic, entropy)')
+        return strategy
     if plain and strategy not in ('random', 'entropy'):
         what = dict(epistemic='epistemic uncertainty',
                     mutual_information='mutual information')[strategy]
@@ -254,7 +267,7 @@ def rank_pool(records: Dict[str, dict], strategy: str, aggregation: str,
     if strategy == 'random':
         scores = [random_score(n, seed) for n in names]
     else:
-        key = f'{strategy}/{aggregation}'
+        key = score_key(strategy, aggregation)
         missing = [n for n in names if key not in records[n]['scores']]
         if missing:
             raise ValueError(f'{missing[0]}: no {key} score (its model '

@@ -14,7 +14,11 @@ adds the two entropies to a binary model's):
   (total uncertainty, nats);
 - ``mutual_information``: ``predictive_entropy - expected_entropy``
   (BALD, Houlsby et al., 2011; nats);
-- ``random``: no pixel score; a uniform number per image name and seed.
+- ``random``: no pixel score; a uniform number per image name and seed;
+- ``expected_f1_error``: a photo score, not a pixel one (no aggregation):
+  ``1 - E[F1]`` from the photo's defect probabilities
+  (:func:`~.photo_scores.expected_f1_error`, binary models), the score the
+  review page ranks by: the photos the model expects to get most wrong.
 
 Aggregations of a pixel score map ``u``:
 
@@ -30,7 +34,13 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-STRATEGIES = ('random', 'epistemic', 'entropy', 'mutual_information')
+from .photo_scores import expected_f1_error
+
+STRATEGIES = ('random', 'epistemic', 'entropy', 'mutual_information',
+              'expected_f1_error')
+#: Strategies that score the photo as a whole (no pixel map, no
+#: aggregation).
+PHOTO_STRATEGIES = ('expected_f1_error', )
 AGGREGATIONS = ('mean', 'patch_max', 'top_fraction')
 
 
@@ -54,7 +64,8 @@ def pixel_scores(fields: Mapping[str, np.ndarray],
 STRATEGY_FIELDS = dict(
     random=(), epistemic=('epistemic_uncertainty', ),
     entropy=('predictive_entropy', ),
-    mutual_information=('predictive_entropy', 'expected_entropy'))
+    mutual_information=('predictive_entropy', 'expected_entropy'),
+    expected_f1_error=('probability', 'label_map'))
 
 
 def available_strategies(fields: Mapping[str, np.ndarray]) -> tuple:
@@ -104,14 +115,27 @@ def image_scores(fields: Mapping[str, np.ndarray], patch: int = 64,
     """Every ``'<strategy>/<aggregation>'`` score of one image but
     ``random`` (which needs no prediction: :func:`random_score`), of the
     strategies its ``fields`` allow (:func:`available_strategies`: a
-    plain model's softmax gives only ``entropy``)."""
+    plain model's softmax gives only ``entropy``), and each photo
+    strategy's score under its own name (:func:`score_key`)."""
     out = {}
     for strategy in available_strategies(fields)[1:]:
+        if strategy in PHOTO_STRATEGIES:
+            out[strategy] = expected_f1_error(fields['probability'],
+                                              fields['label_map'])
+            continue
         u = pixel_scores(fields, strategy)
         for aggregation in AGGREGATIONS:
             out[f'{strategy}/{aggregation}'] = aggregate(
                 u, aggregation, patch, fraction)
     return out
+
+
+def score_key(strategy: str, aggregation: str) -> str:
+    """The key of a strategy's photo score in :func:`image_scores`:
+    ``'<strategy>/<aggregation>'``, or the strategy alone for one of
+    :data:`PHOTO_STRATEGIES`."""
+    return strategy if strategy in PHOTO_STRATEGIES else \
+        f'{strategy}/{aggregation}'
 
 
 def random_score(name: str, seed: int) -> float:

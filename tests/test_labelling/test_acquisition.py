@@ -143,3 +143,29 @@ def test_rank_pool_by_hand():
         dict(reversed(list(records.items()))), 'random', 'mean', 4, seed=3)]
     with pytest.raises(ValueError, match='no epistemic/mean score'):
         rank_pool(records, 'epistemic', 'mean', 1)
+
+
+def test_the_photo_score_as_a_strategy_by_hand():
+    """``expected_f1_error`` scores the photo from its defect probability
+    and prediction (no aggregation), and ranks a pool by it."""
+    from spotrust_mm.apis.labelling import rank_pool
+    from spotrust_mm.evaluation.acquisition import score_key
+    prob = np.array([[0.9, 0.9], [0.2, 0.0]])
+    fields = dict(probability=prob, label_map=(prob > 0.5).astype(np.uint8),
+                  predictive_entropy=np.zeros((2, 2)))
+    scores = image_scores(fields)
+    # expected TP 1.8, FP 0.2, FN 0.2: 1 - (3.6 + 1) / (3.6 + 0.4 + 1)
+    assert scores['expected_f1_error'] == pytest.approx(1 - 4.6 / 5.0)
+    assert 'expected_f1_error/mean' not in scores
+    assert score_key('expected_f1_error', 'patch_max') == 'expected_f1_error'
+    assert score_key('entropy', 'mean') == 'entropy/mean'
+    # a plain K-class model's fields have no defect probability
+    assert 'expected_f1_error' not in image_scores(
+        dict(predictive_entropy=np.zeros((2, 2)), label_map=np.zeros(
+            (2, 2), np.uint8)))
+    records = {n: dict(file=f'{n}.jpg', features=[float(i), 1.0],
+                       scores=dict(expected_f1_error=s))
+               for i, (n, s) in enumerate(dict(a=0.1, b=0.7, c=0.4).items())}
+    rows = rank_pool(records, 'expected_f1_error', 'patch_max', 3,
+                     max_similarity=None)
+    assert [r['name'] for r in rows] == ['b', 'c', 'a']

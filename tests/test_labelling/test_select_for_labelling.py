@@ -106,6 +106,14 @@ def test_unlike_photo_is_ranked_first_by_epistemic(trained, select,
     assert sorted(os.listdir(out)) == ['.lock', 'selection', 'unlike.png']
     assert sorted(os.listdir(osp.join(out, 'selection'))) == [
         'ranking.csv', 'ranking.json', 'scores']
+    # the review page's photo score ranks too (scored in the same pass)
+    assert select.main([*trained, pool, '-k', '1', '--out', out,
+                        '--strategy', 'expected_f1_error', '--quiet']) == 0
+    rows = ranking(out)['ranking']
+    scores = ranking(out)['scores']
+    assert [r['score'] for r in rows] == sorted(
+        (round(s['expected_f1_error'], 6) for s in scores.values()),
+        reverse=True)
     # random does not look at the photos: the same choice for a seed
     select.main([*trained, pool, '-k', '2', '--out', out, '--strategy',
                  'random', '--seed', '3', '--pre-annotate', '--quiet'])
@@ -376,6 +384,9 @@ def test_k_classes_and_mixed_sizes(select, tmp_path):
                             '--quiet']) == 0
         rows = ranking(out)['ranking']
         assert len(rows) == 3 and all(r['chosen'] for r in rows)
+    # the photo score is a binary one: refused at start-up, exit 2
+    assert select.main([config, checkpoint, pool, '-k', '1', '--out',
+                        out, '--strategy', 'expected_f1_error']) == 2
     model = init_checked_model(load_inference_config(config, checkpoint),
                                checkpoint, config)
     labelme = load_tool('tools/dataset_converters/labelme.py')
