@@ -1,4 +1,37 @@
+import os
+import os.path as osp
+import shutil
+import sys
+
 from setuptools import find_packages, setup
+
+#: What mmengine's inferencer and spotrust_mm.apis.zoo read by model name.
+MIM_FILES = ('configs', 'model-index.yml')
+
+
+def add_mim_extension():
+    """Copy ``configs/`` and ``model-index.yml`` into ``spotrust_mm/.mim``
+    when a wheel or an sdist is built, as mmseg's setup.py does, so that
+    an installed (not editable) package finds its shipped models by name.
+    An editable install reads them from the checkout instead."""
+    if not any(cmd in sys.argv for cmd in ('bdist_wheel', 'sdist')):
+        return
+    here = osp.dirname(osp.abspath(__file__))
+    mim = osp.join(here, 'spotrust_mm', '.mim')
+    os.makedirs(mim, exist_ok=True)
+    for name in MIM_FILES:
+        src, dst = osp.join(here, name), osp.join(mim, name)
+        if osp.isdir(dst):
+            shutil.rmtree(dst)
+        elif osp.exists(dst):
+            os.remove(dst)
+        if osp.isdir(src):
+            shutil.copytree(src, dst)
+        else:
+            shutil.copyfile(src, dst)
+
+
+add_mim_extension()
 
 setup(
     name='spotrust_mm',
@@ -8,8 +41,11 @@ setup(
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',
     packages=find_packages(include=['spotrust_mm', 'spotrust_mm.*']),
-    # the shipped model's weights (spotrust://, model-index.yml)
-    package_data={'spotrust_mm': ['weights/*.pth']},
+    # the shipped model's weights (spotrust://) and, in a built wheel,
+    # the configs and model index (add_mim_extension)
+    package_data={'spotrust_mm': ['weights/*.pth', '.mim/model-index.yml',
+                                  '.mim/configs/**/*.py',
+                                  '.mim/configs/**/*.yaml']},
     python_requires='>=3.8',
     # Open ranges for users; requirements/dev.txt pins the tested stack.
     install_requires=[

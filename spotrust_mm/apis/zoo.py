@@ -57,7 +57,7 @@ def zoo_root() -> str:
     raise FileNotFoundError(
         f'no {MODEL_INDEX} beside the spotrust_mm package ({repo}) or in '
         f'its .mim folder: install SpotRust-MM from its repository '
-        '(pip install -e .)')
+        '(pip install -e ., or a wheel built from it, which carries them)')
 
 
 def list_models(root: Optional[str] = None) -> Dict[str, dict]:
