@@ -5,7 +5,7 @@ bars.
     python benchmarks/corrosion.py --data-root ../shared/data/corrosion \\
         [--converted DIR] [--work-dir work_dirs/corrosion] [--rows ROW ...] \\
         [--seeds 0 1 2] [--epochs 12] [--crop 256] [--batch-size 8] \\
-        [--doc FILE.md]
+        [--doc FILE.md] [--section corrosion]
 
 1. Converts the data root with tools/dataset_converters/yolo_seg.py (a
    YOLOv8-seg export: ``images/``, ``labels/``, ``data.yaml``; Roboflow's
@@ -20,7 +20,9 @@ bars.
    ``--crop``), validating every epoch and keeping the best checkpoint by
    validation mIoU; tests it with tools/test.py and fits the post-hoc
    steps of tools/calibrate.py on the validation split.
-3. Writes between the ``corrosion`` markers of ``--doc`` (default
+3. Writes between the ``--section`` markers (default ``corrosion``; e.g.
+   ``crackforest_pretrained`` for CrackForest converted by its own
+   converter and given as ``--converted``) of ``--doc`` (default
    ``<work-dir>/benchmarks.md``) under a line naming the data and the
    command: each row's mean ± std over its seeds, its defect F1 against
    the plain model of the same backbone as a paired bootstrap interval
@@ -97,7 +99,11 @@ ROWS = {
 #: takes about 20 s per batch of 8 at 512, so its rows are run by name).
 DEFAULT_ROWS = ['lite0_plain', 'lite0_laplace', 'lite0_plain_scratch',
                 'lite0_mcdropout', 'lite0_mcdropout_noaleatoric']
-BEGIN, END = '<!-- corrosion:begin -->', '<!-- corrosion:end -->'
+
+
+def markers(section: str) -> tuple:
+    """The lines ``--doc``'s table sits between."""
+    return f'<!-- {section}:begin -->', f'<!-- {section}:end -->'
 
 
 def schedule(args) -> list:
@@ -119,6 +125,10 @@ def main(argv=None):
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     p.add_argument('--crop', type=int, default=256)
     p.add_argument('--batch-size', type=int, default=8)
+    p.add_argument('--section', default='corrosion',
+                   help='the markers of --doc the table goes between '
+                   '(<!-- SECTION:begin/end -->): another data set\'s '
+                   'table beside the corrosion one')
     args = parse_benchmark_args(p, argv, __file__)
     data = convert(args, 'yolo_seg.py', '--export-root')
 
@@ -140,7 +150,7 @@ def main(argv=None):
         'Training curves, mean over the seeds.',
         curves_table(seed_dirs(shown, args.work_dir, args.seeds),
                      args.epochs)])
-    return report(text, args.doc, failed, BEGIN, END,
+    return report(text, args.doc, failed, *markers(args.section),
                   head=provenance(args, data))
 
 
