@@ -116,3 +116,19 @@ def test_test_cfg_prior_applies_the_loss_weight():
     model.test_cfg['logit_bias'] = 'posterior'
     with pytest.raises(ValueError, match="'prior' for a model"):
         model.predict(x)
+
+
+def test_two_logit_mean_softmax_is_the_softmax():
+    """Two softmax logits take the binary form (one sigmoid of the gap):
+    the same mean probabilities, for every form of the bias; a wrong
+    number of biases is refused."""
+    from spotrust_mm.models.segmentors.summaries import (mean_softmax,
+                                                         scaled_logits)
+    torch.manual_seed(0)
+    z = torch.randn(5, 2, 2, 6, 7) * 4
+    for t, b in ((1.0, None), (0.6, [-0.9]), (2.0, [0.3, -0.4])):
+        want = torch.softmax(scaled_logits(z, t, b), dim=2).mean(0)
+        torch.testing.assert_close(mean_softmax(z, t, b), want, atol=1e-6,
+                                   rtol=0)
+    with pytest.raises(ValueError, match='logit bias'):
+        mean_softmax(z, 1.0, [0.1, 0.2, 0.3])
