@@ -22,6 +22,26 @@ if 'OMP_NUM_THREADS' not in os.environ:
 register_all_modules(init_default_scope=True)
 
 
+def graph_on_torch_draws(model, graph, image, inputs, atol=1e-5,
+                         rtol=1e-4):
+    """The ONNX export graph fed torch's own draws against the model: the
+    seeded model draws its noise in :meth:`noise_inputs`' order, so the
+    graph given the same draws must give the model's ``encode_decode``.
+    Returns ``(noise, graph output)`` after checking them equal and the
+    draws making the samples differ."""
+    torch.manual_seed(model.seed)
+    noise = [torch.randn(shape) for _, shape, _ in inputs]
+    torch.manual_seed(model.seed)  # the model draws the same
+    size = tuple(image.shape[2:])
+    with torch.no_grad():
+        want = model.encode_decode((image - graph.mean) / graph.std,
+                                   [dict(img_shape=size)])
+        got = graph(image, *noise)
+    torch.testing.assert_close(got, want, atol=atol, rtol=rtol)
+    assert float(got[0, 1].max()) > 1e-3  # the draws do differ
+    return noise, got
+
+
 def assert_maps_close(a, b, what: str = '', atol: float = 1e-6,
                       rtol: float = 1e-5, threshold: float = 0.5) -> None:
     """Two runs' maps (``.npz`` contents or dicts of arrays) are equal up

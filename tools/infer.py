@@ -59,12 +59,13 @@ from mmengine.dist import all_gather_object, barrier, get_dist_info, init_dist
 from spotrust_mm.allocator import keep_freed_memory
 from spotrust_mm.apis import (add_inference_args, add_launcher_args,
                               finish_distributed, image_inputs,
-                              init_checked_model, load_inference_config)
+                              init_checked_model, load_inference_config,
+                              resolved_model)
 from spotrust_mm.apis.folder_inference import (FolderRun, GroundTruthFolder,
                                                StopRun, check_names,
                                                check_review_options,
                                                review_options)
-from spotrust_mm.apis.zoo import UnknownModel, split_model_args
+from spotrust_mm.apis.zoo import split_model_args
 from spotrust_mm.apis.resume import (completed_record,
                                      remove_stale_temp_files, run_settings,
                                      settings_key)
@@ -142,12 +143,10 @@ def main(argv=None) -> int:
     if args.launcher != 'none':
         init_dist(args.launcher, backend='auto')
     rank, world = get_dist_info()
-    try:
-        args.config, checkpoint, paths = split_model_args(args.config,
-                                                          args.paths)
-    except (UnknownModel, FileNotFoundError) as e:
-        print(f'error: {e}', file=sys.stderr)
+    resolved = resolved_model(split_model_args, args.config, args.paths)
+    if resolved is None:
         return 2
+    args.config, checkpoint, paths = resolved
     items = image_inputs(paths)
     check_names(items)
     cfg = build_config(args, checkpoint)

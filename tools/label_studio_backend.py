@@ -34,11 +34,11 @@ import sys
 import spotrust_mm  # noqa: F401  (registers plugins, mmcv-lite shim)
 from spotrust_mm.apis import (add_inference_args, add_region_args,
                               add_scoring_args, init_checked_model,
-                              load_inference_config)
+                              load_inference_config, resolved_model)
 from spotrust_mm.apis.label_studio import (ImageSource, LabelStudioBackend,
                                            is_loopback, serve)
 from spotrust_mm.apis.labelling import check_strategy
-from spotrust_mm.apis.zoo import UnknownModel, resolve_model
+from spotrust_mm.apis.zoo import resolve_model
 
 
 def parse_args(argv=None):
@@ -72,12 +72,10 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    try:
-        args.config, args.checkpoint = resolve_model(args.config,
-                                                     args.checkpoint)
-    except (UnknownModel, FileNotFoundError) as e:
-        print(f'error: {e}', file=sys.stderr)
+    resolved = resolved_model(resolve_model, args.config, args.checkpoint)
+    if resolved is None:
         return 2
+    args.config, args.checkpoint = resolved
     cfg = load_inference_config(args.config, args.checkpoint,
                                 args.cfg_options, args.num_samples,
                                 args.slide, args.device)

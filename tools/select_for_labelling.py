@@ -62,13 +62,14 @@ import spotrust_mm  # noqa: F401  (registers plugins, mmcv-lite shim)
 from spotrust_mm.allocator import keep_freed_memory
 from spotrust_mm.apis import (add_inference_args, add_region_args,
                               add_scoring_args, image_inputs,
-                              init_checked_model, load_inference_config)
+                              init_checked_model, load_inference_config,
+                              resolved_model)
 from spotrust_mm.apis.folder_inference import StopRun, check_names
 from spotrust_mm.apis.labelling import (PoolScoring, check_strategy,
                                         preannotate, rank_pool)
 from spotrust_mm.apis.resume import (remove_stale_temp_files, run_settings,
                                      settings_key)
-from spotrust_mm.apis.zoo import UnknownModel, split_model_args
+from spotrust_mm.apis.zoo import split_model_args
 from spotrust_mm.datasets.conversion import coco_document
 from spotrust_mm.evaluation.acquisition import STRATEGIES, score_key
 from spotrust_mm.fileio import FolderLock, atomic_write, write_json
@@ -194,12 +195,10 @@ def write_chosen(model, rows, items, args, classes) -> list:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
-        args.config, checkpoint, paths = split_model_args(args.config,
-                                                          args.paths)
-    except (UnknownModel, FileNotFoundError) as e:
-        print(f'error: {e}', file=sys.stderr)
+    resolved = resolved_model(split_model_args, args.config, args.paths)
+    if resolved is None:
         return 2
+    args.config, checkpoint, paths = resolved
     items = pool_items(paths)
     cfg = load_inference_config(args.config, checkpoint, args.cfg_options,
                                 args.num_samples, args.slide, args.device)

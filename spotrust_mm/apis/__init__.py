@@ -7,7 +7,7 @@ from .checkpoint import (init_checked_model, load_checked_checkpoint,
 from .cli import (LAUNCHERS, add_cfg_options_arg, add_inference_args,
                   add_launcher_args, add_region_args, add_runner_args,
                   add_scoring_args, cfg_options_dict, finish_distributed,
-                  parse_runner_args)
+                  parse_runner_args, resolved_model)
 from .config import (check_checkpoint, last_checkpoint, load_inference_config,
                      load_runner_config, read_config, trained_checkpoint)
 from .images import image_inputs
@@ -20,7 +20,7 @@ __all__ = [
     'add_launcher_args', 'add_runner_args', 'finish_distributed',
     'add_region_args', 'add_scoring_args',
     'cfg_options_dict',
-    'parse_runner_args',
+    'parse_runner_args', 'resolved_model',
     'check_checkpoint', 'last_checkpoint', 'load_inference_config',
     'load_runner_config', 'read_config', 'trained_checkpoint',
     'image_inputs', 'PretrainedWeightsUnavailable',

@@ -121,3 +121,17 @@ def cfg_options_dict(options) -> dict:
     as ``--cfg-options`` parses them (mmengine's ``DictAction``)."""
     return {k: DictAction._parse_iterable(v)
             for k, v in (o.split('=', 1) for o in options)}
+
+
+def resolved_model(resolve, *args):
+    """``resolve(*args)`` (:func:`~.zoo.split_model_args` or
+    :func:`~.zoo.resolve_model`: a tool's CONFIG [CHECKPOINT], CONFIG
+    perhaps a shipped model's name), or None after printing why it cannot
+    be resolved (a name that is not shipped, shipped weights missing):
+    the tool then exits with status 2."""
+    from .zoo import UnknownModel
+    try:
+        return resolve(*args)
+    except (UnknownModel, FileNotFoundError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return None

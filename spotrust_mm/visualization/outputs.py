@@ -147,17 +147,23 @@ def prediction_maps(result, dataset_meta: Optional[dict] = None
     return maps, classes, palette
 
 
+def confusion_scores(confusion) -> Dict:
+    """``defect_confusion`` (the ``[tp, fp, fn, tn]`` counts as ints) and
+    ``defect_f1`` (None where neither side has a defect) of a record or a
+    run summary."""
+    f1 = segmentation_scores(np.asarray(confusion))['defect_f1']
+    return dict(defect_confusion=[int(c) for c in confusion],
+                defect_f1=None if np.isnan(f1) else f1)
+
+
 def ground_truth_scores(pred: np.ndarray, gt: np.ndarray,
                         ignore_index: int = 255) -> Dict:
     """How a photo's prediction scores against its mask, for its record:
-    ``defect_confusion`` (``[tp, fp, fn, tn]`` pixels of "any defect
-    class" against background, ``ignore_index`` pixels left out) and
-    ``defect_f1`` (None where neither has a defect)."""
+    :func:`confusion_scores` of "any defect class" against background,
+    ``ignore_index`` pixels left out."""
     valid = gt != ignore_index
-    confusion = binary_confusion(pred[valid] != 0, gt[valid] != 0)
-    f1 = segmentation_scores(confusion)['defect_f1']
-    return dict(defect_confusion=[int(c) for c in confusion],
-                defect_f1=None if np.isnan(f1) else f1)
+    return confusion_scores(binary_confusion(pred[valid] != 0,
+                                             gt[valid] != 0))
 
 
 def write_figure_set(out_dir: str,
@@ -283,7 +289,7 @@ def write_figure_set(out_dir: str,
         record.update(photo_score(maps['probability'], maps['prediction']))
         record['needs_review'] |= record[PHOTO_SCORE] >= rules.get(
             'review_f1_error', inf)
-    if multiclass:
+    else:
         counts = np.bincount(maps['prediction'].ravel(),
                              minlength=len(classes))
         record['class_fractions'] = {

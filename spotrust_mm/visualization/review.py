@@ -20,8 +20,8 @@ from urllib.parse import quote
 
 import numpy as np
 
-from ..evaluation.functional import segmentation_scores
 from ..fileio import atomic_write, write_json
+from .outputs import confusion_scores
 from .triage import review_score
 
 #: Columns the page can sort by, per kind of record (``uncertainty``:
@@ -111,10 +111,7 @@ def pooled_scores(records) -> dict:
     counts = [r.get('defect_confusion') for r in records]
     if not counts or any(c is None for c in counts):
         return {}
-    total = np.sum(counts, axis=0)
-    f1 = segmentation_scores(total)['defect_f1']
-    return dict(defect_f1=None if np.isnan(f1) else f1,
-                defect_confusion=[int(c) for c in total])
+    return confusion_scores(np.sum(counts, axis=0))
 
 
 def write_run_summary(out_dir: str,

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from ..conftest import REPO, load_tool, tiny_hrnet_model
+from ..conftest import (REPO, graph_on_torch_draws, load_tool,
+                        tiny_hrnet_model)
 
 ort = pytest.importorskip('onnxruntime', reason='ONNX Runtime from PyPI '
                           '(requirements/dev.txt)')
@@ -146,15 +147,7 @@ def test_variational_weight_noise_is_the_models_own(exported):
         s for _, s, _ in inputs]
     image = torch.from_numpy(np.random.default_rng(1).uniform(
         0, 255, (1, 3, 64, 64)).astype(np.float32))
-    torch.manual_seed(model.seed)
-    noise = [torch.randn(shape) for _, shape, _ in inputs]
-    torch.manual_seed(model.seed)  # the model draws the same
-    with torch.no_grad():
-        want = model.encode_decode((image - graph.mean) / graph.std,
-                                   [dict(img_shape=(64, 64))])
-        got = graph(image, *noise)
-    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
-    assert float(got[0, 1].max()) > 1e-3  # the weights do differ
+    noise, got = graph_on_torch_draws(model, graph, image, inputs)
     out = session.run(None, dict(image=image.numpy(), **{
         n: x.numpy() for (n, _, _), x in zip(inputs, noise)}))[0]
     np.testing.assert_allclose(out, got.numpy(), atol=1e-5, rtol=0)

@@ -260,6 +260,8 @@ def test_onnx_graph_of_a_laplace_tail(tmp_path):
 
     ort = pytest.importorskip('onnxruntime')
     from spotrust_mm.models.export import SummaryGraph, export_onnx
+
+    from ..conftest import graph_on_torch_draws
     _, model = _plain_and_laplace(tmp_path)
     conv = laplace_classifier(model)
     conv.set_posterior(posterior_scale_tril(
@@ -272,15 +274,7 @@ def test_onnx_graph_of_a_laplace_tail(tmp_path):
                        'normal')]
     image = torch.rand(1, 3, 32, 32, generator=torch.Generator(
     ).manual_seed(1)) * 255
-    torch.manual_seed(model.seed)
-    noise = [torch.randn(shape) for _, shape, _ in inputs]
-    torch.manual_seed(model.seed)  # the model draws the same
-    with torch.no_grad():
-        want = model.encode_decode((image - graph.mean) / graph.std,
-                                   [dict(img_shape=(32, 32))])
-        got = graph(image, *noise)
-    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
-    assert float(got[0, 1].max()) > 1e-3  # the draws do differ
+    graph_on_torch_draws(model, graph, image, inputs)
     path = str(tmp_path / 'laplace.onnx')
     image, noise, _ = export_onnx(graph, path, 32, 32)
     session = ort.InferenceSession(path, providers=['CPUExecutionProvider'])

@@ -111,12 +111,9 @@ def mean_softmax(logits: Tensor, temperature: float = 1.0,
         return torch.softmax(scaled_logits(logits, temperature, bias),
                              dim=2).mean(0)
     gap = logits[:, :, 1].float() - logits[:, :, 0].float()
-    if bias is not None:
-        b = torch.as_tensor(bias, dtype=torch.float64).flatten()
-        if b.numel() not in (1, 2):
-            raise ValueError(f'logit bias {bias!r}: expected 2 value(s), '
-                             'one per logit (or 1, the binary form)')
-        bias = float(b[-1] - b[0]) if b.numel() == 2 else float(b[0])
+    if bias is not None:  # the two biases as scaled_logits reads them
+        b = scaled_logits(gap.new_zeros(1, 1, 2, 1, 1), 1.0, bias).flatten()
+        bias = float(b[1] - b[0])
     p = mean_probability(gap, temperature, bias)
     return torch.stack([1 - p, p], 1)
 
