@@ -43,7 +43,9 @@ from spotrust_mm.evaluation import (binary_confusion, bootstrap_f1_interval,
                                     calibration_stats,
                                     expected_calibration_error,
                                     segmentation_scores)
-from spotrust_mm.evaluation.photo_scores import photo_scores, rank_agreement
+from spotrust_mm.evaluation.photo_scores import (flag_agreement, photo_scores,
+                                                 rank_agreement)
+from spotrust_mm.visualization import DEFAULT_REVIEW_F1_ERROR, PHOTO_SCORE
 
 BEGIN, END = '<!-- field-conditions:begin -->', '<!-- field-conditions:end -->'
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff')
@@ -117,7 +119,11 @@ def score_condition(out: str, pairs) -> dict:
         photos=len(f1s),
         uncertainty={k: float(np.mean(v)) for k, v in unc.items()},
         ranking={k: rank_agreement(np.array(v)[defined], f1s[defined])
-                 for k, v in scores.items()})
+                 for k, v in scores.items()},
+        # the review page's own flag: the photo score at its default
+        flag=dict(flag_agreement(np.array(scores[PHOTO_SCORE])[defined],
+                                 f1s[defined], DEFAULT_REVIEW_F1_ERROR),
+                  of=int(defined.sum())))
 
 
 def mean_uncertainty(out: str) -> dict:
@@ -138,8 +144,10 @@ def table(results: dict, ood: dict) -> str:
     head = ('| condition | photos | defect F1 [95% CI] | ECE | ' +
             ' | '.join(f'mean {k}' for k in kinds) + ' | ' +
             ' | '.join(f'{s}: Spearman (F1 flagged / rest)'
-                       for s in score_names) + ' |')
-    lines = [head, '|' + '---|' * (4 + len(kinds) + len(score_names))]
+                       for s in score_names) +
+            f' | flagged at {PHOTO_SCORE} >= {DEFAULT_REVIEW_F1_ERROR} '
+            '(F1 flagged / rest) |')
+    lines = [head, '|' + '---|' * (5 + len(kinds) + len(score_names))]
     for name, r in results.items():
         low, high = r.get('f1_interval') or (None, None)
         cells = [name, str(r['photos']),
@@ -151,11 +159,15 @@ def table(results: dict, ood: dict) -> str:
             cells.append(f'{fmt(a.get("spearman"), 2)} ('
                          f'{fmt(a.get("f1_flagged"), 2)} / '
                          f'{fmt(a.get("f1_not_flagged"), 2)})')
+        flag = r.get('flag') or {}
+        cells.append(f'{flag.get("flagged", "–")} of {flag.get("of", "–")} ('
+                     f'{fmt(flag.get("f1_flagged"), 2)} / '
+                     f'{fmt(flag.get("f1_not_flagged"), 2)})')
         lines.append('| ' + ' | '.join(cells) + ' |')
     for name, unc in ood.items():
         cells = [f'out of distribution: {name}', '–', '–', '–']
         cells += [fmt(unc.get(k), 4) for k in kinds]
-        cells += ['–'] * len(score_names)
+        cells += ['–'] * (len(score_names) + 1)
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 

@@ -6,6 +6,7 @@ import pytest
 
 from spotrust_mm.datasets.corruptions import CONDITIONS, corrupt
 from spotrust_mm.evaluation.photo_scores import (expected_f1_error,
+                                                 flag_agreement,
                                                  photo_scores,
                                                  rank_agreement, spearman,
                                                  uncertainty_per_predicted_area)
@@ -60,6 +61,16 @@ def test_rank_agreement_by_hand():
     assert got['f1_flagged'] == pytest.approx(0.2)
     assert got['f1_not_flagged'] == pytest.approx(0.85)
     assert math.isnan(spearman([1, 1, 1], f1[:3]))
+
+
+def test_flag_agreement_by_hand():
+    f1 = [0.9, 0.8, 0.3, 0.1]
+    got = flag_agreement([0.1, 0.5, 0.7, 0.4], f1, 0.5)  # 0.5 is flagged
+    assert got['flagged'] == 2
+    assert got['f1_flagged'] == pytest.approx(0.55)
+    assert got['f1_not_flagged'] == pytest.approx(0.5)
+    none = flag_agreement([0.1, 0.2], f1[:2], 0.5)
+    assert none['flagged'] == 0 and math.isnan(none['f1_flagged'])
 
 
 @pytest.mark.parametrize('condition', sorted(CONDITIONS))

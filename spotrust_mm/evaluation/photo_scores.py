@@ -112,10 +112,25 @@ def rank_agreement(scores: Sequence[float], f1: Sequence[float],
     """
     s, f = np.asarray(scores, np.float64), np.asarray(f1, np.float64)
     n = max(1, int(round(flagged_fraction * len(s))))
-    order = np.argsort(-s, kind='stable')
-    flagged, rest = f[order[:n]], f[order[n:]]
-    return dict(spearman=spearman(s, f),
-                f1_flagged=float(flagged.mean()) if len(flagged) else
-                float('nan'),
-                f1_not_flagged=float(rest.mean()) if len(rest) else
-                float('nan'))
+    flagged = np.zeros(len(s), bool)
+    flagged[np.argsort(-s, kind='stable')[:n]] = True
+    return dict(spearman=spearman(s, f), **_split_f1(f, flagged))
+
+
+def flag_agreement(scores: Sequence[float], f1: Sequence[float],
+                   threshold: float) -> Dict[str, float]:
+    """What a fixed flag does: ``flagged``, the number of photos whose
+    score is at least ``threshold``, and ``f1_flagged`` /
+    ``f1_not_flagged``, the mean F1 of those and of the rest (NaN where
+    empty)."""
+    s, f = np.asarray(scores, np.float64), np.asarray(f1, np.float64)
+    flagged = s >= threshold
+    return dict(flagged=int(flagged.sum()), **_split_f1(f, flagged))
+
+
+def _split_f1(f1: np.ndarray, flagged: np.ndarray) -> Dict[str, float]:
+    """Mean F1 of the flagged photos and of the rest (NaN where empty)."""
+    def mean(v):
+        return float(v.mean()) if len(v) else float('nan')
+    return dict(f1_flagged=mean(f1[flagged]),
+                f1_not_flagged=mean(f1[~flagged]))
