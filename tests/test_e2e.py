@@ -246,6 +246,21 @@ def test_train_ensemble_writes_a_working_ensemble_config(tmp_path):
     assert result.aleatoric_uncertainty.data.shape == (1, 128, 128)
     # two seeds, two different members: they disagree somewhere
     assert result.epistemic_uncertainty.data.max() > 0
+    # models already trained by tools/train.py become an ensemble as they
+    # are (--collect-from): the same members, nothing trained
+    _run([
+        osp.join(REPO, 'tools/train_ensemble.py'),
+        osp.join(REPO, 'configs/spotrust_ensemble.py'), '--collect-from',
+        str(tmp_path / 'ens' / 'member_1'), str(tmp_path / 'ens' / 'member_0'),
+        '--work-dir', str(tmp_path / 'again')
+    ], cwd=tmp_path)
+    again = init_model(str(tmp_path / 'again' / 'ensemble.py'), None,
+                       device='cpu')
+    assert not list((tmp_path / 'again').glob('member_*'))
+    for a, b in zip(again.members, model.members[::-1]):
+        for (k, x), y in zip(a.state_dict().items(),
+                             b.state_dict().values()):
+            assert torch.equal(x, y), k
 
 
 def test_mmseg_inferencer_unchanged(trained):

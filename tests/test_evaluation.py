@@ -351,3 +351,25 @@ def test_per_image_average_when_asked():
     assert m['brier'] == pytest.approx((.01 + (3 * .81 + .01) / 4) / 2)
     with pytest.raises(ValueError, match='average'):
         UncertaintyMetric(average='batches')
+
+
+def test_per_image_file_holds_each_maps_histograms(tmp_path):
+    """The per-image records carry each informative map's histograms
+    over the wrong and right pixels, which pool to the metric's AUROC."""
+    import json
+    from spotrust_mm.evaluation import UncertaintyMetric
+    from spotrust_mm.evaluation.uncertainty_metric import HIST_EDGES
+    path = tmp_path / 'per_image.json'
+    metric = UncertaintyMetric(per_image_file=str(path))
+    metric.process(None, [_sample([[.9, .4]], [[1, 1]], [[.2, .3]]),
+                          _sample([[.2, .6]], [[0, 0]], [[0, 0]])])
+    m = metric.compute_metrics(metric.results)
+    records = json.loads(path.read_text())
+    assert set(records[0]['hist']) == {'predictive', 'epistemic'}
+    first = np.array(records[0]['hist']['predictive'])
+    assert first.shape == (2, len(HIST_EDGES) - 1)
+    # image 1: p = .4 on a rust pixel is the one wrong pixel
+    assert first[0].sum() == 1 and first[1].sum() == 1
+    pooled = sum(np.array(r['hist']['predictive']) for r in records)
+    assert auroc_from_histograms(pooled) == pytest.approx(
+        m['predictive/auroc_error'])

@@ -85,3 +85,62 @@ def test_bootstrap_f1_interval_of_one_model():
     assert same['low'] == pytest.approx(same['high']) == pytest.approx(0.8)
     with pytest.raises(ValueError, match='counts'):
         bootstrap_f1_interval(np.zeros((3, 2)))
+
+
+def _hist(wrong_bins, right_bins, bins=4):
+    """(2, bins) histograms: one pixel per listed bin, wrong then right."""
+    h = np.zeros((2, bins))
+    np.add.at(h[0], wrong_bins, 1)
+    np.add.at(h[1], right_bins, 1)
+    return h
+
+
+def test_error_detection_difference_by_hand():
+    from spotrust_mm.evaluation import bootstrap_error_detection_difference
+    # the row's map ranks its one wrong pixel above both right ones on
+    # every image: AUROC 1, AP 1. The base's wrong pixel ties one right
+    # pixel and sits above the other: AUROC (1 + 0.5) / 2 = 0.75; AP: one
+    # threshold with tp 1, fp 1 -> precision 1/2
+    row = np.tile(_hist([3], [0, 1]), (2, 5, 1, 1))
+    base = np.tile(_hist([2], [2, 0]), (1, 5, 1, 1))
+    out = bootstrap_error_detection_difference(row, base, 300)
+    assert out['auroc']['diff'] == pytest.approx(0.25)
+    assert out['aupr']['diff'] == pytest.approx(0.5)
+    # the same on every image and seed: every replicate gives it
+    assert out['auroc']['low'] == pytest.approx(0.25)
+    assert out['auroc']['high'] == pytest.approx(0.25)
+    assert out['auroc']['real'] == 1 and out['aupr']['real'] == 1
+
+
+def test_error_detection_pools_images_before_scoring():
+    from spotrust_mm.evaluation import bootstrap_error_detection_difference
+    # image 1 has only wrong pixels, image 2 only right ones: each alone
+    # has no ranking (AUROC 0.5), pooled the map separates them (1.0)
+    row = np.stack([_hist([3, 3], []), _hist([], [0, 0])])[None]
+    base = np.stack([_hist([0, 0], []), _hist([], [3, 3])])[None]
+    out = bootstrap_error_detection_difference(row, base, 2000)
+    assert out['auroc']['diff'] == pytest.approx(1.0)  # 1.0 - 0.0
+    # replicates that draw one kind of image only score 0.5 - 0.5 = 0
+    assert out['auroc']['low'] == pytest.approx(0.0)
+    assert out['auroc']['real'] == 0
+
+
+def test_error_detection_refuses_other_shapes():
+    from spotrust_mm.evaluation import bootstrap_error_detection_difference
+    with pytest.raises(ValueError, match='histograms'):
+        bootstrap_error_detection_difference(np.ones((2, 5, 3)),
+                                             np.ones((2, 5, 3)))
+    with pytest.raises(ValueError, match='differ in shape'):
+        bootstrap_error_detection_difference(np.ones((1, 5, 2, 4)),
+                                             np.ones((1, 5, 2, 8)))
+
+
+def test_histogram_scores_keep_leading_dimensions():
+    from spotrust_mm.evaluation import (aupr_from_histograms,
+                                        auroc_from_histograms)
+    hists = np.stack([_hist([3], [0, 1]), _hist([2], [2, 0]),
+                      _hist([], [1])])
+    np.testing.assert_allclose(auroc_from_histograms(hists),
+                               [1.0, 0.75, 0.5])
+    np.testing.assert_allclose(aupr_from_histograms(hists), [1.0, 0.5, 1.0])
+    assert isinstance(auroc_from_histograms(hists[1]), float)

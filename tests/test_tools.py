@@ -217,8 +217,20 @@ def test_train_ensemble_member_commands(tmp_path):
     assert cmd[-2:] == ['--launcher', 'pytorch']
     with pytest.raises(SystemExit):
         tool.parse_args([cfg, '--member', '3', '--num-members', '3'])
-    with pytest.raises(FileNotFoundError, match='training saved no'):
+    with pytest.raises(SystemExit, match='has no spotrust_ensemble.py'):
         tool.main([cfg, '--collect', '--work-dir', str(tmp_path)])
+    # a work dir of tools/train.py (its config dump) with no checkpoint
+    trained = tmp_path / 'a'
+    trained.mkdir()
+    (trained / 'spotrust_ensemble.py').write_text('')
+    with pytest.raises(SystemExit, match='training saved no'):
+        tool.main([cfg, '--collect-from', str(trained), str(trained),
+                   '--work-dir', str(tmp_path / 'ens')])
+    assert not (tmp_path / 'ens' / 'ensemble.py').exists()
+    with pytest.raises(SystemExit):  # one model is no ensemble
+        tool.parse_args([cfg, '--collect-from', str(trained)])
+    with pytest.raises(SystemExit):  # collect one way or the other
+        tool.parse_args([cfg, '--collect', '--collect-from', 'a', 'b'])
 
 
 def test_slurm_ensemble_script_submits_an_array_then_the_config(tmp_path):

@@ -4,7 +4,8 @@ ensemble inference config that points at their checkpoints.
     python tools/train_ensemble.py configs/spotrust_ensemble.py \
         --num-members 3 [--work-dir work_dirs/spotrust_ensemble] \
         [--first-seed 0] [--parallel] [--gpus-per-member G] [--quiet] \
-        [--member K | --collect] [--cfg-options k=v ...]
+        [--member K | --collect | --collect-from WORK_DIR ...] \
+        [--cfg-options k=v ...]
 
 Member k is trained by tools/train.py in ``<work-dir>/member_<k>`` with
 ``randomness.seed=first_seed + k``: one after another by default; with
@@ -18,6 +19,9 @@ seeds give the same members either way.
 On a cluster, train each member as a task of a Slurm array
 (``--member $SLURM_ARRAY_TASK_ID``), then ``--collect`` writes the config
 from the trained members; ``tools/slurm_train_ensemble.sh`` submits both.
+Models already trained with ``tools/train.py CONFIG`` (plain mmseg models
+of several seeds, say) become an ensemble with
+``--collect-from WORK_DIR WORK_DIR ...``: nothing is trained.
 
 Finally ``<work-dir>/ensemble.py`` is written (atomically): it inherits the
 first member's resolved config (as dumped by the runner) and lists each
@@ -33,30 +37,12 @@ import sys
 
 from mmengine.config import Config
 from spotrust_mm.apis import (PretrainedWeightsUnavailable, cfg_options_dict,
-                              check_pretrained_weights, trained_checkpoint)
-
-from spotrust_mm.fileio import atomic_write
+                              check_pretrained_weights, trained_checkpoint,
+                              write_ensemble_config)
 from spotrust_mm.progress import progress
 
 TOOLS = osp.dirname(osp.abspath(__file__))
 REPO = osp.dirname(TOOLS)
-
-
-def ensemble_config_text(members, work_dir: str) -> str:
-    """Python config text of an ensemble over ``(config, checkpoint)``s,
-    inheriting the first member's config (data, evaluators, runtime)."""
-    lines = [
-        f'_base_ = [{members[0][0]!r}]', f'work_dir = {work_dir!r}',
-        'load_from = None', 'model = dict(', '    _delete_=True,',
-        "    type='EnsembleSegmentor',", '    threshold=0.5,',
-        "    test_cfg=dict(mode='whole'),", '    members=['
-    ]
-    lines += [
-        f'        dict(config={cfg!r}, checkpoint={ckpt!r}),'
-        for cfg, ckpt in members
-    ]
-    lines += ['    ])', '']
-    return '\n'.join(lines)
 
 
 def parse_args(argv=None):
@@ -79,9 +65,17 @@ def parse_args(argv=None):
                        help='train only this member (a Slurm array task)')
     which.add_argument('--collect', action='store_true',
                        help='only write ensemble.py from trained members')
+    which.add_argument('--collect-from', nargs='+', metavar='WORK_DIR',
+                       help='only write ensemble.py from models already '
+                       'trained by tools/train.py with CONFIG in these work '
+                       'dirs (plain mmseg models of several seeds, say)')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
     p.add_argument('--cfg-options', nargs='+', default=[])
     args = p.parse_args(argv)
+    if args.collect_from is not None:
+        if len(args.collect_from) < 2:
+            p.error('--collect-from needs at least 2 work dirs')
+        args.num_members = len(args.collect_from)
     if args.num_members < 2:
         p.error(f'--num-members must be >= 2: {args.num_members}')
     if args.gpus_per_member < 1:
@@ -155,21 +149,31 @@ def train_members(args, work_dir: str, members) -> None:
         raise RuntimeError('training failed: ' + '; '.join(failed))
 
 
-def write_ensemble_config(args, work_dir: str) -> str:
-    """``<work_dir>/ensemble.py`` over every member's trained checkpoint.
-    """
+def member_dirs(args, work_dir: str) -> list:
+    """The folders of the members: ``--collect-from``'s, else
+    ``<work_dir>/member_<k>``."""
+    if args.collect_from:
+        return [osp.abspath(d) for d in args.collect_from]
+    return [osp.join(work_dir, f'member_{k}')
+            for k in range(args.num_members)]
+
+
+def write_members_config(args, work_dir: str) -> str:
+    """``<work_dir>/ensemble.py`` over every member's trained checkpoint
+    (:func:`spotrust_mm.apis.write_ensemble_config`)."""
     name = osp.splitext(osp.basename(args.config))[0]
-    members = [(osp.join(work_dir, f'member_{k}', f'{name}.py'),
-                trained_checkpoint(osp.join(work_dir, f'member_{k}')))
-               for k in range(args.num_members)]
-    out = osp.join(work_dir, 'ensemble.py')
-    text = ensemble_config_text(members, work_dir)
-
-    def write(tmp):
-        with open(tmp, 'w') as f:
-            f.write(text)
-
-    atomic_write(out, write)
+    members = []
+    for d in member_dirs(args, work_dir):
+        config = osp.join(d, f'{name}.py')
+        if not osp.isfile(config):
+            raise SystemExit(
+                f'error: {d} has no {name}.py: not a work dir of '
+                f'tools/train.py {args.config}')
+        try:
+            members.append((config, trained_checkpoint(d)))
+        except FileNotFoundError as e:
+            raise SystemExit(f'error: {e}') from None
+    out = write_ensemble_config(members, osp.join(work_dir, 'ensemble.py'))
     print(f'wrote {out}')
     return out
 
@@ -190,14 +194,15 @@ def main(argv=None):
     args = parse_args(argv)
     name = osp.splitext(osp.basename(args.config))[0]
     work_dir = osp.abspath(args.work_dir or osp.join('work_dirs', name))
-    if not args.collect:
+    collect = args.collect or args.collect_from is not None
+    if not collect:
         check_weights(args)
     if args.member is not None:
         train_members(args, work_dir, [args.member])
         return None
-    if not args.collect:
+    if not collect:
         train_members(args, work_dir, range(args.num_members))
-    return write_ensemble_config(args, work_dir)
+    return write_members_config(args, work_dir)
 
 
 if __name__ == '__main__':

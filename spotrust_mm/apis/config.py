@@ -1,8 +1,11 @@
 """Configs and checkpoints as the tools find them."""
 import glob
+import os
 import os.path as osp
 
 from mmengine.config import Config
+
+from ..fileio import atomic_write
 
 
 def read_config(config_path: str, cfg_options=None) -> Config:
@@ -100,3 +103,38 @@ def last_checkpoint(work_dir: str) -> str:
     if not osp.isfile(path):
         raise FileNotFoundError(f'{marker}: names missing checkpoint {path}')
     return osp.abspath(path)
+
+
+def ensemble_config_text(members, work_dir: str) -> str:
+    """Python config text of an :class:`EnsembleSegmentor` over
+    ``(config, checkpoint)`` pairs, inheriting the first member's config
+    (data, evaluators, runtime)."""
+    lines = [
+        f'_base_ = [{members[0][0]!r}]', f'work_dir = {work_dir!r}',
+        'load_from = None', 'model = dict(', '    _delete_=True,',
+        "    type='EnsembleSegmentor',", '    threshold=0.5,',
+        "    test_cfg=dict(mode='whole'),", '    members=['
+    ]
+    lines += [
+        f'        dict(config={cfg!r}, checkpoint={ckpt!r}),'
+        for cfg, ckpt in members
+    ]
+    lines += ['    ])', '']
+    return '\n'.join(lines)
+
+
+def write_ensemble_config(members, out: str) -> str:
+    """Write (atomically) the ensemble config of ``members``, ``(config,
+    checkpoint)`` pairs, to ``out``; its work dir is ``out``'s folder.
+    Use it with tools/test.py, tools/infer.py or ``init_model`` without a
+    checkpoint. Returns ``out``."""
+    folder = osp.dirname(osp.abspath(out))
+    os.makedirs(folder, exist_ok=True)
+    text = ensemble_config_text(members, folder)
+
+    def write(tmp):
+        with open(tmp, 'w') as f:
+            f.write(text)
+
+    atomic_write(out, write)
+    return out

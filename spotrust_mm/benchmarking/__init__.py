@@ -33,7 +33,8 @@ from .runs import (CPU_OPTIONS, CPU_SCHEDULE, SEED, calibrate_row,  # noqa
                    convert, data_options, row_dir_of, row_options, run,
                    run_row, run_rows, run_seeds)
 from .tables import (calibration_table, collect_results,  # noqa: E402
-                     curves_table, fmt, mean_std, row_table, seed_dirs,
+                     curves_table, error_detection_table, fmt, mean_std,
+                     row_table, seed_dirs,
                      seeded_table, validation_epochs)
 
 __all__ = [
@@ -42,7 +43,7 @@ __all__ = [
     'CPU_OPTIONS', 'CPU_SCHEDULE', 'SEED', 'calibrate_row', 'convert',
     'data_options', 'row_dir_of', 'row_options', 'run', 'run_row',
     'run_rows', 'run_seeds', 'calibration_table', 'collect_results',
-    'curves_table',
+    'curves_table', 'error_detection_table',
     'fmt', 'mean_std', 'row_table', 'seed_dirs', 'seeded_table',
     'validation_epochs'
 ]

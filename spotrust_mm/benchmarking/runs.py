@@ -115,9 +115,15 @@ def row_options(kind: str, args, data: str,
 
 def row_dir_of(work_dir: str, name: str, seed=None) -> str:
     """``<work_dir>/<name>``, or ``<work_dir>/<name>/seed<seed>`` for one
-    seed of a row run with several."""
+    seed of a row run with several, or ``<work_dir>/<name>/seeds<a-b-c>``
+    for a row made of several seeds (a ``'seed_ensemble'``: ``seed`` a
+    tuple)."""
     row = osp.join(work_dir, name)
-    return row if seed is None else osp.join(row, f'seed{seed}')
+    if seed is None:
+        return row
+    if isinstance(seed, (tuple, list)):
+        return osp.join(row, 'seeds' + '-'.join(str(s) for s in seed))
+    return osp.join(row, f'seed{seed}')
 
 
 def run_row(name: str, args, data: str, spec, opts=None,
@@ -128,17 +134,23 @@ def run_row(name: str, args, data: str, spec, opts=None,
     is trained with ``randomness.seed=seed`` (an ensemble's members with
     ``3*seed``, ``3*seed+1``, ``3*seed+2``) in ``<row>/seed<seed>``;
     without, with :data:`SEED` in ``<row>``. A ``'laplace'`` row is fitted
-    to the trained checkpoint of row ``base`` (same seed)."""
+    to the trained checkpoint of row ``base`` (same seed); a
+    ``'seed_ensemble'`` row is the deep ensemble of row ``base``'s models
+    of the seeds ``seed`` (a tuple; nothing is trained, its training time
+    is the sum of theirs)."""
     kind, config, label = spec
-    if kind == 'laplace' and base is None:
-        raise ValueError(f'{name}: a laplace row needs the base row it is '
-                         'fitted to')
+    if kind in ('laplace', 'seed_ensemble') and base is None:
+        raise ValueError(f'{name}: a {kind} row needs the base row it is '
+                         'made from')
+    if (kind == 'seed_ensemble') != isinstance(seed, (tuple, list)):
+        raise ValueError(f'{name}: a seed_ensemble row, and only it, is '
+                         f'run over a tuple of seeds, got {seed!r}')
     row_dir = row_dir_of(args.work_dir, name, seed)
     first_seed = SEED if seed is None else seed
     result_file = osp.join(row_dir, 'result.json')
     per_image = osp.join(row_dir, 'per_image.json')
     if osp.isfile(result_file) and name not in (args.retest or []) and \
-            osp.isfile(per_image):
+            _has_histograms(per_image):
         with open(result_file) as f:
             return json.load(f)
     os.makedirs(row_dir, exist_ok=True)
@@ -149,8 +161,7 @@ def run_row(name: str, args, data: str, spec, opts=None,
     print(f'[{name}] {label}', flush=True)
     done_file = osp.join(row_dir, 'train_done.json')
     if osp.isfile(done_file):  # trained in an earlier run: test only
-        with open(done_file) as f:
-            train_seconds = json.load(f)['train_seconds']
+        train_seconds = _train_seconds(row_dir)
     else:
         start = time.time()
         if kind == 'classical':
@@ -164,6 +175,11 @@ def run_row(name: str, args, data: str, spec, opts=None,
             plain = trained_checkpoint(row_dir_of(args.work_dir, base, seed))
             run([py, 'tools/fit_laplace.py', config, plain, '--work-dir',
                  row_dir, '--cfg-options', *opts], log)
+        elif kind == 'seed_ensemble':
+            members = [row_dir_of(args.work_dir, base, s) for s in seed]
+            run([py, 'tools/train_ensemble.py', config, '--collect-from',
+                 *members, '--work-dir', row_dir], log)
+            start -= sum(_train_seconds(m) for m in members)
         else:
             run([py, 'tools/train_ensemble.py', config, '--num-members',
                  '3', '--first-seed', str(3 * first_seed), '--work-dir',
@@ -201,6 +217,24 @@ def run_row(name: str, args, data: str, spec, opts=None,
     print(f'[{name}] done in {train_seconds / 60:.1f} min: {score} '
           f'{metrics[score]:.3f}', flush=True)
     return result
+
+
+def _train_seconds(row_dir: str) -> float:
+    """The training time a row's folder recorded."""
+    path = osp.join(row_dir, 'train_done.json')
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{path}: that row is not trained')
+    with open(path) as f:
+        return json.load(f)['train_seconds']
+
+
+def _has_histograms(path: str) -> bool:
+    """Whether a per-image file has each image's uncertainty histograms
+    (older files are tested again, for the error-detection intervals)."""
+    if not osp.isfile(path):
+        return False
+    with open(path) as f:
+        return all('hist' in record for record in json.load(f))
 
 
 def _has_test_per_image(path: str) -> bool:
@@ -267,6 +301,8 @@ def run_seeds(name: str, args, data: str, spec, seeds, opts=None,
         RuntimeError: Naming every seed that failed, after all ran.
     """
     errors = []
+    if spec[0] == 'seed_ensemble':  # one ensemble over all the seeds
+        seeds = [tuple(seeds)]
     for seed in seeds:
         try:
             calibrate_row(name, args, data,

@@ -6,7 +6,9 @@ folder (:mod:`.runs`):
   bootstrap interval over the test images and the seeds
   (:func:`spotrust_mm.evaluation.bootstrap_f1_difference`);
   :func:`calibration_table`: the post-hoc steps of tools/calibrate.py on
-  the test split;
+  the test split; :func:`error_detection_table`: each uncertainty map's
+  AUROC and AUPR for wrong pixels against the plain model's softmax
+  entropy, with bootstrap intervals;
 - :func:`row_table`: one line per row of a single-run benchmark;
 - :func:`curves_table`: validation F1 and the Bayesian head's logged
   diagnostics per block of epochs, from each row's training run.
@@ -20,7 +22,10 @@ import re
 
 import numpy as np
 
-from ..evaluation import bootstrap_f1_difference
+from .runs import row_dir_of
+from ..evaluation import (aupr_from_histograms, auroc_from_histograms,
+                          bootstrap_error_detection_difference,
+                          bootstrap_f1_difference)
 
 def fmt(v, digits=3):
     """``v`` with ``digits`` decimals; '–' for None and for NaN (an
@@ -130,9 +135,14 @@ def _read(path):
 
 def load_seeds(work_dir: str, name: str, kind: str, seeds) -> list:
     """The results of each seed of a row that has them (one for the
-    classical row), with ``dir``, ``calibration`` and ``per_image``."""
-    dirs = [osp.join(work_dir, name)] if kind == 'classical' else [
-        osp.join(work_dir, name, f'seed{s}') for s in seeds]
+    classical row and for an ensemble of the seeds' models), with ``dir``,
+    ``calibration`` and ``per_image``."""
+    if kind == 'classical':
+        dirs = [osp.join(work_dir, name)]
+    elif kind == 'seed_ensemble':  # one ensemble of the seeds' models
+        dirs = [row_dir_of(work_dir, name, tuple(seeds))]
+    else:
+        dirs = [row_dir_of(work_dir, name, s) for s in seeds]
     out = []
     for d in dirs:
         result = _read(osp.join(d, 'result.json'))
@@ -152,6 +162,22 @@ def _step_per_image(result, step):
     return methods.get(step, {}).get('test_per_image')
 
 
+def _per_image_records(results, per_image):
+    """Each seed's per-image records (``per_image``: one list per seed) in
+    image-name order, checking that every seed was tested on the same
+    images."""
+    out, names = [], None
+    for r, p in zip(results, per_image):
+        images = sorted(p, key=lambda x: str(x['image']))
+        got = [osp.basename(str(x['image'])) for x in images]
+        if names is not None and got != names:
+            raise ValueError(f'{r["dir"]}: tested on other images than '
+                             'the other seeds')
+        names = got
+        out.append(images)
+    return out
+
+
 def per_image_counts(results, step=None):
     """(S, I, 3) ``[tp, fp, fn]`` of each seed and test image (images in
     name order): as tools/test.py tested it, or after the post-hoc
@@ -162,16 +188,32 @@ def per_image_counts(results, step=None):
                  _step_per_image(r, step) for r in results]
     if any(p is None for p in per_image):
         return None
-    counts, names = [], None
-    for r, p in zip(results, per_image):
-        images = sorted(p, key=lambda x: str(x['image']))
-        got = [osp.basename(str(x['image'])) for x in images]
-        if names is not None and got != names:
-            raise ValueError(f'{r["dir"]}: tested on other images than '
-                             'the other seeds')
-        names = got
-        counts.append([x['confusion'][:3] for x in images])
-    return np.asarray(counts, np.float64)
+    return np.asarray([[x['confusion'][:3] for x in images]
+                       for images in _per_image_records(results, per_image)],
+                      np.float64)
+
+
+def per_image_histograms(results, kind: str):
+    """(S, I, 2, bins) histograms of uncertainty ``kind`` over each seed's
+    wrong and right pixels of each test image (images in name order), as
+    tools/test.py --per-image wrote them; None if a seed has none."""
+    if not results or any(
+            not r.get('per_image') or
+            any(kind not in x.get('hist', {}) for x in r['per_image'])
+            for r in results):
+        return None
+    return np.asarray([[x['hist'][kind] for x in images]
+                       for images in _per_image_records(
+                           results, [r['per_image'] for r in results])],
+                      np.float64)
+
+
+def seeds_cell(results) -> str:
+    """The table's "seeds" cell: how many seeds' results a row has, or
+    for an ensemble of the seeds' models how many members it has."""
+    if results and isinstance(results[0].get('seed'), list):
+        return f'1 ensemble of {len(results[0]["seed"])}'
+    return str(len(results))
 
 
 def mean_std(values, digits: int = 3) -> str:
@@ -190,9 +232,7 @@ def mean_std(values, digits: int = 3) -> str:
 def _difference(counts, base) -> str:
     if counts is None or base is None:
         return '–'
-    d = bootstrap_f1_difference(counts, base)
-    return (f'{d["diff"]:+.3f} [{d["low"]:+.3f}, {d["high"]:+.3f}] ' +
-            ('**yes**' if d['real'] else 'no'))
+    return _interval(bootstrap_f1_difference(counts, base))
 
 
 def seeded_table(rows: dict, work_dir: str, seeds, failed: dict,
@@ -231,7 +271,7 @@ def seeded_table(rows: dict, work_dir: str, seeds, failed: dict,
             _difference(per_image_counts(results, 'prior'),
                         per_image_counts(base, 'prior')))
         lines.append('| ' + ' | '.join([
-            label, str(len(results)), col('mean_iou'), col('defect_f1'),
+            label, seeds_cell(results), col('mean_iou'), col('defect_f1'),
             col('defect_precision'), col('defect_recall'), diff, prior,
             col('ece', 4), col('nll', 4),
             col('predictive/auroc_error'), col('epistemic/auroc_error'),
@@ -272,13 +312,68 @@ def calibration_table(rows: dict, work_dir: str, seeds) -> str:
     return '\n'.join(lines)
 
 
+#: The uncertainty maps of the error-detection table, in its order.
+MAPS = (('predictive', 'predictive entropy'), ('epistemic', 'epistemic std'),
+        ('aleatoric', 'aleatoric variance'))
+
+
+def _interval(d) -> str:
+    return (f'{d["diff"]:+.3f} [{d["low"]:+.3f}, {d["high"]:+.3f}] ' +
+            ('**yes**' if d['real'] else 'no'))
+
+
+def error_detection_table(rows: dict, work_dir: str, seeds,
+                          baseline) -> str:
+    """How well each row's uncertainty maps flag its wrong test pixels,
+    against the softmax entropy of its plain model: AUROC and AUPR (pooled
+    over the test pixels, mean over the seeds) and the paired bootstrap
+    interval of each difference over the test images and the seeds
+    (:func:`spotrust_mm.evaluation.bootstrap_error_detection_difference`).
+    ``baseline`` as :func:`seeded_table`'s."""
+    base_of = baseline if isinstance(baseline, dict) else {
+        name: baseline for name in rows}
+    head = ('| row | seeds | map | AUROC | AUROC − plain entropy: 95 % '
+            'interval, real? | AUPR | AUPR − plain entropy: 95 % '
+            'interval, real? |')
+    lines = [head, '|' + '---|' * 7]
+    loaded = {}
+
+    def results_of(name):
+        if name not in loaded:
+            loaded[name] = load_seeds(work_dir, name, rows[name][0], seeds)
+        return loaded[name]
+
+    for name, (kind, _, label) in rows.items():
+        results = results_of(name)
+        base = base_of.get(name)
+        reference = per_image_histograms(
+            results_of(base), 'predictive') if base in rows else None
+        for key, title in MAPS:
+            hist = per_image_histograms(results, key)
+            if hist is None or not hist.any():
+                continue
+            auroc = np.mean(auroc_from_histograms(hist.sum(1)))
+            aupr = np.mean(aupr_from_histograms(hist.sum(1)))
+            if name == base and key == 'predictive':
+                cells = ['(the reference)'] * 2
+            elif reference is None:
+                cells = ['–'] * 2
+            else:
+                d = bootstrap_error_detection_difference(hist, reference)
+                cells = [_interval(d['auroc']), _interval(d['aupr'])]
+            lines.append('| ' + ' | '.join([
+                label, seeds_cell(results), title, fmt(auroc), cells[0],
+                fmt(aupr), cells[1]]) + ' |')
+    return '\n'.join(lines)
+
+
 def seed_dirs(rows: dict, work_dir: str, seeds) -> list:
     """``(label, [folder of each seed])`` of the learned rows, for
     :func:`training_curves.curves_table`."""
     return [(label, [r['dir'] for r in load_seeds(work_dir, name, kind,
                                                    seeds)])
             for name, (kind, _, label) in rows.items()
-            if kind != 'classical']
+            if kind not in ('classical', 'seed_ensemble')]
 
 
 def row_table(results) -> str:

@@ -12,7 +12,9 @@ from .class_metrics import (class_brier_nll_sums, class_confusion,
 from .ood import (image_uncertainty_scores, ood_detection_scores,
                   result_uncertainty_scores)
 from .report import UNCERTAINTY_PREFIX, metrics_table, without_prefix
-from .significance import (bootstrap_f1_difference, bootstrap_f1_interval,
+from .significance import (bootstrap_difference,
+                           bootstrap_error_detection_difference,
+                           bootstrap_f1_difference, bootstrap_f1_interval,
                            pooled_f1)
 from .uncertainty_metric import (UncertaintyMetric, defect_probability,
                                  normalised_uncertainties)
@@ -30,5 +32,6 @@ __all__ = [
     'class_scores', 'normalised_class_uncertainties',
     'top_label_calibration_stats', 'result_uncertainty_scores',
     'class_nll_per_temperature', 'bootstrap_f1_difference', 'pooled_f1',
-    'bootstrap_f1_interval'
+    'bootstrap_f1_interval', 'bootstrap_difference',
+    'bootstrap_error_detection_difference'
 ]

@@ -163,34 +163,56 @@ def score_histograms(scores: np.ndarray, positive: np.ndarray,
                      np.bincount(idx[~pos], minlength=bins)]).astype(np.int64)
 
 
-def auroc_from_histograms(hist: np.ndarray) -> float:
+def _scalar_or_array(value: np.ndarray):
+    """A float for a 0-d result, else the array."""
+    return float(value) if value.ndim == 0 else value
+
+
+def auroc_from_histograms(hist: np.ndarray):
     """AUROC of a score at ranking positives above negatives.
 
     Scores in the same bin count as ties (half). 0.5 if either class is
     empty (no ranking to judge).
+
+    Args:
+        hist (np.ndarray): (..., 2, bins) histograms of the positives and
+            the negatives (:func:`score_histograms`); leading dimensions
+            (bootstrap replicates, say) are kept.
+
+    Returns:
+        float | np.ndarray: A float for one (2, bins) pair, else an array
+        of the leading shape.
     """
-    pos, neg = hist.astype(np.float64)
-    if pos.sum() == 0 or neg.sum() == 0:
-        return 0.5
-    neg_below = np.cumsum(neg) - neg
-    return float((pos * (neg_below + 0.5 * neg)).sum() /
-                 (pos.sum() * neg.sum()))
+    hist = np.asarray(hist, np.float64)
+    pos, neg = hist[..., 0, :], hist[..., 1, :]
+    npos, nneg = pos.sum(-1), neg.sum(-1)
+    neg_below = np.cumsum(neg, -1) - neg
+    ranked = (pos * (neg_below + 0.5 * neg)).sum(-1)
+    defined = (npos > 0) & (nneg > 0)
+    out = np.where(defined, ranked / np.where(defined, npos * nneg, 1), 0.5)
+    return _scalar_or_array(out)
 
 
-def aupr_from_histograms(hist: np.ndarray) -> float:
+def aupr_from_histograms(hist: np.ndarray):
     """Area under precision-recall (average precision), positives = 1.
 
     Thresholds sweep the bin edges from high to low scores. 1.0 if there
     is no positive.
+
+    Args:
+        hist (np.ndarray): (..., 2, bins), as
+            :func:`auroc_from_histograms`.
+
+    Returns:
+        float | np.ndarray: As :func:`auroc_from_histograms`.
     """
-    pos, neg = hist.astype(np.float64)
-    if pos.sum() == 0:
-        return 1.0
-    tp = np.cumsum(pos[::-1])
-    fp = np.cumsum(neg[::-1])
+    hist = np.asarray(hist, np.float64)
+    pos, neg = hist[..., 0, ::-1], hist[..., 1, ::-1]
+    npos = pos.sum(-1, keepdims=True)
+    tp, fp = np.cumsum(pos, -1), np.cumsum(neg, -1)
     precision = tp / np.maximum(tp + fp, 1)
-    recall_step = pos[::-1] / pos.sum()
-    return float((precision * recall_step).sum())
+    ap = (precision * pos / np.maximum(npos, 1)).sum(-1)
+    return _scalar_or_array(np.where(npos[..., 0] > 0, ap, 1.0))
 
 
 def exact_histograms(positive_scores: np.ndarray,

@@ -218,15 +218,21 @@ class UncertaintyMetric(BaseMetric):
         if self.plot_dir is not None:
             self._plot(calibration, hists)
         if self.per_image_file is not None:
-            write_json(self.per_image_file, self.per_image(results))
+            write_json(self.per_image_file, self.per_image(results, kinds))
         return metrics
 
     @staticmethod
-    def per_image(results: List[dict]) -> List[dict]:
+    def per_image(results: List[dict],
+                  kinds: Sequence[str] = ()) -> List[dict]:
         """Each image's record of ``per_image_file``: its path, confusion
-        counts and Brier/NLL sums, from ``process``'s results."""
+        counts, Brier/NLL sums and, for each uncertainty of ``kinds``, its
+        (2, bins) histograms over the wrong and the right pixels (from
+        which a benchmark bootstraps AUROC and AUPR over images), from
+        ``process``'s results."""
         return [dict(image=r.get('image'), confusion=r['confusion'].tolist(),
-                     brier_nll=r['brier_nll'].tolist()) for r in results]
+                     brier_nll=r['brier_nll'].tolist(),
+                     hist={k: r['hist'][k].tolist() for k in kinds})
+                for r in results]
 
     def _reduce(self, results: List[dict], kinds: List[str]):
         """Scores over all pixels of ``results``; also the summed
