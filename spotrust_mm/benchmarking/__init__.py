@@ -1,6 +1,7 @@
 """The real-data benchmark harness (``benchmarks/*.py`` import it by
 name): running rows per seed with the repository's tools (:mod:`.runs`),
-the tables read back from the rows' folders (:mod:`.tables`), the
+the rows' results read back from their folders (:mod:`.results`) and
+the tables made of them (:mod:`.tables`), the
 arguments every benchmark takes (:mod:`.cli`) and where the tables are
 written (:mod:`.report`).
 
@@ -32,7 +33,9 @@ from .report import provenance, report, write_doc  # noqa: E402
 from .runs import (CPU_OPTIONS, CPU_SCHEDULE, SEED, calibrate_row,  # noqa
                    convert, data_options, row_dir_of, row_options, run,
                    run_row, run_rows, run_seeds)
-from .tables import (calibration_table, collect_results,  # noqa: E402
+from .results import (collect_results, load_seeds,  # noqa: E402
+                      per_image_counts, per_image_histograms)
+from .tables import (calibration_table,  # noqa: E402
                      curves_table, error_detection_table, fmt, mean_std,
                      row_table, seed_dirs,
                      seeded_table, validation_epochs)
@@ -43,6 +46,7 @@ __all__ = [
     'CPU_OPTIONS', 'CPU_SCHEDULE', 'SEED', 'calibrate_row', 'convert',
     'data_options', 'row_dir_of', 'row_options', 'run', 'run_row',
     'run_rows', 'run_seeds', 'calibration_table', 'collect_results',
+    'load_seeds', 'per_image_counts', 'per_image_histograms',
     'curves_table', 'error_detection_table',
     'fmt', 'mean_std', 'row_table', 'seed_dirs', 'seeded_table',
     'validation_epochs'
