@@ -214,3 +214,42 @@ def test_calibration_fits_the_deployed_predictor_with_resize_and_slide(
     with pytest.raises(ValueError, match='not offered'):
         tool.calibrate(model, dict(val=loader), method='prior+temperature',
                        quiet=True)
+
+
+def test_plain_predictions_are_kept_between_the_fits():
+    """calibrate() passes over the validation split some ten times; a
+    deterministic model's logits are computed once per image (within the
+    memory budget) and given back the same."""
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+
+    from spotrust_mm.apis.calibration import MemoizedPredictions
+
+    class Plain:
+        calls = 0
+        marker = 'the model'
+
+        def predict(self, inputs, data_samples):
+            Plain.calls += 1
+            return [SegDataSample(seg_logits=PixelData(
+                data=torch.full((2, 2, 3), float(i) + inputs)))
+                for i, _ in enumerate(data_samples)]
+
+    def samples(*paths):
+        return [SegDataSample(metainfo=dict(img_path=p)) for p in paths]
+
+    plain = MemoizedPredictions(Plain())
+    assert plain.marker == 'the model'  # the rest is the model's
+    first = plain.predict(0.5, samples('a.png', 'b.png'))
+    again = plain.predict(0.5, samples('a.png', 'b.png'))
+    assert Plain.calls == 1
+    for x, y in zip(first, again):
+        assert torch.equal(x.seg_logits.data, y.seg_logits.data)
+    plain.predict(0.5, samples('a.png', 'c.png'))  # one new image
+    assert Plain.calls == 2 and set(plain.kept) == {'a.png', 'b.png',
+                                                     'c.png'}
+    # beyond the budget nothing is kept: predicted every time
+    small = MemoizedPredictions(Plain(), max_bytes=16)
+    small.predict(0.5, samples('a.png'))
+    small.predict(0.5, samples('a.png'))
+    assert Plain.calls == 4 and not small.kept

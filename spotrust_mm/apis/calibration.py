@@ -38,6 +38,7 @@ import os.path as osp
 import numpy as np
 import torch
 from mmengine.structures import PixelData
+from mmseg.structures import SegDataSample
 
 from ..evaluation import (UncertaintyMetric, class_nll_per_temperature,
                           grid_minimum, nll_per_temperature,
@@ -61,6 +62,43 @@ THRESHOLD_BIASES = tuple(float(b) for b in np.linspace(-4, 4, 33))
 #: The binary logit bias is searched within BIAS_SPAN of the prior's (or
 #: of 0), on a grid zoomed BIAS_ZOOMS times (fit_bias_temperature_on).
 BIAS_SPAN, BIAS_ZOOMS = 4.0, 5
+
+
+class MemoizedPredictions:
+    """A deterministic segmentor whose ``predict`` runs once per image: the
+    fits pass over the validation split some ten times, and a plain mmseg
+    model (or the classical detector) gives the same logits each time, so
+    they are kept (``seg_logits`` only, keyed by the image path) up to
+    ``max_bytes`` and given back after; every other attribute is the
+    model's. Not for sampling segmentors, whose draws are made per call.
+
+    Args:
+        model: The segmentor, in eval mode.
+        max_bytes (int): The most memory the kept logits take; images
+            beyond it are predicted again each time. Defaults to 4 GiB.
+    """
+
+    def __init__(self, model, max_bytes: int = 4 << 30):
+        self.model = model
+        self.max_bytes = max_bytes
+        self.kept, self.nbytes = {}, 0
+
+    def __getattr__(self, name):
+        return getattr(self.model, name)
+
+    def predict(self, inputs, data_samples) -> list:
+        keys = [ds.get('img_path') for ds in data_samples]
+        if None in keys or any(k not in self.kept for k in keys):
+            results = self.model.predict(inputs, data_samples)
+            for key, r in zip(keys, results):
+                z = r.seg_logits.data
+                if key is not None and key not in self.kept and \
+                        self.nbytes + z.nbytes <= self.max_bytes:
+                    self.kept[key] = z
+                    self.nbytes += z.nbytes
+            return results
+        return [SegDataSample(seg_logits=PixelData(data=self.kept[k]))
+                for k in keys]
 
 
 def probabilities_at(model, batch, transforms) -> list:
@@ -308,6 +346,8 @@ def calibrate(model, loaders: dict, method: str = 'auto',
         ValueError: ``method`` is not offered for this model.
     """
     weight, prior = model_prior(model)
+    if not isinstance(model, UncertaintyPredictorMixin):
+        model = MemoizedPredictions(model)  # deterministic: once an image
     methods = fit_methods(model, loaders['val'], quiet, prior,
                           is_binary(model))
     meta = getattr(model, 'dataset_meta', None) or {}

@@ -229,10 +229,13 @@ class UncertaintyMetric(BaseMetric):
         (2, bins) histograms over the wrong and the right pixels (from
         which a benchmark bootstraps AUROC and AUPR over images), from
         ``process``'s results."""
-        return [dict(image=r.get('image'), confusion=r['confusion'].tolist(),
-                     brier_nll=r['brier_nll'].tolist(),
-                     hist={k: r['hist'][k].tolist() for k in kinds})
-                for r in results]
+        records = [dict(image=r.get('image'),
+                        confusion=r['confusion'].tolist(),
+                        brier_nll=r['brier_nll'].tolist()) for r in results]
+        if kinds:
+            for record, r in zip(records, results):
+                record['hist'] = {k: r['hist'][k].tolist() for k in kinds}
+        return records
 
     def _reduce(self, results: List[dict], kinds: List[str]):
         """Scores over all pixels of ``results``; also the summed
