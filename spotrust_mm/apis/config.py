@@ -111,7 +111,11 @@ def ensemble_config_text(members, work_dir: str) -> str:
     (data, evaluators, runtime)."""
     lines = [
         f'_base_ = [{members[0][0]!r}]', f'work_dir = {work_dir!r}',
-        'load_from = None', 'model = dict(', '    _delete_=True,',
+        'load_from = None',
+        '# each member normalises its input as its own config says: an',
+        "# mmengine Runner would give the model this config's top-level",
+        '# data_preprocessor (the first member\'s, or its base\'s)',
+        'data_preprocessor = None', 'model = dict(', '    _delete_=True,',
         "    type='EnsembleSegmentor',", '    threshold=0.5,',
         "    test_cfg=dict(mode='whole'),", '    members=['
     ]

@@ -96,20 +96,44 @@ def test_ensemble_is_the_mean_and_std_of_its_members(members):
     assert out.epistemic_uncertainty.data.max() > 0
 
 
-def test_a_shared_preprocessor_misnormalises_a_member(members):
-    """Today's ensemble fed every member member 0's preprocessor: with
-    members that differ in normalisation that changes the prediction."""
-    own = MODELS.build(dict(type='EnsembleSegmentor',
-                            members=members)).eval()
-    shared = MODELS.build(dict(
-        type='EnsembleSegmentor', members=members,
-        data_preprocessor=copy.deepcopy(
-            members[0]['config']['data_preprocessor']))).eval()
+def test_a_shared_preprocessor_that_misnormalises_a_member_is_refused(
+        members, tmp_path):
+    """One preprocessor for all members that normalises otherwise than a
+    member was trained with is refused (an mmengine Runner gives the model
+    the config's top-level data_preprocessor: tools/test.py would feed
+    every member that one silently); one that agrees with every member is
+    taken; the configs tools/train_ensemble.py writes set none."""
+    from mmengine.config import Config
+
+    from spotrust_mm.apis import write_ensemble_config
+    with pytest.raises(ValueError, match=r'member 1 .*\[0\.0, 0\.0, 0\.0\]'
+                       r'.*data_preprocessor = None'):
+        MODELS.build(dict(
+            type='EnsembleSegmentor', members=members,
+            data_preprocessor=copy.deepcopy(
+                members[0]['config']['data_preprocessor'])))
+    same = [members[0], dict(members[0])]
+    MODELS.build(dict(type='EnsembleSegmentor', members=same,
+                      data_preprocessor=copy.deepcopy(
+                          members[0]['config']['data_preprocessor'])))
+    # a member's dumped config, as tools/train.py leaves it: a top-level
+    # data_preprocessor (ImageNet's) beside the model's own
+    paths = []
+    for i, m in enumerate(members):
+        path = tmp_path / f'member{i}.py'
+        Config(dict(model=m['config'], data_preprocessor=members[0][
+            'config']['data_preprocessor'])).dump(str(path))
+        paths.append((str(path), m['checkpoint']))
+    cfg = Config.fromfile(write_ensemble_config(
+        paths, str(tmp_path / 'ens' / 'ensemble.py')))
+    assert cfg.get('data_preprocessor') is None  # nothing for the Runner
+    ensemble = MODELS.build(cfg.model).eval()
     data = _data()
     with torch.no_grad():
-        a = own.test_step(copy.deepcopy(data))[0].seg_logits.data
-        b = shared.test_step(copy.deepcopy(data))[0].seg_logits.data
-    assert not torch.allclose(a, b, atol=1e-3)
+        out = ensemble.test_step(copy.deepcopy(data))[0].seg_logits.data
+        ref = MODELS.build(dict(type='EnsembleSegmentor', members=members)
+                           ).eval().test_step(copy.deepcopy(data))[0]
+    torch.testing.assert_close(out, ref.seg_logits.data)
 
 
 def test_ensemble_is_deterministic_and_batches_like_single_images(members):
@@ -185,14 +209,11 @@ def test_ensemble_of_any_segmentors(tmp_path):
                                expected[3], rtol=0, atol=1e-5)
     assert out.epistemic_uncertainty.data.max() > 0.1
     assert out.aleatoric_uncertainty.data.abs().max() == 0
-    shared = MODELS.build(dict(
-        type='EnsembleSegmentor', members=specs,
-        data_preprocessor=copy.deepcopy(
-            specs[0]['config']['data_preprocessor']))).eval()
-    with torch.no_grad():  # member 0's preprocessor for both: wrong
-        wrong = shared.test_step(copy.deepcopy(data))[0]
-    assert not torch.allclose(wrong.seg_logits.data, out.seg_logits.data,
-                              atol=1e-3)
+    with pytest.raises(ValueError, match='member 1'):  # 0's for both
+        MODELS.build(dict(
+            type='EnsembleSegmentor', members=specs,
+            data_preprocessor=copy.deepcopy(
+                specs[0]['config']['data_preprocessor'])))
 
 
 def test_members_with_and_without_a_variance_are_refused(members,

