@@ -17,6 +17,8 @@ from .conftest import REPO
 
 pytestmark = pytest.mark.slow
 BENCH = osp.join(REPO, 'benchmarks/real_data.py')
+ROWS_FCN = ('train', 'configs/crackforest/fcn_hr18_baseline.py',
+            'plain mmseg FCN-HR18 (softmax CE)')
 SIZES = [(60, 90), (140, 100), (48, 64), (120, 160), (100, 72), (64, 200),
          (90, 90), (150, 110)]
 
@@ -99,6 +101,30 @@ def test_every_row_runs_on_held_out_photos(tmp_path):
     ramp = next(x for x in lines if x.startswith('| MC dropout + warm-up'))
     cell = ramp.split('|')[7]
     assert '[' in cell and ('yes' in cell or 'no' in cell), ramp
+
+    # the two baseline seeds as one deep ensemble (nothing trained), its
+    # uncertainty maps against the baseline's entropy with intervals
+    from types import SimpleNamespace
+
+    from spotrust_mm.benchmarking import error_detection_table, run_seeds
+    rows = {'fcn_baseline': ROWS_FCN,
+            'fcn_ensemble': ('seed_ensemble', ROWS_FCN[1], 'FCN ensemble')}
+    run_seeds('fcn_ensemble', SimpleNamespace(work_dir=str(work),
+                                              retest=None, epochs=1),
+              str(data), rows['fcn_ensemble'], [0, 1], base='fcn_baseline')
+    folder = work / 'fcn_ensemble' / 'seeds0-1'
+    result = json.loads((folder / 'result.json').read_text())
+    assert result['seed'] == [0, 1]
+    assert 'data_preprocessor = None' in (folder / 'ensemble.py').read_text()
+    per_image = json.loads((folder / 'per_image.json').read_text())
+    assert {'predictive', 'epistemic'} <= set(per_image[0]['hist'])
+    table = error_detection_table(rows, str(work), [0, 1],
+                                  {'fcn_baseline': 'fcn_baseline',
+                                   'fcn_ensemble': 'fcn_baseline'})
+    ens = [x for x in table.splitlines() if x.startswith('| FCN ensemble')]
+    assert [x.split(' | ')[2] for x in ens] == ['predictive entropy',
+                                               'epistemic std']
+    assert all(' [' in x.split(' | ')[4] for x in ens), ens
 
     # a row that fails (its fitted checkpoint is gone) is in the table, the
     # rows after it are still done (here: read back), and the exit status
