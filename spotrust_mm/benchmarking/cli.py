@@ -18,6 +18,12 @@ def benchmark_parser(doc: str, data_root: str, work_dir: str, rows: dict,
                    default=list(rows))
     p.add_argument('--retest', nargs='+', choices=list(rows))
     p.add_argument('--epochs', type=int, default=epochs)
+    p.add_argument('--no-calibration', action='store_true',
+                   help='train and test the rows of this run without '
+                   'fitting the post-hoc steps (tools/calibrate.py: tens '
+                   'of minutes for a sampled model on the CPU), e.g. to '
+                   'screen candidates; their calibration cells stay empty '
+                   'until a run without it')
     add_doc_arg(p)
     return p
 

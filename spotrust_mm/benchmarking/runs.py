@@ -6,10 +6,13 @@ training each row per seed with the repository's tools (``tools/train.py``,
 seed by seed.
 
 A row is ``(kind, config, label)``: kind ``'classical'``, ``'train'``,
-``'ensemble'`` or ``'laplace'`` (a last-layer Laplace posterior fitted with
+``'ensemble'``, ``'laplace'`` (a last-layer Laplace posterior fitted with
 ``tools/fit_laplace.py`` to the checkpoint of the row's ``base`` row, seed
-by seed). Each seed keeps its results in ``<work-dir>/<row>/seed<s>/``
-(a row without seeds in ``<work-dir>/<row>/``).
+by seed), ``'finetune'`` (trained with ``tools/train.py`` from that
+checkpoint: ``load_from``, a second stage) or ``'seed_ensemble'`` (the
+deep ensemble of the ``base`` row's seeds). Each seed keeps its results
+in ``<work-dir>/<row>/seed<s>/`` (a row without seeds in
+``<work-dir>/<row>/``).
 """
 import glob
 import json
@@ -134,12 +137,13 @@ def run_row(name: str, args, data: str, spec, opts=None,
     is trained with ``randomness.seed=seed`` (an ensemble's members with
     ``3*seed``, ``3*seed+1``, ``3*seed+2``) in ``<row>/seed<seed>``;
     without, with :data:`SEED` in ``<row>``. A ``'laplace'`` row is fitted
-    to the trained checkpoint of row ``base`` (same seed); a
+    to the trained checkpoint of row ``base`` (same seed), a ``'finetune'``
+    row trained from it (its training time counts the base's too); a
     ``'seed_ensemble'`` row is the deep ensemble of row ``base``'s models
     of the seeds ``seed`` (a tuple; nothing is trained, its training time
     is the sum of theirs)."""
     kind, config, label = spec
-    if kind in ('laplace', 'seed_ensemble') and base is None:
+    if kind in ('laplace', 'finetune', 'seed_ensemble') and base is None:
         raise ValueError(f'{name}: a {kind} row needs the base row it is '
                          'made from')
     if (kind == 'seed_ensemble') != isinstance(seed, (tuple, list)):
@@ -168,9 +172,15 @@ def run_row(name: str, args, data: str, spec, opts=None,
             run([py, 'tools/fit_classical.py', config, '-o',
                  osp.join(row_dir, 'fitted.pth'), '--cfg-options', *opts],
                 log)
-        elif kind == 'train':
+        elif kind in ('train', 'finetune'):
+            first = []
+            if kind == 'finetune':  # the second stage of the base's model
+                base_dir = row_dir_of(args.work_dir, base, seed)
+                first = [f'load_from={trained_checkpoint(base_dir)}']
+                start -= _train_seconds(base_dir)
             run([py, 'tools/train.py', config, '--work-dir', row_dir,
-                 '--cfg-options', *opts, f'randomness.seed={first_seed}'], log)
+                 '--cfg-options', *opts, *first,
+                 f'randomness.seed={first_seed}'], log)
         elif kind == 'laplace':
             plain = trained_checkpoint(row_dir_of(args.work_dir, base, seed))
             run([py, 'tools/fit_laplace.py', config, plain, '--work-dir',
@@ -194,9 +204,9 @@ def run_row(name: str, args, data: str, spec, opts=None,
         # every split's data root: the runner builds the train loop for
         # the schedule's EarlyStoppingHook even in a test
         test = [py, 'tools/test.py', config, ckpt, '--cfg-options', *opts]
-    elif kind in ('train', 'laplace'):
-        ckpt = trained_checkpoint(row_dir) if kind == 'train' else \
-            osp.join(row_dir, 'laplace.pth')
+    elif kind in ('train', 'finetune', 'laplace'):
+        ckpt = osp.join(row_dir, 'laplace.pth') if kind == 'laplace' else \
+            trained_checkpoint(row_dir)
         test = [py, 'tools/test.py',
                 osp.join(row_dir, osp.basename(config)), ckpt]
     else:
@@ -262,7 +272,7 @@ def calibrate_row(name: str, args, data: str, result: dict, spec,
             cmd = [py, 'tools/calibrate.py', config,
                    osp.join(row_dir, 'fitted.pth'), '--cfg-options',
                    *data_options(data, kind)]
-        elif kind in ('train', 'laplace'):
+        elif kind in ('train', 'finetune', 'laplace'):
             cmd = [py, 'tools/calibrate.py',
                    osp.join(row_dir, osp.basename(config)),
                    osp.join(REPO, result['checkpoint'])]
@@ -293,9 +303,10 @@ def run_rows(names, run_one) -> dict:
 def run_seeds(name: str, args, data: str, spec, seeds, opts=None,
               base=None) -> None:
     """Train, test and calibrate one row for each of ``seeds``
-    (:func:`run_row`, :func:`calibrate_row`; ``[None]`` for a row without
-    seeds; ``base``: the row a laplace row is fitted to); a failed seed is
-    reported and the next goes on.
+    (:func:`run_row`, :func:`calibrate_row`, the latter not with
+    ``args.no_calibration``; ``[None]`` for a row without seeds; ``base``:
+    the row a laplace, finetune or seed_ensemble row is made from); a
+    failed seed is reported and the next goes on.
 
     Raises:
         RuntimeError: Naming every seed that failed, after all ran.
@@ -305,10 +316,10 @@ def run_seeds(name: str, args, data: str, spec, seeds, opts=None,
         seeds = [tuple(seeds)]
     for seed in seeds:
         try:
-            calibrate_row(name, args, data,
-                          run_row(name, args, data, spec, opts, seed=seed,
-                                  base=base),
-                          spec, seed=seed)
+            result = run_row(name, args, data, spec, opts, seed=seed,
+                             base=base)
+            if not getattr(args, 'no_calibration', False):
+                calibrate_row(name, args, data, result, spec, seed=seed)
         except Exception as e:  # noqa: BLE001 (reported, next seed)
             errors.append(f'seed {seed}: {e}')
             print(f'[{name}] seed {seed} FAILED: {e}', file=sys.stderr,

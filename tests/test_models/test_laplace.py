@@ -287,3 +287,54 @@ def test_onnx_graph_of_a_laplace_tail(tmp_path):
     laplace_classifier(unfitted).scale_tril.zero_()
     with pytest.raises(ValueError, match='fit_laplace'):
         SummaryGraph(unfitted, 4)
+
+
+def test_calibration_samples_each_photo_once(tmp_path, monkeypatch):
+    """A seeded sampling model's samples are the same on every pass of the
+    fits, so calibrate() samples each photo once (MemoizedSamples) and
+    reports exactly what it reports sampling them on every pass; an
+    unseeded one is sampled every time."""
+    from spotrust_mm.apis.calibration import MemoizedSamples, calibrate
+    from spotrust_mm.models.segmentors import BayesianEncoderDecoder
+    _, model = _plain_and_laplace(tmp_path)
+    batches = [batch(2, n=2, size=(32, 32), seed=s) for s in range(2)]
+    for i, ds in enumerate(ds for b in batches for ds in b['data_samples']):
+        ds.set_metainfo(dict(img_path=f'photo{i}.jpg'))
+    loader = _Loader(batches)
+    with torch.no_grad():
+        fit_laplace(model, loader, loader, grid=(1e2, 1e6), num_samples=4)
+    calls = []
+    original = BayesianEncoderDecoder.sample_outputs
+
+    def counted(self, inputs, metas, request=None):
+        calls.append(tuple(m['img_path'] for m in metas))
+        return original(self, inputs, metas, request)
+
+    monkeypatch.setattr(BayesianEncoderDecoder, 'sample_outputs', counted)
+    report, _ = calibrate(model, dict(val=loader, test=loader), quiet=True)
+    assert len(calls) == 2  # two batches, each sampled once
+    assert 'sample_outputs' not in model.__dict__  # the method put back
+    monkeypatch.setattr(MemoizedSamples, 'exact_for',
+                        staticmethod(lambda model: False))
+    calls.clear()
+    again, _ = calibrate(model, dict(val=loader, test=loader), quiet=True)
+    assert len(calls) > 10  # every pass samples again
+    assert again == report  # the same fits and scores, to the bit
+
+    # only where the samples repeat: not for an unseeded stochastic model
+    # nor in slide inference; a batch without paths is not kept
+    monkeypatch.undo()
+    assert MemoizedSamples.exact_for(model)
+    model.seed = None
+    assert not MemoizedSamples.exact_for(model)
+    model.seed = 0
+    model.test_cfg = dict(mode='slide', crop_size=(16, 16), stride=(8, 8))
+    assert not MemoizedSamples.exact_for(model)
+    model.test_cfg = dict(mode='whole')
+    memo = MemoizedSamples(model)
+    x = torch.rand(1, 3, 32, 32)
+    with memo:
+        with torch.no_grad():
+            model.sample_outputs(x, [dict(img_shape=(32, 32))])
+            model.sample_outputs(x, [dict(img_shape=(32, 32))])
+    assert memo.calls == 2 and not memo.kept

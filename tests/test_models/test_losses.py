@@ -5,7 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from spotrust_mm.models.losses import (BayesianBCELoss, bayesian_bce_loss,
+from spotrust_mm.models.losses import (BayesianBCELoss,
+                                       BayesianSampledBCELoss,
+                                       bayesian_bce_loss,
+                                       bayesian_sampled_bce_loss,
                                        binary_accuracy)
 
 LOG2 = math.log(2)
@@ -174,3 +177,82 @@ def test_weighted_cross_entropy_leaves_ignored_pixels_out():
     with pytest.raises(ValueError, match='softmax'):
         SEG_MODELS.build(dict(type='WeightedCrossEntropyLoss',
                               use_sigmoid=True))
+
+
+def _sampled(logit, s, y, eps, **kw):
+    """The sampled-logit loss of one pixel with the draws ``eps``."""
+    t = torch.tensor
+    return bayesian_sampled_bce_loss(
+        t([[[logit]]]), t([[[s]]]), t([[[y]]]),
+        noise=t(eps).reshape(-1, 1, 1, 1), reduction='none', **kw)
+
+
+def test_sampled_bce_single_pixels_by_hand():
+    # logit 2, s 0 (sigma 1), draws +1 and -1: x = 3 and 1
+    # y 1: -log((sigmoid(3) + sigmoid(1)) / 2) = -log(0.841816) = 0.172193
+    assert _sampled(2.0, 0.0, 1, [1.0, -1.0]).item() == pytest.approx(
+        0.172193, abs=1e-6)
+    # y 0: -log((sigmoid(-3) + sigmoid(-1)) / 2) = 1.843999, below the
+    # BCE of the wrong logit alone (2.126928): the noise forgives it
+    assert _sampled(2.0, 0.0, 0, [1.0, -1.0]).item() == pytest.approx(
+        1.843999, abs=1e-6)
+    # the clamp's floor (s = -10, sigma = e^-5): the plain BCE, 0.126928
+    # (log(1 + e^-2); 0.126930 with the draws +-e^-5)
+    assert _sampled(2.0, -30.0, 1, [1.0, -1.0]).item() == pytest.approx(
+        0.126930, abs=1e-6)
+    # class weight [1, 3] scales the defect pixel's term
+    assert _sampled(2.0, 0.0, 1, [1.0, -1.0],
+                    class_weight=[1.0, 3.0]).item() == pytest.approx(
+                        3 * 0.172193, abs=1e-5)
+    # logit 0 with symmetric draws: log 2 whatever sigma, so no gradient
+    # reaches s
+    s = torch.tensor([[[0.7]]], requires_grad=True)
+    loss = bayesian_sampled_bce_loss(
+        torch.zeros(1, 1, 1), s, torch.ones(1, 1, 1, dtype=torch.long),
+        noise=torch.tensor([1.0, -1.0]).reshape(2, 1, 1, 1))
+    loss.backward()
+    assert loss.item() == pytest.approx(LOG2, abs=1e-6)
+    assert s.grad.abs().item() < 1e-6
+
+
+def test_sampled_bce_variance_grows_only_where_the_logit_is_wrong():
+    eps = torch.tensor([1.0, -1.0]).reshape(2, 1, 1, 1)
+    grads = []
+    for y in (1, 0):  # logit 2: right for y 1, wrong for y 0
+        s = torch.tensor([[[0.0]]], requires_grad=True)
+        bayesian_sampled_bce_loss(torch.full((1, 1, 1), 2.0), s,
+                                  torch.full((1, 1, 1), y),
+                                  noise=eps).backward()
+        grads.append(s.grad.item())
+    assert grads[0] > 0 > grads[1]  # descent lowers s if right, raises it
+
+
+def test_sampled_bce_mean_leaves_out_ignored_pixels_and_module():
+    logit = torch.tensor([[[2.0, 2.0, -5.0]]])
+    s = torch.zeros(1, 1, 3)
+    label = torch.tensor([[[1, 0, 255]]])
+    eps = torch.tensor([1.0, -1.0]).reshape(2, 1, 1, 1).expand(2, 1, 1, 3)
+    mean = bayesian_sampled_bce_loss(logit, s, label, noise=eps)
+    assert mean.item() == pytest.approx((0.172193 + 1.843999) / 2, abs=1e-5)
+    per_pixel = bayesian_sampled_bce_loss(logit, s, label, noise=eps,
+                                          reduction='none')
+    assert per_pixel[0, 0, 2].item() == 0.0
+    loss = BayesianSampledBCELoss(class_weight=[1.0, 2.0],
+                                  num_noise_samples=4000)
+    torch.manual_seed(0)
+    pred = torch.stack([logit, s], 1)
+    # with s at the clamp floor the draws do not matter: the weighted BCE
+    pred_sharp = torch.stack([logit, torch.full_like(s, -30.0)], 1)
+    bce = [2 * math.log(1 + math.exp(-2)), math.log(1 + math.exp(2))]
+    assert loss(pred_sharp, label).item() == pytest.approx(
+        sum(bce) / 2, abs=1e-4)
+    assert loss(pred, label).item() > 0
+    with pytest.raises(ValueError, match=r'\(N, 2, H, W\)'):
+        loss(torch.zeros(1, 3, 2, 2), torch.zeros(1, 2, 2, dtype=torch.long))
+    with pytest.raises(ValueError, match='beta'):
+        BayesianSampledBCELoss(beta=0.5)
+    with pytest.raises(ValueError, match='num_noise_samples'):
+        BayesianSampledBCELoss(num_noise_samples=0)
+    with pytest.raises(ValueError, match='neither 0, 1'):
+        bayesian_sampled_bce_loss(logit, s, torch.tensor([[[1, 2, 0]]]))
+    assert not BayesianSampledBCELoss.supports_warmup

@@ -65,13 +65,27 @@ def bayesian_bce_loss(logit: Tensor,
         valid = label != ignore_index
     target = torch.where(valid, label, torch.zeros_like(label)).to(logit)
     bce = F.binary_cross_entropy_with_logits(logit, target, reduction='none')
-    if class_weight is not None:
-        w_bg, w_fg = (float(w) for w in class_weight)
-        bce = bce * (w_bg + (w_fg - w_bg) * target)
+    bce = bce * label_weight(target, class_weight)
     s = log_var.clamp(*log_var_range)
     loss = 0.5 * torch.exp(-s) * bce + 0.5 * s
     if beta > 0:
         loss = loss * torch.exp(beta * s).detach()
+    return masked_reduce(loss, valid, weight, reduction)
+
+
+def label_weight(target: Tensor, class_weight: Optional[Sequence[float]]):
+    """Each pixel's class weight ``w_y`` for 0/1 float ``target`` given
+    ``[w_background, w_defect]`` (1 without a class weight)."""
+    if class_weight is None:
+        return 1.0
+    w_bg, w_fg = (float(w) for w in class_weight)
+    return w_bg + (w_fg - w_bg) * target
+
+
+def masked_reduce(loss: Tensor, valid: Tensor, weight: Optional[Tensor],
+                  reduction: str) -> Tensor:
+    """Per-pixel ``loss`` times ``weight`` (if any), zero where not
+    ``valid``, reduced: 'mean' over the valid pixels, 'sum' or 'none'."""
     if weight is not None:
         loss = loss * weight
     loss = torch.where(valid, loss, torch.zeros_like(loss))
@@ -209,3 +223,84 @@ class BayesianBCELoss(nn.Module):
     @property
     def loss_name(self) -> str:
         return self._loss_name
+
+
+def logit_noise(logits: Tensor, noise: Optional[Tensor],
+                num_noise_samples: int) -> Tensor:
+    """``noise`` checked to be (T, *logits.shape), or
+    ``num_noise_samples`` standard normal draws of that shape."""
+    if noise is None:
+        if num_noise_samples < 1:
+            raise ValueError(
+                f'num_noise_samples must be >= 1, got {num_noise_samples}')
+        return torch.randn((num_noise_samples, ) + tuple(logits.shape),
+                           dtype=logits.dtype, device=logits.device)
+    if noise.dim() != logits.dim() + 1 or noise.shape[1:] != logits.shape:
+        raise ValueError(f'noise must be (T, *{tuple(logits.shape)}), got '
+                         f'{tuple(noise.shape)}')
+    return noise
+
+
+def negative_log_mean(log_p: Tensor) -> Tensor:
+    """``-log mean_t p_t`` of (T, ...) log probabilities, stably: ``log T -
+    logsumexp_t log p_t``."""
+    return torch.log(log_p.new_tensor(float(len(log_p)))) - \
+        torch.logsumexp(log_p, dim=0)
+
+
+class SampledLogitLoss(BayesianBCELoss):
+    """Base of the losses in Kendall and Gal's sampled-logit form
+    (:class:`BayesianCELoss`, :class:`BayesianSampledBCELoss`): the logits
+    corrupted by Gaussian noise of the learned std, ``num_noise_samples``
+    draws per pixel and step, and no beta-NLL warm-up (there is no
+    ``exp(-s)`` factor for it to undo, so ``BayesianWarmupHook`` leaves
+    these losses alone). A subclass sets :attr:`sampled_loss`, the loss
+    function of ``(logits, log_var, label, **options)`` as a
+    ``staticmethod``, :attr:`default_loss_name` and :meth:`split`.
+
+    Args:
+        num_noise_samples (int): T, the noisy logit draws per pixel and
+            step. Defaults to 10.
+        loss_name (str, optional): Name in the log; the subclass's
+            :attr:`default_loss_name` if None.
+        **kwargs: :class:`BayesianBCELoss` arguments; ``beta`` must be 0.
+    """
+
+    supports_warmup = False
+    sampled_loss = None
+    #: The subclass's loss name in the log, unless ``loss_name`` is given.
+    default_loss_name = None
+
+    def __init__(self,
+                 num_noise_samples: int = 10,
+                 loss_name: Optional[str] = None,
+                 **kwargs):
+        super().__init__(loss_name=loss_name or self.default_loss_name,
+                         **kwargs)
+        if self.beta != 0:
+            raise ValueError(f'{type(self).__name__} has no beta-NLL warm-'
+                             f'up: beta must be 0, got {self.beta}')
+        if num_noise_samples < 1:
+            raise ValueError(
+                f'num_noise_samples must be >= 1, got {num_noise_samples}')
+        self.num_noise_samples = num_noise_samples
+
+    def split(self, pred: Tensor) -> Tuple[Tensor, Tensor]:
+        """``(logits, log variance)`` of the head's output, checked."""
+        raise NotImplementedError
+
+    def data_term(self, pred: Tensor, target: Tensor,
+                  weight: Optional[Tensor],
+                  ignore_index: Optional[int]) -> Tensor:
+        """:attr:`sampled_loss` of float32 ``pred`` (:meth:`split`)."""
+        logits, log_var = self.split(pred)
+        return self.sampled_loss(
+            logits,
+            log_var,
+            target,
+            num_noise_samples=self.num_noise_samples,
+            weight=weight,
+            class_weight=self.class_weight,
+            ignore_index=ignore_index,
+            log_var_range=self.log_var_range,
+            reduction=self.reduction)

@@ -7,7 +7,8 @@ import torch
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from .bayesian_bce_loss import BayesianBCELoss
+from .bayesian_bce_loss import (SampledLogitLoss, logit_noise,
+                                negative_log_mean)
 
 
 def bayesian_ce_loss(logits: Tensor,
@@ -67,20 +68,11 @@ def bayesian_ce_loss(logits: Tensor,
         raise ValueError(f'labels {bad} are not classes 0..{num_classes - 1}'
                          f' nor the ignore index {ignore_index}')
     s = log_var.clamp(*log_var_range)
-    if noise is None:
-        if num_noise_samples < 1:
-            raise ValueError(
-                f'num_noise_samples must be >= 1, got {num_noise_samples}')
-        noise = torch.randn((num_noise_samples, ) + tuple(logits.shape),
-                            dtype=logits.dtype, device=logits.device)
-    elif noise.dim() != 5 or noise.shape[1:] != logits.shape:
-        raise ValueError(f'noise must be (T, *{tuple(logits.shape)}), got '
-                         f'{tuple(noise.shape)}')
+    noise = logit_noise(logits, noise, num_noise_samples)
     samples = logits + torch.exp(0.5 * s)[None, :, None] * noise
     log_p = torch.log_softmax(samples, dim=2).gather(
         2, target[None, :, None].expand(len(noise), -1, -1, -1, -1))[:, :, 0]
-    loss = torch.log(torch.tensor(float(len(noise)), device=logits.device)) \
-        - torch.logsumexp(log_p, dim=0)
+    loss = negative_log_mean(log_p)
     if weight is not None:
         loss = loss * weight
     pixel_weight = valid.to(loss.dtype)
@@ -100,7 +92,7 @@ def bayesian_ce_loss(logits: Tensor,
 
 
 @MODELS.register_module()
-class BayesianCELoss(BayesianBCELoss):
+class BayesianCELoss(SampledLogitLoss):
     """Bayesian cross-entropy for heads that predict K logits and a log
     variance (:func:`bayesian_ce_loss`), plus the KL term of a variational
     head exactly as :class:`BayesianBCELoss` adds it.
@@ -118,23 +110,12 @@ class BayesianCELoss(BayesianBCELoss):
             ``log_var_range``, ``kl_weight``, ``num_train_pixels``,
             ``reduction``); ``beta`` must be 0: the sampled softmax has no
             ``exp(-s)`` factor for a beta-NLL warm-up to undo, so
-            ``BayesianWarmupHook`` leaves this loss alone.
+            ``BayesianWarmupHook`` leaves this loss alone
+            (:class:`SampledLogitLoss`).
     """
 
-    supports_warmup = False
-
-    def __init__(self,
-                 num_noise_samples: int = 10,
-                 loss_name: str = 'loss_bayes_ce',
-                 **kwargs):
-        super().__init__(loss_name=loss_name, **kwargs)
-        if self.beta != 0:
-            raise ValueError('BayesianCELoss has no beta-NLL warm-up: beta '
-                             f'must be 0, got {self.beta}')
-        if num_noise_samples < 1:
-            raise ValueError(
-                f'num_noise_samples must be >= 1, got {num_noise_samples}')
-        self.num_noise_samples = num_noise_samples
+    default_loss_name = 'loss_bayes_ce'
+    sampled_loss = staticmethod(bayesian_ce_loss)
 
     @staticmethod
     def check_class_weight(class_weight: Optional[Sequence[float]]) -> None:
@@ -142,21 +123,9 @@ class BayesianCELoss(BayesianBCELoss):
         if class_weight is not None and min(class_weight) < 0:
             raise ValueError(f'class_weight must be >= 0: {class_weight}')
 
-    def data_term(self, pred: Tensor, target: Tensor,
-                  weight: Optional[Tensor],
-                  ignore_index: Optional[int]) -> Tensor:
-        """:func:`bayesian_ce_loss` of float32 (N, K + 1, H, W) ``pred``:
-        K logits, then the log variance."""
+    def split(self, pred: Tensor) -> Tuple[Tensor, Tensor]:
+        """K logits, then the log variance, of (N, K + 1, H, W) ``pred``."""
         if pred.dim() != 4 or pred.shape[1] < 3:
             raise ValueError('BayesianCELoss expects (N, K + 1, H, W) [K '
                              f'logits, log variance], got {tuple(pred.shape)}')
-        return bayesian_ce_loss(
-            pred[:, :-1],
-            pred[:, -1],
-            target,
-            num_noise_samples=self.num_noise_samples,
-            weight=weight,
-            class_weight=self.class_weight,
-            ignore_index=ignore_index,
-            log_var_range=self.log_var_range,
-            reduction=self.reduction)
+        return pred[:, :-1], pred[:, -1]

@@ -11,7 +11,7 @@ variance, the post-hoc temperature and logit bias (:func:`scaled_logits`,
 Uncertainty of K-class predictions from S samples: the predictive mean
 softmax, its entropy and the split into expected entropy (aleatoric) and
 mutual information (epistemic)."""
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -50,7 +50,7 @@ def scaled_logits(logits: Tensor, temperature: float = 1.0,
     """
     if temperature <= 0:
         raise ValueError(f'temperature must be > 0, got {temperature}')
-    z = logits.float() / temperature
+    z = logits.float() / temperature  # a new tensor: added to in place
     if bias is None:
         return z
     b = torch.as_tensor(bias, dtype=z.dtype, device=z.device)
@@ -60,7 +60,7 @@ def scaled_logits(logits: Tensor, temperature: float = 1.0,
     if b.numel() != classes:
         raise ValueError(f'logit bias {bias!r}: expected {classes} '
                          'value(s), one per logit')
-    return z + (b.reshape(-1, 1, 1) if logits.dim() == 5 else b.reshape(()))
+    return z.add_(b.reshape(-1, 1, 1) if logits.dim() == 5 else b.reshape(()))
 
 
 def prior_correction(class_weight) -> list:
@@ -101,21 +101,31 @@ def loss_class_weight(model):
 def mean_softmax(logits: Tensor, temperature: float = 1.0,
                  bias=None) -> Tensor:
     """``mean_s softmax(z_s / T + b)`` of (S, N, K, ...) logits, in
-    float32.
+    float32 (:func:`mean_softmax_at` of one pair)."""
+    return mean_softmax_at(logits, [(temperature, bias)])[0]
+
+
+def mean_softmax_at(logits: Tensor, transforms) -> List[Tensor]:
+    """:func:`mean_softmax` at each ``(T, b)`` of ``transforms``.
 
     Two logits take the binary form, the same values with one sigmoid
     per pixel: ``softmax(z / T + b)_1 = sigmoid((z_1 - z_0) / T + b_1 -
-    b_0)`` (the calibration fits dozens of (T, b) pairs on every photo's
-    samples, and this halves the work of each)."""
+    b_0)``, the gap taken once for every pair (the calibration fits dozens
+    of (T, b) pairs on every photo's samples, and this halves the work of
+    each)."""
     if logits.shape[2] != 2:
-        return torch.softmax(scaled_logits(logits, temperature, bias),
-                             dim=2).mean(0)
+        return [torch.softmax(scaled_logits(logits, t, b), dim=2).mean(0)
+                for t, b in transforms]
     gap = logits[:, :, 1].float() - logits[:, :, 0].float()
-    if bias is not None:  # the two biases as scaled_logits reads them
-        b = scaled_logits(gap.new_zeros(1, 1, 2, 1, 1), 1.0, bias).flatten()
-        bias = float(b[1] - b[0])
-    p = mean_probability(gap, temperature, bias)
-    return torch.stack([1 - p, p], 1)
+    out = []
+    for temperature, bias in transforms:
+        if bias is not None:  # the two biases as scaled_logits reads them
+            b = scaled_logits(gap.new_zeros(1, 1, 2, 1, 1), 1.0,
+                              bias).flatten()
+            bias = float(b[1] - b[0])
+        p = mean_probability(gap, temperature, bias)
+        out.append(torch.stack([1 - p, p], 1))
+    return out
 
 
 def entropy_decomposition(probs: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
@@ -226,8 +236,9 @@ def probability_logit(prob: Tensor) -> Tensor:
 def mean_probability(logits: Tensor, temperature: float = 1.0,
                      bias=None) -> Tensor:
     """``mean_s sigmoid(z_s / T + b)`` of (S, ...) logits, in float32
-    (:func:`scaled_logits`)."""
-    return torch.sigmoid(scaled_logits(logits, temperature, bias)).mean(0)
+    (:func:`scaled_logits`; in place on its new tensor: calibration runs
+    this for dozens of (T, b) pairs on every photo's samples)."""
+    return torch.sigmoid_(scaled_logits(logits, temperature, bias)).mean(0)
 
 
 def summarize_samples(logits: Tensor,

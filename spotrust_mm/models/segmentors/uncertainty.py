@@ -10,7 +10,7 @@ from mmseg.utils import OptSampleList, SampleList
 from torch import Tensor
 
 from .summaries import (CLASS_UNCERTAINTY_FIELDS, binary_entropies,
-                        loss_class_weight, mean_probability, mean_softmax,
+                        loss_class_weight, mean_probability, mean_softmax_at,
                         prior_correction, probability_logit,
                         summarize_class_samples, summarize_samples)
 from .head_outputs import (_restore_original_shape,  # noqa: F401
@@ -152,8 +152,7 @@ class UncertaintyPredictorMixin:
             if binary:
                 return torch.stack([mean_probability(logits, t, b)
                                     for t, b in request.transforms], 1)
-            return torch.cat([mean_softmax(logits, t, b)
-                              for t, b in request.transforms], 1)
+            return torch.cat(mean_softmax_at(logits, request.transforms), 1)
         summarize = summarize_samples if binary else summarize_class_samples
         summary = summarize(logits, log_vars, self.log_var_range,
                             self.temperature, self.logit_bias)
