@@ -93,6 +93,9 @@ ROWS = {
         C + 'fpn_efficientnet_lite0_mcdropout_noaleatoric_corrosion.py',
         'Lite0 + MC-dropout tail, softmax CE (no variance)', [],
         'lite0_plain'),
+    'lite0_aleatoric': (  # the 2x2's fourth cell: an ensemble member alone
+        'train', C + 'fpn_efficientnet_lite0_ensemble_corrosion.py',
+        'Lite0 + learned variance alone (no dropout)', [], 'lite0_plain'),
     'lite0_mcdropout_sampled': (
         'train', C + 'fpn_efficientnet_lite0_mcdropout_sampled_corrosion.py',
         'Lite0 + MC-dropout tail + learned variance, sampled-logit loss',
@@ -125,7 +128,8 @@ ROWS = {
 DEFAULT_ROWS = ['lite0_plain', 'lite0_laplace', 'lite0_plain_ensemble',
                 'lite0_plain_scratch',
                 'lite0_mcdropout', 'lite0_mcdropout_noaleatoric',
-                'lite0_mcdropout_sampled', 'lite0_mcdropout_twostage']
+                'lite0_aleatoric', 'lite0_mcdropout_sampled',
+                'lite0_mcdropout_twostage']
 
 
 def markers(section: str) -> tuple:
