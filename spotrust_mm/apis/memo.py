@@ -6,7 +6,22 @@ from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
 
-class MemoizedPredictions:
+class _KeptWithin:
+    """Outputs kept by key while their bytes stay within ``max_bytes``
+    (the budget both memos share)."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.kept, self.nbytes = {}, 0
+
+    def keep(self, key, value, nbytes: int) -> None:
+        """Keep ``value`` under ``key`` if it is new and fits."""
+        if key not in self.kept and self.nbytes + nbytes <= self.max_bytes:
+            self.kept[key] = value
+            self.nbytes += nbytes
+
+
+class MemoizedPredictions(_KeptWithin):
     """A deterministic segmentor whose ``predict`` runs once per image: the
     fits pass over the validation split some ten times, and a plain mmseg
     model (or the classical detector) gives the same logits each time, so
@@ -21,9 +36,8 @@ class MemoizedPredictions:
     """
 
     def __init__(self, model, max_bytes: int = 4 << 30):
+        super().__init__(max_bytes)
         self.model = model
-        self.max_bytes = max_bytes
-        self.kept, self.nbytes = {}, 0
 
     def __getattr__(self, name):
         return getattr(self.model, name)
@@ -33,17 +47,14 @@ class MemoizedPredictions:
         if None in keys or any(k not in self.kept for k in keys):
             results = self.model.predict(inputs, data_samples)
             for key, r in zip(keys, results):
-                z = r.seg_logits.data
-                if key is not None and key not in self.kept and \
-                        self.nbytes + z.nbytes <= self.max_bytes:
-                    self.kept[key] = z
-                    self.nbytes += z.nbytes
+                if key is not None:
+                    self.keep(key, r.seg_logits.data, r.seg_logits.data.nbytes)
             return results
         return [SegDataSample(seg_logits=PixelData(data=self.kept[k]))
                 for k in keys]
 
 
-class MemoizedSamples:
+class MemoizedSamples(_KeptWithin):
     """While entered, a sampling segmentor's ``sample_outputs`` runs once
     per image: each image's samples are kept (keyed by the image path,
     the input shape and the request's sample and window counts) up to
@@ -63,9 +74,9 @@ class MemoizedSamples:
     """
 
     def __init__(self, model, max_bytes: int = 4 << 30):
+        super().__init__(max_bytes)
         self.model = model
-        self.max_bytes = max_bytes
-        self.kept, self.nbytes, self.calls = {}, 0, 0
+        self.calls = 0
 
     @staticmethod
     def exact_for(model) -> bool:
@@ -95,8 +106,6 @@ class MemoizedSamples:
         self.calls += 1
         out = type(self.model).sample_outputs(self.model, inputs,
                                               batch_img_metas, request)
-        size = sum(t.nbytes for t in out if t is not None)
-        if None not in paths and self.nbytes + size <= self.max_bytes:
-            self.kept[key] = out
-            self.nbytes += size
+        if None not in paths:
+            self.keep(key, out, sum(t.nbytes for t in out if t is not None))
         return out
