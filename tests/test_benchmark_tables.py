@@ -61,7 +61,8 @@ def test_error_detection_table_against_the_plain_entropy(curves,
     """The plain model's entropy ties its one wrong pixel with a right
     one (AUROC 0.75, AP 0.5 by hand); the ensemble's entropy ranks it
     first (1.0, 1.0) and its epistemic std last (0.0); the table reads
-    the ensemble from its ``seeds0-1`` folder."""
+    the ensemble from its ``seeds0-1`` folder; a third of each model's
+    pixels are wrong."""
     tie = [[0, 0, 1, 0], [1, 0, 1, 0]]
     first = [[0, 0, 0, 1], [1, 1, 0, 0]]
     last = [[1, 0, 0, 0], [0, 0, 1, 1]]
@@ -83,3 +84,5 @@ def test_error_detection_table_against_the_plain_entropy(curves,
     assert lines[1][6].startswith('+0.500 [+0.500, +0.500] **yes**')
     assert lines[2][2:5] == ['epistemic std', '0.000',
                              '-0.750 [-0.750, -0.750] **yes**']
+    # one wrong pixel of three in each image: a random flag's AUPR
+    assert [x[7] for x in lines] == ['0.333 |'] * 3

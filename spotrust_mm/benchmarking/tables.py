@@ -246,14 +246,17 @@ def error_detection_table(rows: dict, work_dir: str, seeds,
     against the softmax entropy of its plain model: AUROC and AUPR (pooled
     over the test pixels, mean over the seeds) and the paired bootstrap
     interval of each difference over the test images and the seeds
-    (:func:`spotrust_mm.evaluation.bootstrap_error_detection_difference`).
+    (:func:`spotrust_mm.evaluation.bootstrap_error_detection_difference`),
+    and the fraction of the row's test pixels that are wrong (mean over
+    the seeds): the AUPR of a map that flags at random, which differs
+    between models that err on fewer or more pixels.
     ``baseline`` as :func:`seeded_table`'s."""
     base_of = baseline if isinstance(baseline, dict) else {
         name: baseline for name in rows}
     head = ('| row | seeds | map | AUROC | AUROC − plain entropy: 95 % '
             'interval, real? | AUPR | AUPR − plain entropy: 95 % '
-            'interval, real? |')
-    lines = [head, '|' + '---|' * 7]
+            'interval, real? | wrong pixels (AUPR by chance) |')
+    lines = [head, '|' + '---|' * 8]
     loaded = {}
 
     def results_of(name):
@@ -272,6 +275,8 @@ def error_detection_table(rows: dict, work_dir: str, seeds,
                 continue
             auroc = np.mean(auroc_from_histograms(hist.sum(1)))
             aupr = np.mean(aupr_from_histograms(hist.sum(1)))
+            wrong = np.mean(hist[..., 0, :].sum((1, 2)) /
+                            np.maximum(hist.sum((1, 2, 3)), 1))
             if name == base and key == 'predictive':
                 cells = ['(the reference)'] * 2
             elif reference is None:
@@ -281,7 +286,7 @@ def error_detection_table(rows: dict, work_dir: str, seeds,
                 cells = [_interval(d['auroc']), _interval(d['aupr'])]
             lines.append('| ' + ' | '.join([
                 label, seeds_cell(results), title, fmt(auroc), cells[0],
-                fmt(aupr), cells[1]]) + ' |')
+                fmt(aupr), cells[1], fmt(wrong)]) + ' |')
     return '\n'.join(lines)
 
 
