@@ -42,7 +42,8 @@ failed seed is reported and the others go on.
 import os.path as osp
 import sys
 
-from spotrust_mm.benchmarking import (benchmark_parser, calibration_table,
+from spotrust_mm.benchmarking import (CPU_OPTIONS, CPU_SCHEDULE,
+                                      benchmark_parser, calibration_table,
                                       convert, curves_table,
                                       error_detection_table,
                                       parse_benchmark_args, provenance,
@@ -51,6 +52,9 @@ from spotrust_mm.benchmarking import (benchmark_parser, calibration_table,
 
 C = 'configs/corrosion/'
 SCRATCH = ['model.backbone.init_cfg=None']
+#: The CPU-sized HRNetV2-W18 of benchmarks/real_data.py (fewer blocks per
+#: stage), trained on this table's schedule.
+CPU_HRNET = [o for o in CPU_OPTIONS if o not in CPU_SCHEDULE]
 # name: (kind, config, label, extra --cfg-options, the plain row it is
 # measured against)
 ROWS = {
@@ -78,6 +82,10 @@ ROWS = {
         'ensemble', C + 'deeplabv3plus_mobilenetv2_ensemble_corrosion.py',
         'MobileNetV2 deep ensemble (3 members) + learned variance', [],
         'mnv2_plain'),
+    'hr18_plain_scratch': (  # the scratch HRNet beside the light ones
+        'train', C + 'fcn_hr18_corrosion.py',
+        'FCN-HR18 (CPU-sized), plain mmseg, from random weights',
+        SCRATCH + CPU_HRNET, 'lite0_plain'),
     'lite0_plain': ('train', C + 'fpn_efficientnet_lite0_corrosion.py',
                     'FPN EfficientNet-Lite0, plain mmseg (softmax CE)', [],
                     'lite0_plain'),
@@ -124,9 +132,10 @@ ROWS = {
 }
 #: The rows run by default: the light backbone (about 70 s an epoch at
 #: 256-pixel crops on 2 CPU cores; DeepLabV3+ MobileNetV2 at output stride 8
-#: takes about 20 s per batch of 8 at 512, so its rows are run by name).
+#: takes about 20 s per batch of 8 at 512, so its rows are run by name;
+#: the CPU-sized HRNet from random weights takes about as long as Lite0).
 DEFAULT_ROWS = ['lite0_plain', 'lite0_laplace', 'lite0_plain_ensemble',
-                'lite0_plain_scratch',
+                'lite0_plain_scratch', 'hr18_plain_scratch',
                 'lite0_mcdropout', 'lite0_mcdropout_noaleatoric',
                 'lite0_aleatoric', 'lite0_mcdropout_sampled',
                 'lite0_mcdropout_twostage']

