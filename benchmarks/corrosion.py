@@ -42,8 +42,8 @@ failed seed is reported and the others go on.
 import os.path as osp
 import sys
 
-from spotrust_mm.benchmarking import (CPU_OPTIONS, CPU_SCHEDULE,
-                                      benchmark_parser, calibration_table,
+from spotrust_mm.benchmarking import (CPU_HRNET, benchmark_parser,
+                                      calibration_table,
                                       convert, curves_table,
                                       error_detection_table,
                                       parse_benchmark_args, provenance,
@@ -52,9 +52,6 @@ from spotrust_mm.benchmarking import (CPU_OPTIONS, CPU_SCHEDULE,
 
 C = 'configs/corrosion/'
 SCRATCH = ['model.backbone.init_cfg=None']
-#: The CPU-sized HRNetV2-W18 of benchmarks/real_data.py (fewer blocks per
-#: stage), trained on this table's schedule.
-CPU_HRNET = [o for o in CPU_OPTIONS if o not in CPU_SCHEDULE]
 # name: (kind, config, label, extra --cfg-options, the plain row it is
 # measured against)
 ROWS = {
@@ -85,7 +82,7 @@ ROWS = {
     'hr18_plain_scratch': (  # the scratch HRNet beside the light ones
         'train', C + 'fcn_hr18_corrosion.py',
         'FCN-HR18 (CPU-sized), plain mmseg, from random weights',
-        SCRATCH + CPU_HRNET, 'lite0_plain'),
+        SCRATCH + CPU_HRNET, 'lite0_plain'),  # on this table's schedule
     'lite0_plain': ('train', C + 'fpn_efficientnet_lite0_corrosion.py',
                     'FPN EfficientNet-Lite0, plain mmseg (softmax CE)', [],
                     'lite0_plain'),

@@ -30,9 +30,9 @@ def load_tool(path: str):
 from .cli import (add_doc_arg, add_photo_args, benchmark_parser,  # noqa: E402
                   parse_benchmark_args)
 from .report import provenance, report, write_doc  # noqa: E402
-from .runs import (CPU_OPTIONS, CPU_SCHEDULE, SEED, calibrate_row,  # noqa
-                   convert, data_options, row_dir_of, row_options, run,
-                   run_row, run_rows, run_seeds)
+from .runs import (CPU_HRNET, CPU_OPTIONS, CPU_SCHEDULE,  # noqa: E402
+                   SEED, calibrate_row, convert, data_options, row_dir_of,
+                   row_options, run, run_row, run_rows, run_seeds)
 from .results import (collect_results, load_seeds,  # noqa: E402
                       per_image_counts, per_image_histograms)
 from .tables import (calibration_table,  # noqa: E402
@@ -43,8 +43,8 @@ from .tables import (calibration_table,  # noqa: E402
 __all__ = [
     'REPO', 'load_tool', 'add_doc_arg', 'add_photo_args', 'benchmark_parser',
     'parse_benchmark_args', 'provenance', 'report', 'write_doc',
-    'CPU_OPTIONS', 'CPU_SCHEDULE', 'SEED', 'calibrate_row', 'convert',
-    'data_options', 'row_dir_of', 'row_options', 'run', 'run_row',
+    'CPU_HRNET', 'CPU_OPTIONS', 'CPU_SCHEDULE', 'SEED', 'calibrate_row',
+    'convert', 'data_options', 'row_dir_of', 'row_options', 'run', 'run_row',
     'run_rows', 'run_seeds', 'calibration_table', 'collect_results',
     'load_seeds', 'per_image_counts', 'per_image_histograms',
     'curves_table', 'error_detection_table',
