@@ -187,7 +187,11 @@ def main(argv=None):
         'Wrong test pixels flagged by each uncertainty map, against the '
         'plain model\'s softmax entropy (the reference: what a user gets '
         'without sampling); each model\'s own wrong pixels, before the '
-        'post-hoc steps; paired bootstrap over the test photos and seeds.',
+        'post-hoc steps; paired bootstrap over the test photos and seeds. '
+        'AURC: the share of wrong pixels among those a user keeps, from '
+        'the least uncertain up, averaged over how many are kept (lower '
+        'is better; it scores the model and its map together, so models '
+        'that err on more or fewer pixels compare on one scale).',
         error_detection_table(shown, args.work_dir, args.seeds,
                               {k: v[4] for k, v in ROWS.items()}),
         'Training curves, mean over the seeds.',

@@ -82,7 +82,15 @@ def test_error_detection_table_against_the_plain_entropy(curves,
                             'predictive entropy', '1.000']
     assert lines[1][4] == '+0.250 [+0.250, +0.250] **yes**'
     assert lines[1][6].startswith('+0.500 [+0.500, +0.500] **yes**')
-    assert lines[2][2:5] == ['epistemic std', '0.000',
+    assert lines[2][2:5] == ['epistemic (std or mutual information)',
+                             '0.000',
                              '-0.750 [-0.750, -0.750] **yes**']
+    # AURC by hand, pixels kept from the least uncertain bin up (weight
+    # 1/3 per pixel): plain 0 (bin 0), then 1/3 (bin 2, tied): 2/9; the
+    # ensemble's entropy 0, 0, 1/3: 1/9; its epistemic 1, 1/2, 1/3: 11/18
+    assert [x[7] for x in lines] == ['0.2222', '0.1111', '0.6111']
+    assert lines[0][8] == '(the reference)'
+    assert lines[1][8] == '-0.1111 [-0.1111, -0.1111] **yes**'
+    assert lines[2][8] == '+0.3889 [+0.3889, +0.3889] **yes**'
     # one wrong pixel of three in each image: a random flag's AUPR
-    assert [x[7] for x in lines] == ['0.333 |'] * 3
+    assert [x[9] for x in lines] == ['0.333 |'] * 3

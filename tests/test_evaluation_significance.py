@@ -110,6 +110,9 @@ def test_error_detection_difference_by_hand():
     assert out['auroc']['low'] == pytest.approx(0.25)
     assert out['auroc']['high'] == pytest.approx(0.25)
     assert out['auroc']['real'] == 1 and out['aupr']['real'] == 1
+    # AURC, pixels kept from the least uncertain bin: the row 0, 0, 1/3
+    # (1/9); the base 0, then its tied bin 1/3 for two pixels (2/9)
+    assert out['aurc']['diff'] == pytest.approx(-1 / 9)
 
 
 def test_error_detection_pools_images_before_scoring():

@@ -5,7 +5,7 @@
         [--gt-dir MASKS] [--num-samples N] [--slide CROP STRIDE]
         [--gt-format labels|0/255] [--batch-size B] [--max-panel-side PX]
         [--arrays float32|float16|none] [--overwrite] [--fail-fast] [--quiet]
-        [--review-f1-error E] [--review-epistemic STD | --review-entropy NATS]
+        [--review-f1-error E] [--review-epistemic E | --review-entropy NATS]
         [--launcher none|pytorch|slurm]
 
 CONFIG may be the name of a shipped model (``model-index.yml``; its weights
@@ -22,9 +22,11 @@ a binary model has a photo score, its expected F1 error (``1 - E[F1]``
 from its own probabilities), which ranks the review page and flags the
 photos at or above ``--review-f1-error`` (default 0.5: the model expects
 an F1 below 0.5 there); ``--review-epistemic`` (SpotRust models: the
-maximum epistemic std) and ``--review-entropy`` (plain models: the mean
-softmax entropy) flag by those instead; a K-class SpotRust model is
-flagged by its epistemic std (default 0.1). A setting the model cannot
+maximum epistemic uncertainty, the std of the defect probability for a
+one-logit head, the mutual information in nats for a softmax one) and
+``--review-entropy`` (plain models: the mean softmax entropy) flag by
+those instead; a K-class SpotRust model is flagged by its epistemic
+uncertainty (default 0.1). A setting the model cannot
 honour (``--review-epistemic`` for a plain model) is one error at
 start-up, exit status 2. Outputs are named by the image's stem
 (``summary.jpg`` becomes ``summary_``). An ensemble inference config needs
@@ -96,8 +98,10 @@ def parse_args(argv=None):
                    f'{DEFAULT_REVIEW_F1_ERROR} when no other --review-* '
                    'option is given)')
     p.add_argument('--review-epistemic', type=float,
-                   help='SpotRust models: maximum epistemic std that flags '
-                   'an image for review (default for K-class models: '
+                   help='SpotRust models: maximum epistemic uncertainty (std '
+                   'for a one-logit head, mutual information in nats for '
+                   'a softmax one) that flags an image for review '
+                   '(default for K-class models: '
                    f'{DEFAULT_REVIEW_EPISTEMIC})')
     p.add_argument('--review-entropy', type=float,
                    help='plain mmseg models: mean softmax entropy (nats) '

@@ -126,8 +126,8 @@ def check_review_options(model, config: str,
     """Refuse review settings ``model`` cannot honour, once, naming what
     to pass instead: an epistemic threshold for a plain model (it has no
     epistemic uncertainty), an entropy threshold for a SpotRust model
-    (it is flagged by its epistemic std), an expected-F1-error threshold
-    for a K-class model (the score is defined for one defect class).
+    (it is flagged by its epistemic uncertainty), an expected-F1-error
+    threshold for a K-class model (the score is defined for one defect class).
 
     Raises:
         ValueError: Naming the config, the model type and the option to
@@ -145,13 +145,13 @@ def check_review_options(model, config: str,
     if review_entropy is not None and has_epistemic(model):
         raise ValueError(
             f'{config}: {kind} gives epistemic uncertainty; flag its photos '
-            'with --review-epistemic STD or --review-f1-error E '
+            'with --review-epistemic E or --review-f1-error E '
             '(--review-entropy is for plain models)')
     if review_f1_error is not None and not is_binary(model):
         raise ValueError(
             f'{config}: the expected F1 error is the photo score of binary '
             f'models; this {kind} has {len(model.dataset_meta["classes"])} '
-            'classes: flag its photos with --review-epistemic STD (SpotRust '
+            'classes: flag its photos with --review-epistemic E (SpotRust '
             'models) or --review-entropy NATS (plain models)')
     if review_f1_error is not None and not 0 <= review_f1_error <= 1:
         raise ValueError(f'--review-f1-error must be in [0, 1]: '

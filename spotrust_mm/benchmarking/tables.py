@@ -7,7 +7,7 @@ folder (:mod:`.runs`):
   (:func:`spotrust_mm.evaluation.bootstrap_f1_difference`);
   :func:`calibration_table`: the post-hoc steps of tools/calibrate.py on
   the test split; :func:`error_detection_table`: each uncertainty map's
-  AUROC and AUPR for wrong pixels against the plain model's softmax
+  AUROC, AUPR and AURC for wrong pixels against the plain model's softmax
   entropy, with bootstrap intervals;
 - :func:`row_table`: one line per row of a single-run benchmark;
 - :func:`curves_table`: validation F1 and the Bayesian head's logged
@@ -24,6 +24,7 @@ import numpy as np
 
 from .results import load_seeds, per_image_counts, per_image_histograms
 from ..evaluation import (aupr_from_histograms, auroc_from_histograms,
+                          aurc_from_histograms,
                           bootstrap_error_detection_difference,
                           bootstrap_f1_difference)
 
@@ -231,32 +232,43 @@ def calibration_table(rows: dict, work_dir: str, seeds) -> str:
 
 
 #: The uncertainty maps of the error-detection table, in its order.
-MAPS = (('predictive', 'predictive entropy'), ('epistemic', 'epistemic std'),
+#: ``epistemic`` is what the model writes: the std of the defect
+#: probability over the samples (one logit) or the mutual information
+#: (two logits; then with the expected entropy beside it).
+MAPS = (('predictive', 'predictive entropy'),
+        ('epistemic', 'epistemic (std or mutual information)'),
+        ('expected_entropy', 'expected entropy'),
         ('aleatoric', 'aleatoric variance'))
 
 
-def _interval(d) -> str:
-    return (f'{d["diff"]:+.3f} [{d["low"]:+.3f}, {d["high"]:+.3f}] ' +
+def _interval(d, digits: int = 3) -> str:
+    return (f'{d["diff"]:+.{digits}f} [{d["low"]:+.{digits}f}, '
+            f'{d["high"]:+.{digits}f}] ' +
             ('**yes**' if d['real'] else 'no'))
 
 
 def error_detection_table(rows: dict, work_dir: str, seeds,
                           baseline) -> str:
     """How well each row's uncertainty maps flag its wrong test pixels,
-    against the softmax entropy of its plain model: AUROC and AUPR (pooled
-    over the test pixels, mean over the seeds) and the paired bootstrap
-    interval of each difference over the test images and the seeds
+    against the softmax entropy of its plain model: AUROC, AUPR and AURC
+    (pooled over the test pixels, mean over the seeds) and the paired
+    bootstrap interval of each difference over the test images and the
+    seeds
     (:func:`spotrust_mm.evaluation.bootstrap_error_detection_difference`),
     and the fraction of the row's test pixels that are wrong (mean over
     the seeds): the AUPR of a map that flags at random, which differs
-    between models that err on fewer or more pixels.
+    between models that err on fewer or more pixels (the AURC, the share
+    of wrong pixels left among those kept, averaged over how many are
+    kept, scores the model and its map together on one scale).
     ``baseline`` as :func:`seeded_table`'s."""
     base_of = baseline if isinstance(baseline, dict) else {
         name: baseline for name in rows}
     head = ('| row | seeds | map | AUROC | AUROC − plain entropy: 95 % '
             'interval, real? | AUPR | AUPR − plain entropy: 95 % '
-            'interval, real? | wrong pixels (AUPR by chance) |')
-    lines = [head, '|' + '---|' * 8]
+            'interval, real? | AURC (lower is better) | AURC − plain '
+            'entropy: 95 % interval, real? | wrong pixels (AUPR by '
+            'chance) |')
+    lines = [head, '|' + '---|' * 10]
     loaded = {}
 
     def results_of(name):
@@ -273,20 +285,23 @@ def error_detection_table(rows: dict, work_dir: str, seeds,
             hist = per_image_histograms(results, key)
             if hist is None or not hist.any():
                 continue
-            auroc = np.mean(auroc_from_histograms(hist.sum(1)))
-            aupr = np.mean(aupr_from_histograms(hist.sum(1)))
+            auroc, aupr, aurc = (np.mean(fn(hist.sum(1))) for fn in (
+                auroc_from_histograms, aupr_from_histograms,
+                aurc_from_histograms))
             wrong = np.mean(hist[..., 0, :].sum((1, 2)) /
                             np.maximum(hist.sum((1, 2, 3)), 1))
             if name == base and key == 'predictive':
-                cells = ['(the reference)'] * 2
+                cells = ['(the reference)'] * 3
             elif reference is None:
-                cells = ['–'] * 2
+                cells = ['–'] * 3
             else:
                 d = bootstrap_error_detection_difference(hist, reference)
-                cells = [_interval(d['auroc']), _interval(d['aupr'])]
+                cells = [_interval(d['auroc']), _interval(d['aupr']),
+                         _interval(d['aurc'], 4)]
             lines.append('| ' + ' | '.join([
                 label, seeds_cell(results), title, fmt(auroc), cells[0],
-                fmt(aupr), cells[1], fmt(wrong)]) + ' |')
+                fmt(aupr), cells[1], fmt(aurc, 4), cells[2],
+                fmt(wrong)]) + ' |')
     return '\n'.join(lines)
 
 

@@ -215,6 +215,33 @@ def aupr_from_histograms(hist: np.ndarray):
     return _scalar_or_array(np.where(npos[..., 0] > 0, ap, 1.0))
 
 
+def aurc_from_histograms(hist: np.ndarray):
+    """Area under the risk-coverage curve (Geifman et al., 2019), positives
+    = wrong pixels: keep the pixels from the least uncertain up, and
+    average the share of wrong ones among those kept over the coverage.
+    Lower is better. It scores the model and its map together: a model
+    that errs less, or ranks its errors later, has less risk left at every
+    coverage, so models that err on different pixels compare on one
+    scale (AUROC and AUPR do not: a random flag's AUPR is the error rate).
+    The scores of one bin are kept or left together (ties). 0 if there
+    are no pixels.
+
+    Args:
+        hist (np.ndarray): (..., 2, bins), as
+            :func:`auroc_from_histograms`.
+
+    Returns:
+        float | np.ndarray: As :func:`auroc_from_histograms`.
+    """
+    hist = np.asarray(hist, np.float64)
+    wrong, count = hist[..., 0, :], hist.sum(-2)
+    kept = np.cumsum(count, -1)
+    risk = np.cumsum(wrong, -1) / np.maximum(kept, 1)
+    total = kept[..., -1]
+    return _scalar_or_array(
+        (risk * count).sum(-1) / np.where(total > 0, total, 1))
+
+
 def exact_histograms(positive_scores: np.ndarray,
                      negative_scores: np.ndarray) -> np.ndarray:
     """:func:`score_histograms` with one bin per distinct score value.

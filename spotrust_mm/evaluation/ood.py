@@ -1,12 +1,13 @@
 """Out-of-distribution detection from image-level uncertainty scores.
 
 An image's score for each uncertainty kind is the mean over its pixels of
-the normalised uncertainty (:func:`normalised_uncertainties`, all in
-[0, 1]): mean predictive entropy, mean epistemic std and mean aleatoric
-variance. A good model is more uncertain on images unlike its training
-data, so a higher score should mean out-of-distribution; the AUROC of the
-score at ranking OoD images above in-distribution ones measures this (0.5:
-no better than chance, 1.0: every OoD image scores higher).
+the normalised uncertainty (:func:`binary_uncertainties`, all in
+[0, 1]): mean predictive entropy, mean epistemic (std, or the mutual
+information of a two-logit model) and mean aleatoric variance. A good
+model is more uncertain on images unlike its training data, so a higher
+score should mean out-of-distribution; the AUROC of the score at ranking
+OoD images above in-distribution ones measures this (0.5: no better than
+chance, 1.0: every OoD image scores higher).
 """
 from typing import Dict, Optional, Sequence
 
@@ -15,7 +16,8 @@ import numpy as np
 from .class_metrics import class_probabilities, normalised_class_uncertainties
 from .functional import (aupr_from_histograms, auroc_from_histograms,
                          exact_histograms)
-from .uncertainty_metric import defect_probability, normalised_uncertainties
+from .uncertainty_metric import (binary_uncertainties, defect_probability,
+                                 normalised_uncertainties)
 
 
 def image_uncertainty_scores(prob: np.ndarray,
@@ -61,9 +63,13 @@ def result_uncertainty_scores(fields: Dict[str, Optional[np.ndarray]],
         unc = normalised_class_uncertainties(
             probs.reshape(len(probs), -1).T, *maps)
         return {kind: float(u.mean()) for kind, u in unc.items()}
-    return image_uncertainty_scores(
-        defect_probability(seg, source), fields.get('epistemic_uncertainty'),
-        fields.get('aleatoric_uncertainty'))
+    unc = binary_uncertainties(
+        defect_probability(seg, source),
+        *[fields.get(n) for n in ('epistemic_uncertainty',
+                                  'aleatoric_uncertainty',
+                                  'expected_entropy')],
+        two_logits=seg.ndim == 3)
+    return {kind: float(u.mean()) for kind, u in unc.items()}
 
 
 def ood_detection_scores(in_dist: Sequence[Dict[str, float]],

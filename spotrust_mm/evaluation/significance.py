@@ -20,7 +20,8 @@ from typing import Callable, Dict
 
 import numpy as np
 
-from .functional import aupr_from_histograms, auroc_from_histograms
+from .functional import (aupr_from_histograms, auroc_from_histograms,
+                         aurc_from_histograms)
 
 
 def pooled_f1(counts: np.ndarray) -> np.ndarray:
@@ -133,12 +134,14 @@ def bootstrap_error_detection_difference(
         level: float = 0.95,
         seed: int = 0) -> Dict[str, Dict[str, float]]:
     """How much better one uncertainty map flags wrong pixels than
-    another: paired bootstrap intervals of the AUROC and AUPR differences
-    (:func:`bootstrap_difference` of
-    :func:`~.functional.auroc_from_histograms` and
-    :func:`~.functional.aupr_from_histograms`). Each model's own wrong
-    pixels are the positives, so two models are compared at what a user
-    sees: which pixels each gets wrong, and how well its map finds them.
+    another: paired bootstrap intervals of the AUROC, AUPR and AURC
+    differences (:func:`bootstrap_difference` of
+    :func:`~.functional.auroc_from_histograms`,
+    :func:`~.functional.aupr_from_histograms` and
+    :func:`~.functional.aurc_from_histograms`, where lower is better).
+    Each model's own wrong pixels are the positives, so two models are
+    compared at what a user sees: which pixels each gets wrong, and how
+    well its map finds them.
 
     Args:
         row (np.ndarray): (S_row, I, 2, bins) per-seed, per-image
@@ -149,7 +152,7 @@ def bootstrap_error_detection_difference(
         num_replicates, level, seed: As :func:`bootstrap_difference`.
 
     Returns:
-        dict: ``auroc`` and ``aupr``, each as
+        dict: ``auroc``, ``aupr`` and ``aurc``, each as
         :func:`bootstrap_difference` returns.
     """
     for name, x in (('row', row), ('base', base)):
@@ -159,7 +162,8 @@ def bootstrap_error_detection_difference(
     return {name: bootstrap_difference(row, base, fn, num_replicates, level,
                                        seed)
             for name, fn in (('auroc', auroc_from_histograms),
-                             ('aupr', aupr_from_histograms))}
+                             ('aupr', aupr_from_histograms),
+                             ('aurc', aurc_from_histograms))}
 
 
 def bootstrap_f1_interval(counts: np.ndarray,

@@ -12,7 +12,8 @@ from .class_metrics import (class_brier_nll_sums, class_confusion,
                             class_probabilities, class_scores,
                             normalised_class_uncertainties,
                             top_label_calibration_stats)
-from .functional import (aupr_from_histograms, auroc_from_histograms, nan_mean,
+from .functional import (aupr_from_histograms, auroc_from_histograms,
+                         aurc_from_histograms, nan_mean,
                          binary_confusion, brier_nll_sums, calibration_stats,
                          expected_calibration_error, pavpu_scores,
                          score_histograms, segmentation_scores,
@@ -39,6 +40,35 @@ def normalised_uncertainties(prob: np.ndarray, epistemic: Optional[np.ndarray],
     if aleatoric is not None:
         out['aleatoric'] = aleatoric / (1 + aleatoric)
     return out
+
+
+def binary_uncertainties(prob: np.ndarray,
+                         epistemic: Optional[np.ndarray] = None,
+                         aleatoric: Optional[np.ndarray] = None,
+                         expected_entropy: Optional[np.ndarray] = None,
+                         two_logits: bool = False) -> Dict[str, np.ndarray]:
+    """The normalised uncertainties of a binary prediction, read as the
+    model wrote them.
+
+    A one-logit (sigmoid) SpotRust model's ``epistemic_uncertainty`` is
+    the std of the defect probability over the samples
+    (:func:`normalised_uncertainties`); a two-logit (softmax) one's is
+    summarised as K classes are, so its ``epistemic_uncertainty`` is the
+    mutual information in nats, normalised by ln 2 as
+    :func:`normalised_class_uncertainties` does, with its expected
+    entropy beside it.
+
+    Args:
+        prob (np.ndarray): Defect probability (:func:`defect_probability`).
+        epistemic, aleatoric, expected_entropy (np.ndarray, optional): The
+            model's fields, where it gives them.
+        two_logits (bool): Whether ``seg_logits`` had two channels.
+    """
+    if two_logits and epistemic is not None:
+        return normalised_class_uncertainties(
+            np.stack([1 - prob, prob], -1), epistemic, aleatoric,
+            expected_entropy)
+    return normalised_uncertainties(prob, epistemic, aleatoric)
 
 
 def defect_probability(seg_logits: np.ndarray,
@@ -80,7 +110,11 @@ class UncertaintyMetric(BaseMetric):
     so one threshold grid serves all kinds. See docs/metrics.md.
 
     It reports what the model gives: all three kinds for SpotRust
-    segmentors; only the predictive entropy for a plain mmseg model
+    segmentors (the epistemic one as the model wrote it: the std of the
+    defect probability for a one-logit head, the mutual information for
+    a two-logit one, with its expected entropy;
+    :func:`binary_uncertainties`); only the predictive entropy for a plain
+    mmseg model
     (:func:`defect_probability`: binary ``seg_logits`` are logits, one
     channel or two). An uncertainty that is exactly 0
     on every pixel of the set (the epistemic of a single deterministic
@@ -172,7 +206,8 @@ class UncertaintyMetric(BaseMetric):
                 p = defect_probability(seg_logits,
                                        sample.get('img_path'))[valid]
                 pred = pred.astype(bool)
-                unc = normalised_uncertainties(p, *maps[:2])
+                unc = binary_uncertainties(  # one logit: squeezed, 2-d
+                    p, *maps, two_logits=seg_logits.ndim == 3)
                 stats = dict(
                     confusion=binary_confusion(pred, y),
                     calibration=calibration_stats(p, y, self.num_bins),
@@ -258,6 +293,7 @@ class UncertaintyMetric(BaseMetric):
             counts = sum(r['pavpu'][kind] for r in results)
             metrics[f'{kind}/auroc_error'] = auroc_from_histograms(hist)
             metrics[f'{kind}/aupr_error'] = aupr_from_histograms(hist)
+            metrics[f'{kind}/aurc_error'] = aurc_from_histograms(hist)
             for name, value in pavpu_scores(counts[0]).items():
                 metrics[f'{kind}/{name}'] = value
             for t, c in zip(self.thresholds[1:], counts[1:]):

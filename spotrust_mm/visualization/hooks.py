@@ -34,7 +34,8 @@ class UncertaintyFigureHook(Hook):
 
     Args:
         out_dir (str): Folder for the figures (created).
-        review_epistemic (float, optional): Maximum epistemic std that
+        review_epistemic (float, optional): Maximum epistemic
+            uncertainty (std, or mutual information of a softmax head) that
             flags an image for review. Defaults to None: the default rule
             of :func:`review_rules` (binary models: the expected F1
             error).

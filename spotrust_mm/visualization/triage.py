@@ -149,8 +149,8 @@ def summarize_entropy(prob: np.ndarray,
 def review_score(record: dict) -> float:
     """The number a photo is ranked by for review: its
     :data:`PHOTO_SCORE` where it has one (binary models), else within its
-    kind the maximum epistemic std of a SpotRust record, the mean softmax
-    entropy of a plain one."""
+    kind the maximum epistemic uncertainty of a SpotRust record, the mean
+    softmax entropy of a plain one."""
     if record.get(PHOTO_SCORE) is not None:
         return float(record[PHOTO_SCORE])
     return float(record['max_epistemic'] if record.get(
