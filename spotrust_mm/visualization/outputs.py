@@ -208,7 +208,7 @@ def write_figure_set(out_dir: str,
             fields) or a plain mmseg model's.
         gt (np.ndarray, optional): (H, W) ground truth.
         review_epistemic (float, optional): Flag by the maximum
-            epistemic std (:func:`summarize_prediction`).
+            epistemic uncertainty (:func:`summarize_prediction`).
         review_entropy (float, optional): Flag by the mean softmax
             entropy (:func:`summarize_entropy`; plain models).
         review_f1_error (float, optional): Flag by the photo score, the

@@ -22,14 +22,16 @@ UNCERTAINTY_KINDS = ('epistemic', 'entropy')
 #: probabilities (:func:`~spotrust_mm.evaluation.photo_scores.
 #: expected_f1_error`). Chosen on the validation split of the shared
 #: corrosion set with the shipped model (Spearman with the photo's F1
-#: -0.78 over 104 photos, against -0.02 for the mean epistemic std and
-#: -0.10 for the mean entropy; docs/benchmarks.md, field conditions).
+#: -0.78 over 104 photos, against -0.02 for the mean epistemic (its
+#: mutual information) and -0.10 for the mean entropy; docs/benchmarks.md,
+#: field conditions).
 PHOTO_SCORE = 'expected_f1_error'
 #: Expected F1 error that flags a binary photo by default: the model
 #: expects an F1 below 0.5 on it (16 of those 104 validation photos,
 #: their mean F1 0.24 against 0.63 for the others).
 DEFAULT_REVIEW_F1_ERROR = 0.5
-#: Epistemic std that flags a K-class SpotRust photo by default.
+#: Epistemic uncertainty (a K-class model's mutual information, nats)
+#: that flags a K-class SpotRust photo by default.
 DEFAULT_REVIEW_EPISTEMIC = 0.1
 
 
@@ -67,7 +69,8 @@ def summarize_prediction(prob: np.ndarray,
     """Per-image summary of a SpotRust model's maps, for triage.
 
     ``needs_review`` is True when any pixel's epistemic uncertainty (std of
-    the defect probability over samples or members) is at least
+    the defect probability over samples or members for a one-logit head,
+    the mutual information for a softmax one) is at least
     ``review_epistemic``: the model disagrees with itself somewhere, with
     or without a predicted defect there, so a person should look. An
     image with no predicted defect and low uncertainty everywhere is not
@@ -75,7 +78,8 @@ def summarize_prediction(prob: np.ndarray,
 
     Args:
         prob, pred, epistemic, aleatoric (np.ndarray): (H, W) maps.
-        review_epistemic (float): Epistemic std that triggers a review.
+        review_epistemic (float): Epistemic uncertainty that triggers a
+            review, in the model's units.
 
     Returns:
         dict: ``uncertainty`` ('epistemic'), ``defect_fraction``,
