@@ -285,7 +285,8 @@ def error_detection_table(rows: dict, work_dir: str, seeds,
             hist = per_image_histograms(results, key)
             if hist is None or not hist.any():
                 continue
-            auroc, aupr, aurc = (np.mean(fn(hist.sum(1))) for fn in (
+            pooled = hist.sum(1)  # (seeds, 2, bins): each seed's pixels
+            auroc, aupr, aurc = (np.mean(fn(pooled)) for fn in (
                 auroc_from_histograms, aupr_from_histograms,
                 aurc_from_histograms))
             wrong = np.mean(hist[..., 0, :].sum((1, 2)) /

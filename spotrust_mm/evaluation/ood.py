@@ -55,20 +55,16 @@ def result_uncertainty_scores(fields: Dict[str, Optional[np.ndarray]],
         source (str, optional): The image, for error messages.
     """
     seg = fields['seg_logits']
+    maps = [None if fields.get(n) is None else fields[n].ravel()
+            for n in ('epistemic_uncertainty', 'aleatoric_uncertainty',
+                      'expected_entropy')]
     if seg.ndim == 3 and seg.shape[0] > 2:
         probs = class_probabilities(seg, source)
-        maps = [None if fields.get(n) is None else fields[n].ravel()
-                for n in ('epistemic_uncertainty', 'aleatoric_uncertainty',
-                          'expected_entropy')]
         unc = normalised_class_uncertainties(
             probs.reshape(len(probs), -1).T, *maps)
-        return {kind: float(u.mean()) for kind, u in unc.items()}
-    unc = binary_uncertainties(
-        defect_probability(seg, source),
-        *[fields.get(n) for n in ('epistemic_uncertainty',
-                                  'aleatoric_uncertainty',
-                                  'expected_entropy')],
-        two_logits=seg.ndim == 3)
+    else:
+        unc = binary_uncertainties(defect_probability(seg, source).ravel(),
+                                   *maps, two_logits=seg.ndim == 3)
     return {kind: float(u.mean()) for kind, u in unc.items()}
 
 
