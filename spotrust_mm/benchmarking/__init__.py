@@ -35,7 +35,7 @@ from .runs import (CPU_HRNET, CPU_OPTIONS, CPU_SCHEDULE,  # noqa: E402
                    row_options, run, run_row, run_rows, run_seeds)
 from .results import (collect_results, load_seeds,  # noqa: E402
                       per_image_counts, per_image_histograms)
-from .tables import (calibration_table,  # noqa: E402
+from .tables import (calibration_table, error_detection_cells,  # noqa: E402
                      curves_table, error_detection_table, fmt, mean_std,
                      row_table, seed_dirs,
                      seeded_table, validation_epochs)
@@ -47,7 +47,7 @@ __all__ = [
     'convert', 'data_options', 'row_dir_of', 'row_options', 'run', 'run_row',
     'run_rows', 'run_seeds', 'calibration_table', 'collect_results',
     'load_seeds', 'per_image_counts', 'per_image_histograms',
-    'curves_table', 'error_detection_table',
+    'curves_table', 'error_detection_cells', 'error_detection_table',
     'fmt', 'mean_std', 'row_table', 'seed_dirs', 'seeded_table',
     'validation_epochs'
 ]

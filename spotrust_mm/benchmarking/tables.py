@@ -19,6 +19,7 @@ import glob
 import json
 import os.path as osp
 import re
+from typing import List, Optional
 
 import numpy as np
 
@@ -247,6 +248,40 @@ def _interval(d, digits: int = 3) -> str:
             ('**yes**' if d['real'] else 'no'))
 
 
+def error_detection_cells(hist: np.ndarray,
+                          reference: Optional[np.ndarray] = None,
+                          is_reference: bool = False) -> List[str]:
+    """The cells of one map in :func:`error_detection_table`: AUROC, AUPR
+    and AURC of its wrong pixels (pooled over the images, mean over the
+    seeds), each followed by the paired bootstrap interval of its
+    difference from ``reference``'s
+    (:func:`~spotrust_mm.evaluation.bootstrap_error_detection_difference`),
+    then the fraction of pixels that are wrong (mean over the seeds).
+
+    Args:
+        hist (np.ndarray): (seeds, images, 2, bins) histograms of the map
+            over the wrong and the right pixels.
+        reference (np.ndarray, optional): The same of the reference map
+            (the same images in the same order); None gives '–'.
+        is_reference (bool): ``hist`` is the reference itself.
+    """
+    pooled = hist.sum(1)  # (seeds, 2, bins): each seed's pixels
+    auroc, aupr, aurc = (np.mean(fn(pooled)) for fn in (
+        auroc_from_histograms, aupr_from_histograms, aurc_from_histograms))
+    wrong = np.mean(hist[..., 0, :].sum((1, 2)) /
+                    np.maximum(hist.sum((1, 2, 3)), 1))
+    if is_reference:
+        cells = ['(the reference)'] * 3
+    elif reference is None:
+        cells = ['–'] * 3
+    else:
+        d = bootstrap_error_detection_difference(hist, reference)
+        cells = [_interval(d['auroc']), _interval(d['aupr']),
+                 _interval(d['aurc'], 4)]
+    return [fmt(auroc), cells[0], fmt(aupr), cells[1], fmt(aurc, 4),
+            cells[2], fmt(wrong)]
+
+
 def error_detection_table(rows: dict, work_dir: str, seeds,
                           baseline) -> str:
     """How well each row's uncertainty maps flag its wrong test pixels,
@@ -285,24 +320,11 @@ def error_detection_table(rows: dict, work_dir: str, seeds,
             hist = per_image_histograms(results, key)
             if hist is None or not hist.any():
                 continue
-            pooled = hist.sum(1)  # (seeds, 2, bins): each seed's pixels
-            auroc, aupr, aurc = (np.mean(fn(pooled)) for fn in (
-                auroc_from_histograms, aupr_from_histograms,
-                aurc_from_histograms))
-            wrong = np.mean(hist[..., 0, :].sum((1, 2)) /
-                            np.maximum(hist.sum((1, 2, 3)), 1))
-            if name == base and key == 'predictive':
-                cells = ['(the reference)'] * 3
-            elif reference is None:
-                cells = ['–'] * 3
-            else:
-                d = bootstrap_error_detection_difference(hist, reference)
-                cells = [_interval(d['auroc']), _interval(d['aupr']),
-                         _interval(d['aurc'], 4)]
-            lines.append('| ' + ' | '.join([
-                label, seeds_cell(results), title, fmt(auroc), cells[0],
-                fmt(aupr), cells[1], fmt(aurc, 4), cells[2],
-                fmt(wrong)]) + ' |')
+            lines.append('| ' + ' | '.join(
+                [label, seeds_cell(results), title] + error_detection_cells(
+                    hist, reference,
+                    is_reference=name == base and key == 'predictive')) +
+                ' |')
     return '\n'.join(lines)
 
 
