@@ -14,10 +14,9 @@ import numpy as np
 import pytest
 import torch
 
-from .conftest import REPO, write_tiny_plain_model
+from .conftest import REPO, load_tool, write_tiny_plain_model
 
-sys.path.insert(0, osp.join(REPO, 'benchmarks'))
-import error_flags  # noqa: E402
+error_flags = load_tool('benchmarks/error_flags.py')
 
 
 def test_sample_maps_hand_computed():
