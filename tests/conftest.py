@@ -152,6 +152,29 @@ def tiny_model_cfg():
     return copy.deepcopy(tiny_hrnet_model)
 
 
+def write_split_photos(data, sizes, box=(10, 30), paint=None,
+                       split: str = 'test') -> None:
+    """Photos of random texture (``sizes``: (h, w) each, ``p<i>.jpg``) and
+    their masks in a converted dataset's ``split``: defect in the square
+    ``box`` (rows and columns ``box[0]:box[1]``), the last three rows
+    ignored (255); ``paint`` (BGR) colours the square in the photo."""
+    import cv2
+    import numpy as np
+    for folder in (f'img_dir/{split}', f'ann_dir/{split}'):
+        os.makedirs(osp.join(str(data), folder), exist_ok=True)
+    rng = np.random.default_rng(0)
+    a, b = box
+    for i, (h, w) in enumerate(sizes):
+        img = rng.integers(60, 200, (h, w, 3)).astype(np.uint8)
+        mask = np.zeros((h, w), np.uint8)
+        mask[a:b, a:b] = 1
+        mask[-3:] = 255  # ignored
+        if paint is not None:
+            img[a:b, a:b] = paint
+        cv2.imwrite(osp.join(str(data), f'img_dir/{split}/p{i}.jpg'), img)
+        cv2.imwrite(osp.join(str(data), f'ann_dir/{split}/p{i}.png'), mask)
+
+
 def write_tiny_model(folder, head_type: str = 'MCDropoutHRHead',
                      num_samples: int = 4):
     """A config for the tiny HRNet (inheriting the MC-dropout config's data

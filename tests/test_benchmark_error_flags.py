@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from .conftest import REPO, load_tool, write_tiny_plain_model
+from .conftest import (REPO, load_tool, write_split_photos,
+                       write_tiny_plain_model)
 
 error_flags = load_tool('benchmarks/error_flags.py')
 
@@ -119,17 +120,8 @@ def test_error_flags_end_to_end(tmp_path):
                 v.add_(torch.randn_like(v) * 5 * i)
         torch.save(state, d / 'best_mIoU_epoch_1.pth')
         members.append(str(d))
-    data = tmp_path / 'data'
-    for folder in ('img_dir/test', 'ann_dir/test'):
-        (data / folder).mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for i, (h, w) in enumerate([(64, 80), (40, 30), (70, 50)]):
-        img = rng.integers(60, 200, (h, w, 3)).astype(np.uint8)
-        mask = np.zeros((h, w), np.uint8)
-        mask[5:20, 5:20] = 1
-        mask[-3:] = 255  # ignored
-        cv2.imwrite(str(data / 'img_dir/test' / f'p{i}.jpg'), img)
-        cv2.imwrite(str(data / 'ann_dir/test' / f'p{i}.png'), mask)
+    data = tmp_path / 'data'  # photos of mixed sizes, ignored rows
+    write_split_photos(data, [(64, 80), (40, 30), (70, 50)], box=(5, 20))
     for i, d in enumerate(members):
         (tmp_path / d / 'calibration.json').write_text(json.dumps(
             dict(method='bias+temperature', temperature=1.5 + i,

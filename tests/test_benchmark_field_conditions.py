@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from .conftest import REPO, write_tiny_model
+from .conftest import REPO, write_split_photos, write_tiny_model
 
 pytestmark = pytest.mark.slow
 
@@ -18,17 +18,8 @@ pytestmark = pytest.mark.slow
 def test_field_conditions_on_a_tiny_model(tmp_path):
     config, ckpt = write_tiny_model(tmp_path)
     data = tmp_path / 'data'
-    for folder in ('img_dir/test', 'ann_dir/test'):
-        (data / folder).mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for i, (h, w) in enumerate([(64, 80), (48, 64), (70, 50)]):
-        img = rng.integers(60, 200, (h, w, 3)).astype(np.uint8)
-        mask = np.zeros((h, w), np.uint8)
-        mask[10:30, 10:30] = 1
-        mask[-3:] = 255  # ignored
-        img[10:30, 10:30] = (30, 70, 140)
-        cv2.imwrite(str(data / 'img_dir/test' / f'p{i}.jpg'), img)
-        cv2.imwrite(str(data / 'ann_dir/test' / f'p{i}.png'), mask)
+    write_split_photos(data, [(64, 80), (48, 64), (70, 50)],
+                       paint=(30, 70, 140))
     ood = tmp_path / 'roads'
     ood.mkdir()
     cv2.imwrite(str(ood / 'r0.png'), np.full((40, 56, 3), 90, np.uint8))
