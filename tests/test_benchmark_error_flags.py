@@ -99,6 +99,12 @@ def test_mirrored_pass_is_lined_up_with_the_photo(tmp_path, monkeypatch):
     assert probs.shape == (4, 6, 10)
     np.testing.assert_allclose(probs[2:], probs[:2])
     assert probs[0, 0, 0] > 0.8 and probs[0, 0, -1] < 0.2
+    # a K-class model: refused, naming the photo
+    monkeypatch.setattr(mmseg.apis, 'inference_model', lambda m, v: (
+        SimpleNamespace(seg_logits=SimpleNamespace(
+            data=torch.zeros(3, *v.shape[:2])))))
+    with pytest.raises(ValueError, match=r'p\.png: .*binary defects'):
+        error_flags.member_probabilities([1.0], photo, flip=False)
     with pytest.raises(ValueError, match='not a readable image'):
         (tmp_path / 'bad.png').write_bytes(b'not an image')
         error_flags.member_probabilities([1.0], str(tmp_path / 'bad.png'),
