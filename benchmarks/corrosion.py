@@ -114,6 +114,10 @@ ROWS = {
         'seed_ensemble', C + 'fpn_efficientnet_lite0_corrosion.py',
         'Deep ensemble of the plain Lite0 models (one per seed)', [],
         'lite0_plain'),
+    'lite0_plain_ensemble_mirror': (
+        'seed_ensemble', C + 'fpn_efficientnet_lite0_corrosion.py',
+        'The same ensemble, each member also on the mirrored photo',
+        ['model.test_cfg.mirror=True'], 'lite0_plain'),
     'lite0_laplace': (
         'laplace', C + 'fpn_efficientnet_lite0_laplace_corrosion.py',
         'Lite0 plain + last-layer Laplace (fitted after training)', [],

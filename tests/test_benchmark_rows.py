@@ -47,3 +47,16 @@ def test_row_options_build_the_model(corrosion, name):
     with torch.no_grad():
         out = model._forward(torch.rand(1, 3, 64, 96) * 255)
     assert out.shape[-2:] == (16, 24)
+
+
+def test_the_mirrored_ensemble_row_tests_with_its_own_test_cfg(corrosion):
+    """Its test takes the options that set the ensemble's test_cfg, and
+    none of the members' (a data or loss option on an EnsembleSegmentor
+    would not build)."""
+    from spotrust_mm.benchmarking.runs import ensemble_test_options
+    kind, _, _, extra, base = corrosion.ROWS['lite0_plain_ensemble_mirror']
+    assert (kind, base) == ('seed_ensemble', 'lite0_plain')
+    opts = ['train_dataloader.batch_size=8',
+            'model.decode_head.loss_decode.class_weight=[1.0,2.0]'] + extra
+    assert ensemble_test_options(opts) == ['model.test_cfg.mirror=True']
+    assert ensemble_test_options(None) == []

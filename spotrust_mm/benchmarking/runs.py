@@ -145,7 +145,8 @@ def run_row(name: str, args, data: str, spec, opts=None,
     row trained from it (its training time counts the base's too); a
     ``'seed_ensemble'`` row is the deep ensemble of row ``base``'s models
     of the seeds ``seed`` (a tuple; nothing is trained, its training time
-    is the sum of theirs)."""
+    is the sum of theirs), tested with its :func:`ensemble_test_options`.
+    """
     kind, config, label = spec
     if kind in ('laplace', 'finetune', 'seed_ensemble') and base is None:
         raise ValueError(f'{name}: a {kind} row needs the base row it is '
@@ -215,7 +216,9 @@ def run_row(name: str, args, data: str, spec, opts=None,
                 osp.join(row_dir, osp.basename(config)), ckpt]
     else:
         ckpt = None
-        test = [py, 'tools/test.py', osp.join(row_dir, 'ensemble.py')]
+        own = ensemble_test_options(opts)
+        test = [py, 'tools/test.py', osp.join(row_dir, 'ensemble.py')] + (
+            ['--cfg-options', *own] if own else [])
     metrics_file = osp.join(row_dir, 'metrics.json')
     run(test + ['--work-dir', osp.join(row_dir, 'test'), '--json',
                 metrics_file, '--per-image', per_image], log)
@@ -231,6 +234,13 @@ def run_row(name: str, args, data: str, spec, opts=None,
     print(f'[{name}] done in {train_seconds / 60:.1f} min: {score} '
           f'{metrics[score]:.3f}', flush=True)
     return result
+
+
+def ensemble_test_options(opts) -> list:
+    """The options of a ``'seed_ensemble'`` row that its test takes: those
+    that set the ensemble's own ``test_cfg`` (``model.test_cfg.mirror=True``
+    for mirrored passes); the rest (data, schedule) are its members'."""
+    return [o for o in opts or [] if o.startswith('model.test_cfg.')]
 
 
 def _train_seconds(row_dir: str) -> float:

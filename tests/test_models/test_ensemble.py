@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 
 from spotrust_mm.models.segmentors import summarize_samples
+from spotrust_mm.models.segmentors.ensemble_segmentor import mirror_images
 from spotrust_mm.models.segmentors.summaries import \
     summarize_class_samples
 
@@ -94,6 +95,44 @@ def test_ensemble_is_the_mean_and_std_of_its_members(members):
                               torch.sigmoid(logits[:, 0].mean(0)),
                               atol=1e-4)
     assert out.epistemic_uncertainty.data.max() > 0
+
+
+def test_mirrored_passes_are_two_samples_a_member(members):
+    """``test_cfg.mirror``: each member on the photo and on the photo
+    mirrored before its own padding (member a pads to 32), its output
+    mirrored back; the summaries of the four samples."""
+    ensemble = MODELS.build(dict(
+        type='EnsembleSegmentor', members=members,
+        test_cfg=dict(mode='whole', mirror=True))).eval()
+    assert ensemble.num_output_samples() == 4
+    data = _data()
+    with torch.no_grad():
+        out = ensemble.test_step(copy.deepcopy(data))[0]
+    flipped = dict(data, inputs=[i.flip(-1) for i in data['inputs']])
+    outs = []
+    for m in members:
+        outs += [_alone(m, data), _alone(m, flipped).flip(-1)]
+    assert not torch.allclose(outs[0], outs[1], atol=1e-3)  # not symmetric
+    logits = torch.stack([o[:, 0] for o in outs])  # (S=4, N, H, W)
+    log_vars = torch.stack([o[:, 1] for o in outs])
+    expected = summarize_samples(logits, log_vars)[0]
+    got = [torch.sigmoid(out.seg_logits.data[0]),
+           out.epistemic_uncertainty.data[0],
+           out.aleatoric_uncertainty.data[0]]
+    for i, field in enumerate(got):
+        torch.testing.assert_close(field, expected[i], rtol=0, atol=1e-5)
+    with pytest.raises(ValueError, match="mirror needs test_cfg.mode="):
+        MODELS.build(dict(type='EnsembleSegmentor', members=members,
+                          test_cfg=dict(mode='slide', crop_size=(32, 32),
+                                        stride=(16, 16), mirror=True)))
+
+
+def test_mirror_images_keeps_the_padding_in_place():
+    x = torch.arange(2 * 1 * 2 * 4.).reshape(2, 1, 2, 4)
+    out = mirror_images(x, [(2, 3), (1, 4)])
+    assert out[0, 0].tolist() == [[2, 1, 0, 3], [6, 5, 4, 7]]
+    assert out[1, 0].tolist() == [[11, 10, 9, 8], [12, 13, 14, 15]]
+    torch.testing.assert_close(mirror_images(out, [(2, 3), (1, 4)]), x)
 
 
 def test_a_shared_preprocessor_that_misnormalises_a_member_is_refused(

@@ -155,6 +155,17 @@ class EnsembleDataPreProcessor(BaseDataPreprocessor):
                     self.offsets[:-1], self.offsets[1:], self.sizes)]
 
 
+def mirror_images(x: Tensor, shapes: Sequence[Tuple[int, int]]) -> Tensor:
+    """``x`` (N, C, H, W) with each image's own region (its first ``h``
+    rows and ``w`` columns, ``shapes[i] = (h, w)``) mirrored left to
+    right, the padding beyond it left where it is: the photo mirrored
+    before the preprocessor pads it. Its own inverse."""
+    out = x.clone()
+    for i, (h, w) in enumerate(shapes):
+        out[i, ..., :h, :w] = x[i, ..., :h, :w].flip(-1)
+    return out
+
+
 @MODELS.register_module()
 class EnsembleSegmentor(UncertaintyPredictorMixin, BaseSegmentor):
     """Deep ensemble (Lakshminarayanan et al., 2017) of any segmentors.
@@ -182,7 +193,11 @@ class EnsembleSegmentor(UncertaintyPredictorMixin, BaseSegmentor):
             members, if given; by default each member has its own (the
             one in its config).
         test_cfg (dict, optional): ``mode`` 'whole' or 'slide' (with
-            ``crop_size``, ``stride``). Defaults to whole.
+            ``crop_size``, ``stride``). Defaults to whole. With ``mirror``
+            (whole mode), every member also runs on the photo mirrored
+            left to right, its output mirrored back: two samples a member
+            at twice the cost, the cheapest test-time augmentation
+            (docs/benchmarks.md, "Which map flags the wrong pixels").
         threshold (float): Probability threshold. Defaults to 0.5.
         align_corners (bool): For resizing outputs. Defaults to False.
         log_var_range (tuple[float, float]): Clamp for ``s``.
@@ -223,6 +238,11 @@ class EnsembleSegmentor(UncertaintyPredictorMixin, BaseSegmentor):
         if 'dataset_meta' in meta:
             self.dataset_meta = meta['dataset_meta']
         self.test_cfg = ConfigDict(test_cfg or dict(mode='whole'))
+        if self.test_cfg.get('mirror') and \
+                self.test_cfg.get('mode', 'whole') != 'whole':
+            raise ValueError("test_cfg.mirror needs test_cfg.mode='whole' "
+                             f"(got {self.test_cfg.get('mode')!r}): a "
+                             'window is not mirrored with its photo')
         self.threshold = threshold
         self.align_corners = align_corners
         self.log_var_range = tuple(log_var_range)
@@ -245,32 +265,41 @@ class EnsembleSegmentor(UncertaintyPredictorMixin, BaseSegmentor):
         """Members keep the weights loaded from their checkpoints."""
 
     def num_output_samples(self) -> int:
-        return len(self.members)
+        return len(self.members) * (2 if self.test_cfg.get('mirror') else 1)
 
     def sample_outputs(self, inputs: Tensor, batch_img_metas: List[dict],
                        request=None) -> Tuple[Tensor, Tensor]:
         """Run every member once on its own part of ``inputs`` (see
-        :class:`EnsembleDataPreProcessor`); return (S=members, ...)
-        logits and log variances as
+        :class:`EnsembleDataPreProcessor`), and with ``test_cfg.mirror``
+        again on it mirrored (:func:`mirror_images`); return (S=members,
+        or twice as many, member by member, ...) logits and log
+        variances as
         :meth:`BayesianEncoderDecoder.sample_outputs`. The members are
         deterministic, so a :class:`SamplingRequest` changes nothing
         here."""
         outputs = []
         parts = self.data_preprocessor.split(inputs)
         h, w = inputs.shape[-2:]
+        shapes = [tuple(m['img_shape'][:2]) for m in batch_img_metas]
+        mirror = bool(self.test_cfg.get('mirror'))
         for member, x in zip(self.members, parts):
             # a torch.Size img_shape makes mmseg's head size its output
             # by it (as in slide mode): the member's own input size
             metas = [dict(m, img_shape=x.shape[-2:])
                      for m in batch_img_metas]
-            with sampling(member, False):
-                feats = self.head_features(member.extract_feat(
-                    self.backbone_input(member, x)))
-                y = member.decode_head.predict(feats, metas,
-                                               member.test_cfg)
-            if y.shape[-2:] != (h, w):  # back onto the canvas; the part
-                y = F.pad(y, (0, w - y.shape[-1], 0, h - y.shape[-2]))
-            outputs.append(y)  # beyond the member's input is cropped later
+            for mirrored in (False, True) if mirror else (False,):
+                view = mirror_images(x, shapes) if mirrored else x
+                with sampling(member, False):
+                    feats = self.head_features(member.extract_feat(
+                        self.backbone_input(member, view)))
+                    y = member.decode_head.predict(feats, metas,
+                                                   member.test_cfg)
+                if mirrored:
+                    y = mirror_images(y, shapes)
+                if y.shape[-2:] != (h, w):  # back onto the canvas; the
+                    # part beyond the member's input is cropped later
+                    y = F.pad(y, (0, w - y.shape[-1], 0, h - y.shape[-2]))
+                outputs.append(y)
         return split_head_output(torch.stack(outputs), self.with_log_var)
 
     def extract_feat(self, inputs: Tensor) -> List[List[Tensor]]:
