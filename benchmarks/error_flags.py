@@ -122,6 +122,9 @@ def member_calibration(work_dir: str) -> tuple:
             f'{path})')
     with open(path) as f:
         c = json.load(f)
+    if c.get('method') == 'threshold':
+        raise ValueError(f'{path}: its step is the F1 decision threshold, '
+                         'not a calibration of the probabilities')
     return float(c.get('temperature') or 1.0), float(
         (c.get('logit_bias') or [0.0])[0])
 

@@ -47,6 +47,16 @@ def test_error_probability_hand_computed():
     np.testing.assert_allclose(e, [0.625])
 
 
+def test_member_calibration_reads_the_chosen_step(tmp_path):
+    (tmp_path / 'calibration.json').write_text(json.dumps(
+        dict(method='temperature', temperature=0.8)))
+    assert error_flags.member_calibration(str(tmp_path)) == (0.8, 0.0)
+    (tmp_path / 'calibration.json').write_text(json.dumps(
+        dict(method='threshold', logit_bias=[-1.5])))
+    with pytest.raises(ValueError, match='not a calibration'):
+        error_flags.member_calibration(str(tmp_path))
+
+
 def test_photo_histograms_count_each_rows_own_wrong_pixels():
     mask = np.array([[0, 1, 255], [1, 0, 0]], np.uint8)
     # member 0 right everywhere; member 1 wrong on (0,0) and (1,0);
