@@ -47,7 +47,6 @@ command; ``results.json`` in the work dir has the figures.
 import argparse
 import glob
 import json
-import os
 import os.path as osp
 import sys
 
@@ -56,8 +55,10 @@ import numpy as np
 import torch
 
 from spotrust_mm.apis import trained_checkpoint
-from spotrust_mm.benchmarking import (add_doc_arg, error_detection_cells,
-                                      provenance, report)
+from spotrust_mm.benchmarking import (ERROR_DETECTION_COLUMNS, add_doc_arg,
+                                      error_detection_cells,
+                                      finish_benchmark_args, provenance,
+                                      report, split_photos)
 from spotrust_mm.evaluation import defect_probability, score_histograms
 from spotrust_mm.evaluation.class_metrics import (
     normalised_class_uncertainties)
@@ -192,11 +193,7 @@ def photo_histograms(probs: np.ndarray, mask: np.ndarray,
 def table(hists: dict, names: list) -> tuple:
     """The markdown table and its figures from the per-row (seeds,
     images, 2, bins) histograms."""
-    head = ('| row | samples a photo | map | AUROC | AUROC − plain entropy: '
-            '95 % interval, real? | AUPR | AUPR − plain entropy: 95 % '
-            'interval, real? | AURC (lower is better) | AURC − plain '
-            'entropy: 95 % interval, real? | wrong pixels (AUPR by '
-            'chance) |')
+    head = '| row | samples a photo | map | ' + ERROR_DETECTION_COLUMNS
     lines = [head, '|' + '---|' * 10]
     reference = hists['plain']
     m = len(names)
@@ -265,25 +262,17 @@ def main(argv=None):
     args = p.parse_args(argv)
     if len(args.members) < 2:
         p.error('--members: an ensemble needs two or more')
-    args.work_dir = osp.abspath(args.work_dir)
-    os.makedirs(args.work_dir, exist_ok=True)
-    args.doc = osp.abspath(args.doc) if args.doc else osp.join(
-        args.work_dir, 'benchmarks.md')
-    args.script, args.argv = osp.abspath(__file__), list(
-        sys.argv[1:] if argv is None else argv)
+    args = finish_benchmark_args(args, argv, __file__)
     data = osp.abspath(args.converted)
-    photos = sorted(glob.glob(osp.join(data, 'img_dir', args.split, '*')))
-    photos = photos[:args.limit] if args.limit else photos
-    if not photos:
+    pairs = split_photos(data, args.split, args.limit)
+    if not pairs:
         p.error(f'{data}: no photos in img_dir/{args.split}')
     transforms = [member_calibration(d) for d in args.members] \
         if args.calibrated else None
     models, names = load_members(args.members)
     torch.set_grad_enabled(False)
     per_photo = {}
-    for i, photo in enumerate(photos):
-        stem = osp.splitext(osp.basename(photo))[0]
-        ann = osp.join(data, 'ann_dir', args.split, stem + '.png')
+    for i, (photo, ann) in enumerate(pairs):
         mask = mmcv.imread(ann, flag='unchanged')
         if mask is None:
             raise FileNotFoundError(f'{photo}: no mask {ann}')
@@ -294,11 +283,11 @@ def main(argv=None):
         for key, h in photo_histograms(probs, mask, len(models),
                                         transforms).items():
             per_photo.setdefault(key, []).append(h)
-        print(f'[{i + 1}/{len(photos)}] {stem}', flush=True)
+        print(f'[{i + 1}/{len(pairs)}] {osp.basename(photo)}', flush=True)
     hists = {k: np.stack(v, 1) for k, v in per_photo.items()}
     text, figures = table(hists, names)
     with open(osp.join(args.work_dir, 'results.json'), 'w') as f:
-        json.dump(dict(members=args.members, photos=len(photos),
+        json.dump(dict(members=args.members, photos=len(pairs),
                        rows=figures), f, indent=2)
     return report(text, args.doc, {}, f'<!-- {args.section}:begin -->',
                   f'<!-- {args.section}:end -->',

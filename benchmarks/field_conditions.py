@@ -36,8 +36,9 @@ import sys
 import cv2
 import numpy as np
 
-from spotrust_mm.benchmarking import (add_doc_arg, fmt, provenance, report,
-                                      run)
+from spotrust_mm.benchmarking import (add_doc_arg, finish_benchmark_args,
+                                      fmt, provenance, report, run,
+                                      split_photos)
 from spotrust_mm.datasets.corruptions import CONDITIONS, SEVERITIES, corrupt
 from spotrust_mm.evaluation import (binary_confusion, bootstrap_f1_interval,
                                     calibration_stats,
@@ -48,18 +49,6 @@ from spotrust_mm.evaluation.photo_scores import (flag_agreement, photo_scores,
 from spotrust_mm.visualization import DEFAULT_REVIEW_F1_ERROR, PHOTO_SCORE
 
 BEGIN, END = '<!-- field-conditions:begin -->', '<!-- field-conditions:end -->'
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff')
-
-
-def split_photos(data: str, split: str, limit=None) -> list:
-    """(photo, mask) of a converted dataset's split, by name."""
-    photos = sorted(p for p in glob.glob(osp.join(data, 'img_dir', split,
-                                                  '*'))
-                    if p.lower().endswith(IMAGE_EXTENSIONS))
-    pairs = [(p, osp.join(data, 'ann_dir', split,
-                          osp.splitext(osp.basename(p))[0] + '.png'))
-             for p in photos]
-    return pairs[:limit] if limit else pairs
 
 
 def write_version(pairs, folder: str, condition, severity) -> None:
@@ -190,14 +179,9 @@ def main(argv=None):
     p.add_argument('--infer-options', nargs=argparse.REMAINDER, default=[],
                    help='more tools/infer.py options (last)')
     add_doc_arg(p)
-    args = p.parse_args(argv)
-    args.work_dir = osp.abspath(args.work_dir)
+    args = finish_benchmark_args(p.parse_args(argv), argv, __file__)
     args.config, args.checkpoint = (osp.abspath(args.config),
                                     osp.abspath(args.checkpoint))
-    args.doc = osp.abspath(args.doc) if args.doc else osp.join(
-        args.work_dir, 'benchmarks.md')
-    args.script, args.argv = osp.abspath(__file__), list(
-        sys.argv[1:] if argv is None else argv)
     data = osp.abspath(args.converted)
     pairs = split_photos(data, args.split, args.limit)
     if not pairs:

@@ -28,26 +28,30 @@ def load_tool(path: str):
 
 
 from .cli import (add_doc_arg, add_photo_args, benchmark_parser,  # noqa: E402
-                  parse_benchmark_args)
+                  finish_benchmark_args, parse_benchmark_args)
 from .report import provenance, report, write_doc  # noqa: E402
 from .runs import (CPU_HRNET, CPU_OPTIONS, CPU_SCHEDULE,  # noqa: E402
                    SEED, calibrate_row, convert, data_options, row_dir_of,
-                   row_options, run, run_row, run_rows, run_seeds)
+                   row_options, run, run_row, run_rows, run_seeds,
+                   split_photos)
 from .results import (collect_results, load_seeds,  # noqa: E402
                       per_image_counts, per_image_histograms)
-from .tables import (calibration_table, error_detection_cells,  # noqa: E402
+from .tables import (ERROR_DETECTION_COLUMNS,  # noqa: E402
+                     calibration_table, error_detection_cells,
                      curves_table, error_detection_table, fmt, mean_std,
                      row_table, seed_dirs,
                      seeded_table, validation_epochs)
 
 __all__ = [
     'REPO', 'load_tool', 'add_doc_arg', 'add_photo_args', 'benchmark_parser',
-    'parse_benchmark_args', 'provenance', 'report', 'write_doc',
-    'CPU_HRNET', 'CPU_OPTIONS', 'CPU_SCHEDULE', 'SEED', 'calibrate_row',
-    'convert', 'data_options', 'row_dir_of', 'row_options', 'run', 'run_row',
-    'run_rows', 'run_seeds', 'calibration_table', 'collect_results',
+    'finish_benchmark_args', 'parse_benchmark_args', 'provenance', 'report',
+    'write_doc', 'CPU_HRNET', 'CPU_OPTIONS', 'CPU_SCHEDULE', 'SEED',
+    'calibrate_row', 'convert', 'data_options', 'row_dir_of', 'row_options',
+    'run', 'run_row', 'run_rows', 'run_seeds', 'split_photos',
+    'calibration_table', 'collect_results',
     'load_seeds', 'per_image_counts', 'per_image_histograms',
-    'curves_table', 'error_detection_cells', 'error_detection_table',
+    'curves_table', 'ERROR_DETECTION_COLUMNS', 'error_detection_cells',
+    'error_detection_table',
     'fmt', 'mean_std', 'row_table', 'seed_dirs', 'seeded_table',
     'validation_epochs'
 ]

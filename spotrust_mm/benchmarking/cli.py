@@ -48,6 +48,14 @@ def parse_benchmark_args(p: argparse.ArgumentParser, argv=None,
     args = p.parse_args(argv)
     if not (args.data_root or args.converted):
         p.error('give --data-root (or --converted)')
+    return finish_benchmark_args(args, argv, script)
+
+
+def finish_benchmark_args(args, argv=None, script: str = ''):
+    """What every benchmark does with its parsed arguments: the work dir
+    made absolute and created, ``--doc`` (:func:`add_doc_arg`) defaulting
+    to ``<work-dir>/benchmarks.md``, and ``script`` and ``argv`` kept for
+    :func:`provenance`."""
     args.work_dir = osp.abspath(args.work_dir)
     os.makedirs(args.work_dir, exist_ok=True)
     args.doc = osp.abspath(args.doc) if args.doc else osp.join(

@@ -23,6 +23,7 @@ import sys
 import time
 
 from ..apis import trained_checkpoint
+from ..datasets.conversion import IMAGE_EXTENSIONS
 from ..evaluation import without_prefix
 from ..fileio import write_json
 from . import REPO
@@ -118,6 +119,19 @@ def row_options(kind: str, args, data: str,
     if kind != 'classical':
         opts += list(cpu_options) + [f'train_cfg.max_epochs={args.epochs}']
     return opts
+
+
+def split_photos(data: str, split: str, limit=None) -> list:
+    """``(photo, mask)`` of a converted dataset's split (its
+    ``img_dir/<split>`` photos by name, each with
+    ``ann_dir/<split>/<stem>.png``); the first ``limit`` if given."""
+    photos = sorted(p for p in glob.glob(osp.join(data, 'img_dir', split,
+                                                  '*'))
+                    if p.lower().endswith(IMAGE_EXTENSIONS))
+    pairs = [(p, osp.join(data, 'ann_dir', split,
+                          osp.splitext(osp.basename(p))[0] + '.png'))
+             for p in photos]
+    return pairs[:limit] if limit else pairs
 
 
 def row_dir_of(work_dir: str, name: str, seed=None) -> str:

@@ -248,6 +248,13 @@ def _interval(d, digits: int = 3) -> str:
             ('**yes**' if d['real'] else 'no'))
 
 
+#: The header of :func:`error_detection_cells`' columns.
+ERROR_DETECTION_COLUMNS = (
+    'AUROC | AUROC − plain entropy: 95 % interval, real? | AUPR | AUPR − '
+    'plain entropy: 95 % interval, real? | AURC (lower is better) | AURC − '
+    'plain entropy: 95 % interval, real? | wrong pixels (AUPR by chance) |')
+
+
 def error_detection_cells(hist: np.ndarray,
                           reference: Optional[np.ndarray] = None,
                           is_reference: bool = False) -> List[str]:
@@ -298,11 +305,7 @@ def error_detection_table(rows: dict, work_dir: str, seeds,
     ``baseline`` as :func:`seeded_table`'s."""
     base_of = baseline if isinstance(baseline, dict) else {
         name: baseline for name in rows}
-    head = ('| row | seeds | map | AUROC | AUROC − plain entropy: 95 % '
-            'interval, real? | AUPR | AUPR − plain entropy: 95 % '
-            'interval, real? | AURC (lower is better) | AURC − plain '
-            'entropy: 95 % interval, real? | wrong pixels (AUPR by '
-            'chance) |')
+    head = '| row | seeds | map | ' + ERROR_DETECTION_COLUMNS
     lines = [head, '|' + '---|' * 10]
     loaded = {}
 
