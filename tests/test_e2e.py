@@ -36,9 +36,9 @@ def _run(args, cwd):
 
 
 @pytest.fixture(scope='module')
-def trained(tmp_path_factory):
+def trained(module_tmp_path):
     """Train each paper variant for one short epoch with tools/train.py."""
-    root = tmp_path_factory.mktemp('e2e')
+    root = module_tmp_path
     out = {}
     for name in ('mcdropout', 'variational', 'ensemble'):
         work = root / f'work_{name}'

@@ -43,8 +43,8 @@ def _run(args, cwd, ok=True):
 
 
 @pytest.fixture(scope='module')
-def converted(tmp_path_factory):
-    root = tmp_path_factory.mktemp('real')
+def converted(module_tmp_path):
+    root = module_tmp_path
     make_crackforest(root / 'cf', n_labelled=10, n_unlabelled=1)
     out = root / 'data' / 'crackforest'
     proc = _run([osp.join(REPO, 'tools/dataset_converters/crackforest.py'),

@@ -19,8 +19,8 @@ CONFIGS = osp.join(REPO, 'configs/photos_multiclass')
 
 
 @pytest.fixture(scope='module')
-def condition_states(tmp_path_factory):
-    root = tmp_path_factory.mktemp('states')
+def condition_states(module_tmp_path):
+    root = module_tmp_path
     img_dir, mask_dir = make_condition_states(root, n=10)
     out = root / 'data'
     _run([osp.join(REPO, 'tools/dataset_converters/mask_folder.py'),
