@@ -168,9 +168,11 @@ def module_tmp_path(request, tmp_path_factory):
 
 
 #: Free disk under the tests' temporary folder that a run needs: its
-#: folders peak at about 0.6 GB (the trained models of the slow tests'
-#: fixtures; ``df`` sampled during ``make test``), with room to spare.
-MIN_FREE_DISK_GB = 2.0
+#: folders peak at 0.9 GB (``du`` of the folder every 5 s during
+#: ``bash .ci/run``; 1.8 GB before passed tests' folders were removed as
+#: the run goes), with room to spare. ``SPOTRUST_MIN_FREE_DISK_GB``
+#: sets another floor.
+MIN_FREE_DISK_GB = float(os.environ.get('SPOTRUST_MIN_FREE_DISK_GB', 2))
 
 
 def _gb(n_bytes: int) -> float:
