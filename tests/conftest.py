@@ -179,11 +179,16 @@ def _gb(n_bytes: int) -> float:
     return n_bytes / 2**30
 
 
+def _free_disk(config) -> tuple:
+    """The run's temporary folder and the GB free on its disk."""
+    base = config._tmp_path_factory.getbasetemp()
+    return base, _gb(shutil.disk_usage(base).free)
+
+
 def pytest_report_header(config):
     """The machine in the run's first lines: CI logs that end in errors say
     whether the disk or the memory ran short."""
-    base = config._tmp_path_factory.getbasetemp()
-    free = _gb(shutil.disk_usage(base).free)
+    base, free = _free_disk(config)
     pages = os.sysconf('SC_AVPHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')
     return (f'spotrust: {len(os.sched_getaffinity(0))} CPUs, '
             f'{_gb(pages):.1f} GB memory free, {free:.1f} GB free disk '
@@ -196,8 +201,7 @@ def pytest_sessionstart(session):
     errors that do not say why."""
     if hasattr(session.config, 'workerinput'):
         return  # the controller checked
-    base = session.config._tmp_path_factory.getbasetemp()
-    free = _gb(shutil.disk_usage(base).free)
+    base, free = _free_disk(session.config)
     if free < MIN_FREE_DISK_GB:
         pytest.exit(
             f'{base}: {free:.2f} GB free disk; the tests need about '
